@@ -1,0 +1,424 @@
+"""The catalog: every report this plugin can send, declared once.
+
+This module is the single source of truth for what leaves the machine. The report
+builders may only emit fields declared here (``check_fields`` enforces it), and the
+settings pane, the wizard, the preview, the CLI, the README's table and the tests are
+all derived from it.
+
+Consent versions follow Syncthing's usage-report versions: every report and field
+names the version that introduced it, and nothing newer than the version the owner
+accepted is sent until they accept again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, Iterable, Optional, Tuple
+
+#: Version 1: what the bundled "Anonymous Usage Tracking" plugin of OctoPrint 1.11 sends.
+#: Version 2: statistics (counts only) and feature switches in ``pong``, and ``age``.
+CONSENT_VERSION = 2
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    """Name of the field on the wire (query parameter or form field)."""
+
+    meaning: str
+    """One line that tells the owner what the value is."""
+
+    example: object = ""
+    """A realistic sample value, used by the preview."""
+
+    since: int = 1
+    """Consent version that introduced the field."""
+
+    category: Optional[str] = None
+    """Extra category switch that gates this field, on top of the report's own."""
+
+
+@dataclass(frozen=True)
+class Category:
+    key: str
+    """Settings key below ``plugins.usage_tracking.events``."""
+
+    title: str
+    """Short label of the switch."""
+
+    since: int = 1
+
+
+@dataclass(frozen=True)
+class ReportSpec:
+    name: str
+    """Name of the report on the wire; ``commerror_<reason>`` stands for a family."""
+
+    category: Optional[str]
+    """Category switch that gates the report; None means it is sent whenever tracking
+    is on (the ping, which counts instances)."""
+
+    description: str
+    fields: Tuple[Field, ...] = ()
+    since: int = 1
+    post: bool = False
+    """Sent as a form-encoded POST body instead of a GET query (large reports)."""
+
+    def field(self, name: str) -> Optional[Field]:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        return None
+
+
+# Field groups shared by several reports --------------------------------------------
+
+ENVIRONMENT_FIELDS = (
+    Field("version", "OctoPrint version", "1.11.8"),
+    Field("os", "Operating system family", "linux"),
+    Field("platform", "Python platform identifier", "linux"),
+    Field("bits", "Whether the OS is 32 or 64 bit", 64),
+    Field("python", "Python version", "3.11.2"),
+    Field("pip", "pip version", "24.0"),
+    Field("cores", "Number of CPU cores", 4),
+    Field("freq", "CPU frequency in MHz", 1800.0),
+    Field("ram", "Total RAM in bytes", 8363163648),
+    Field(
+        "pi_model", "Raspberry Pi model (only on a Pi)", "Raspberry Pi 4 Model B Rev 1.4"
+    ),
+    Field("octopi_version", "OctoPi version (only on OctoPi)", "1.0.0"),
+    Field("octopiuptodate_build", "OctoPi-UpToDate build (only there)", "2024.02.12"),
+)
+
+THROTTLE_SUMMARY_FIELDS = (
+    Field("throttled_now", "Whether the Pi is throttled right now", False),
+    Field("throttled_past", "Whether the Pi was throttled since boot", True),
+    Field("throttled_mask", "Raw throttle bit mask from vcgencmd", "0x50000"),
+)
+
+THROTTLE_FIELDS = THROTTLE_SUMMARY_FIELDS + (
+    Field("throttled_voltage_now", "Under-voltage right now", False),
+    Field("throttled_voltage_past", "Under-voltage since boot", True),
+    Field("throttled_overheat_now", "Overheating right now", False),
+    Field("throttled_overheat_past", "Overheating since boot", False),
+)
+
+PRINT_FIELDS = (
+    Field(
+        "origin", "Where the file lies: local storage or the printer's SD card", "local"
+    ),
+    Field(
+        "file",
+        "SHA1 of the file's path salted with the instance id: tells repeated prints of"
+        " one file apart, never reveals its name",
+        "a3b1c0ffee5c2b1d4f2e8d9a7c6b5a4f3e2d1c0b",
+    ),
+    Field(
+        "printer_connector",
+        "Kind of printer connection, where OctoPrint names it",
+        "serial",
+    ),
+) + THROTTLE_SUMMARY_FIELDS
+
+ELAPSED = Field("elapsed", "Print duration in whole seconds", 3725)
+
+PLUGIN_FIELDS = (
+    Field("plugin", "Plugin identifier", "firmwarecheck"),
+    Field("plugin_version", "Plugin version", "2021.10.11"),
+)
+
+UPDATE_FIELDS = (
+    Field("target", "Updated component", "octoprint"),
+    Field("from_version", "Version before the update", "1.11.7"),
+    Field("to_version", "Version after the update", "1.11.8"),
+)
+
+STATISTICS_FIELDS = tuple(
+    Field(name, meaning, example, since=2, category="statistics")
+    for name, meaning, example in (
+        ("stats_printer_profiles", "Number of printer profiles", 1),
+        ("stats_users", "Number of user accounts (a count, never a name)", 2),
+        ("stats_files", "Number of files in local storage (a count, never a name)", 37),
+        ("stats_timelapses", "Number of rendered timelapses", 4),
+        ("stats_plugins", "Number of third-party plugins", 6),
+    )
+)
+
+#: Well-known settings reported as on/off: (field, settings path, meaning).
+#: Only names and booleans, never a value, the way Kalico reports config names.
+FEATURE_SETTINGS = (
+    ("feature_webcam", ("webcam", "webcamEnabled"), "Webcam enabled"),
+    ("feature_timelapse", ("webcam", "timelapseEnabled"), "Timelapse enabled"),
+    (
+        "feature_autologin",
+        ("accessControl", "autologinLocal"),
+        "Autologin from local net",
+    ),
+    ("feature_serial_autoconnect", ("serial", "autoconnect"), "Serial auto-connect"),
+    ("feature_folder_polling", ("feature", "pollWatched"), "Watched folder polling"),
+    ("feature_sd_support", ("feature", "sdSupport"), "SD card support"),
+    ("feature_gcode_analysis", ("gcodeAnalysis", "runAt"), "Background G-code analysis"),
+    (
+        "feature_online_check",
+        ("server", "onlineCheck", "enabled"),
+        "Online connectivity check",
+    ),
+    (
+        "feature_plugin_blacklist",
+        ("server", "pluginBlacklist", "enabled"),
+        "Plugin blacklist",
+    ),
+)
+
+FEATURE_FIELDS = tuple(
+    Field(name, meaning + " (on/off only)", True, since=2, category="features")
+    for name, _path, meaning in FEATURE_SETTINGS
+)
+
+#: Fields that delivery may add to any report.
+COMMON_FIELDS = (
+    Field(
+        "age",
+        "Seconds between the event and its delivery, only when over 60 s (after an outage)",
+        640,
+        since=2,
+    ),
+)
+
+
+# The catalog -----------------------------------------------------------------------
+
+CATEGORIES: Tuple[Category, ...] = (
+    Category("pong", "Daily report: environment and third-party plugins"),
+    Category("statistics", "Counts in the daily report (profiles, users, files, ...)", 2),
+    Category(
+        "features", "Which well-known features are switched on, in the daily report", 2
+    ),
+    Category("startup", "Server startup and shutdown"),
+    Category("printjob", "Print started, done, failed or cancelled"),
+    Category("commerror", "Errors in the communication with the printer"),
+    Category("printer", "Connected to a printer (firmware name)"),
+    Category("plugin", "Plugin installed, uninstalled, enabled or disabled"),
+    Category("update", "OctoPrint or a plugin updated"),
+    Category("throttled", "Raspberry Pi throttled or unthrottled"),
+    Category("printer_safety_check", "Printer safety check warnings"),
+    Category("achievements", "Achievements unlocked"),
+    Category("slicing", "Slicing started in OctoPrint"),
+    Category("webui_load", "Web interface loaded (browser and OS)"),
+)
+
+REPORTS: Tuple[ReportSpec, ...] = (
+    ReportSpec(
+        "ping",
+        None,
+        "Every 15 minutes and at startup: counts running instances",
+        (
+            Field("octoprint_uptime", "Seconds since OctoPrint started", 5400),
+            Field("printer_state", "Printer state identifier", "OPERATIONAL"),
+        ),
+    ),
+    ReportSpec(
+        "pong",
+        "pong",
+        "Once a day: the environment, third-party plugins and unlocked achievements",
+        ENVIRONMENT_FIELDS
+        + (
+            Field(
+                "plugins",
+                "Third-party plugins as identifier:version, comma separated",
+                "bedlevelvisualizer:1.1.1,octolapse:0.4.2",
+            ),
+            Field(
+                "achievements",
+                "Unlocked achievements, comma separated",
+                "the_wizard_is_in,one_small_step",
+                category="achievements",
+            ),
+        )
+        + STATISTICS_FIELDS
+        + FEATURE_FIELDS,
+        post=True,
+    ),
+    ReportSpec("startup", "startup", "OctoPrint started", ENVIRONMENT_FIELDS),
+    ReportSpec("shutdown", "startup", "OctoPrint is shutting down", ENVIRONMENT_FIELDS),
+    ReportSpec("print_started", "printjob", "A print job started", PRINT_FIELDS),
+    ReportSpec(
+        "print_done", "printjob", "A print job finished", PRINT_FIELDS + (ELAPSED,)
+    ),
+    ReportSpec(
+        "print_failed",
+        "printjob",
+        "A print job failed",
+        PRINT_FIELDS
+        + (
+            ELAPSED,
+            Field("reason", "Why: error or cancelled", "error"),
+            Field(
+                "commerror_text",
+                "The printer's error message, shortened, paths and addresses removed",
+                "Printer halted. kill() called!",
+                category="commerror",
+            ),
+        ),
+    ),
+    ReportSpec(
+        "print_cancelled",
+        "printjob",
+        "A print job was cancelled",
+        PRINT_FIELDS + (ELAPSED,),
+    ),
+    ReportSpec(
+        "commerror_<reason>",
+        "commerror",
+        "Communication with the printer failed; <reason> is e.g. timeout or firmware",
+        (
+            Field(
+                "commerror_text",
+                "The error message, shortened, paths and addresses removed",
+                "Too many consecutive timeouts, printer still connected and alive?",
+            ),
+        )
+        + THROTTLE_SUMMARY_FIELDS,
+    ),
+    ReportSpec(
+        "printer_connected",
+        "printer",
+        "Connected to a printer",
+        (
+            Field(
+                "firmware_name", "Firmware name as the printer reports it", "Marlin 2.1.2"
+            ),
+            Field(
+                "printer_port",
+                "Kind of port, e.g. /dev/ttyUSB0 or VIRTUAL; serial numbers removed",
+                "/dev/ttyACM0",
+            ),
+            Field("printer_baudrate", "Baud rate", 115200),
+        ),
+    ),
+    ReportSpec("install_plugin", "plugin", "A plugin was installed", PLUGIN_FIELDS),
+    ReportSpec("uninstall_plugin", "plugin", "A plugin was uninstalled", PLUGIN_FIELDS),
+    ReportSpec("enable_plugin", "plugin", "A plugin was enabled", PLUGIN_FIELDS),
+    ReportSpec("disable_plugin", "plugin", "A plugin was disabled", PLUGIN_FIELDS),
+    ReportSpec("update_successful", "update", "An update succeeded", UPDATE_FIELDS),
+    ReportSpec("update_failed", "update", "An update failed", UPDATE_FIELDS),
+    ReportSpec(
+        "system_throttled",
+        "throttled",
+        "The Pi reports a throttle issue",
+        THROTTLE_FIELDS,
+    ),
+    ReportSpec(
+        "system_unthrottled",
+        "throttled",
+        "The Pi's throttle issue is over",
+        THROTTLE_FIELDS,
+    ),
+    ReportSpec(
+        "printer_safety_warning",
+        "printer_safety_check",
+        "The printer safety check found a risky firmware",
+        (
+            Field("printer_safety_warning_type", "Kind of warning", "firmware-unsafe"),
+            Field("printer_safety_check_name", "Name of the check", "aneta8"),
+        ),
+    ),
+    ReportSpec(
+        "achievement_unlocked",
+        "achievements",
+        "An achievement was unlocked",
+        (Field("achievement", "Achievement key", "one_small_step"),),
+    ),
+    ReportSpec(
+        "slicing_started",
+        "slicing",
+        "Slicing started inside OctoPrint",
+        (Field("slicer", "Slicer identifier", "prusaslicer"),),
+    ),
+    ReportSpec(
+        "webui_load",
+        "webui_load",
+        "The web interface was opened",
+        (
+            Field("browser_name", "Browser name", "Chrome"),
+            Field("browser_version", "Browser version", "131.0.0.0"),
+            Field("os_name", "Operating system name", "Windows"),
+            Field("os_version", "Operating system version", "10"),
+        ),
+    ),
+)
+
+_BY_NAME: Dict[str, ReportSpec] = {r.name: r for r in REPORTS}
+CATEGORY_KEYS = tuple(c.key for c in CATEGORIES)
+
+
+def spec(name: str) -> Optional[ReportSpec]:
+    """The catalog entry of a wire report name (``commerror_timeout`` included)."""
+    if name in _BY_NAME:
+        return _BY_NAME[name]
+    if name.startswith("commerror_"):
+        return _BY_NAME["commerror_<reason>"]
+    return None
+
+
+def check_fields(name: str, fields: Iterable[str]) -> None:
+    """Raise ``ValueError`` if a report carries a field the catalog does not declare."""
+    report = spec(name)
+    if report is None:
+        raise ValueError(f"report {name!r} is not in the catalog")
+    declared = {f.name for f in report.fields} | {f.name for f in COMMON_FIELDS}
+    undeclared = sorted(set(fields) - declared)
+    if undeclared:
+        raise ValueError(
+            f"report {name!r} has undeclared fields: {', '.join(undeclared)}"
+        )
+
+
+def field_spec(report: str, name: str) -> Optional[Field]:
+    entry = spec(report)
+    found = entry.field(name) if entry else None
+    if found is None:
+        for f in COMMON_FIELDS:
+            if f.name == name:
+                return f
+    return found
+
+
+def default_events() -> Dict[str, bool]:
+    return dict.fromkeys(CATEGORY_KEYS, True)
+
+
+def markdown_table() -> str:
+    """The README's table of what is sent, generated from the catalog."""
+    lines = [
+        "| report | switch | field | meaning | since |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for report in REPORTS:
+        switch = f"`{report.category}`" if report.category else "always (tracking on)"
+        lines.append(
+            f"| **`{report.name}`**{' (POST)' if report.post else ''} | {switch} | | "
+            f"{report.description} | v{report.since} |"
+        )
+        for f in report.fields:
+            extra = f" (switch `{f.category}`)" if f.category else ""
+            lines.append(f"| | | `{f.name}` | {f.meaning}{extra} | v{f.since} |")
+    for f in COMMON_FIELDS:
+        lines.append(f"| *any report* | | `{f.name}` | {f.meaning} | v{f.since} |")
+    return "\n".join(lines) + "\n"
+
+
+def by_category() -> list:
+    """What each switch controls: ``[(key, title, since, [(report, field), ...])]``.
+
+    ``key`` None is the ping, sent whenever tracking is on. A field with its own
+    category (``pong.achievements``) is listed under that category.
+    """
+    sections = [(None, "Regular ping", 1, [])] + [
+        (c.key, c.title, c.since, []) for c in CATEGORIES
+    ]
+    index = {key: entries for key, _title, _since, entries in sections}
+    for report in REPORTS:
+        for f in report.fields:
+            index[f.category or report.category].append((report.name, f))
+    return sections

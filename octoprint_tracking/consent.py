@@ -1,0 +1,117 @@
+"""The consent gate: whether a report may leave the machine, and with which fields.
+
+A report passes only if no kill switch is set, the owner said yes (``enabled`` is
+True, not merely "not False"), its category switch is on, and the report and each of
+its fields are no newer than the consent version the owner accepted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, Mapping, Optional
+
+from . import catalog
+from .reports import Report
+
+#: Environment variables that switch tracking off, in the order they are checked.
+#: OCTOPRINT_DISABLE_TRACKING is what OctoPrint's bundled code reads,
+#: OCTOPRINT_TRACKING_DISABLED what its docs name; we honour both.
+KILL_SWITCHES = (
+    "CI",
+    "OCTOPRINT_DISABLE_TRACKING",
+    "OCTOPRINT_TRACKING_DISABLED",
+    "DO_NOT_TRACK",
+)
+
+
+def kill_switch(environ: Mapping[str, str]) -> Optional[str]:
+    """The name of the first kill switch set in ``environ``, or None.
+
+    A variable counts as set with any value but empty or ``0`` (DO_NOT_TRACK's
+    convention; also applied to the others, so ``CI=0`` does not kill tracking).
+    """
+    for name in KILL_SWITCHES:
+        value = environ.get(name)
+        if value is not None and value.strip() not in ("", "0"):
+            return name
+    return None
+
+
+@dataclass(frozen=True)
+class Config:
+    """A snapshot of the plugin's settings, read once and refreshed on save."""
+
+    enabled: Optional[bool] = None
+    unique_id: Optional[str] = None
+    accepted: int = 0
+    """Consent version the owner accepted (0 = none)."""
+    events: Dict[str, bool] = field(default_factory=catalog.default_events)
+    kill: Optional[str] = None
+    declined: int = 0
+    """Newest consent version whose additions the owner declined (keeps the wizard away)."""
+
+    @classmethod
+    def from_settings(cls, data: Mapping[str, Any], kill: Optional[str]) -> "Config":
+        enabled = data.get("enabled")
+        events = data.get("events") if isinstance(data.get("events"), Mapping) else {}
+        accepted = data.get("consent_version")
+        if not isinstance(accepted, int) or isinstance(accepted, bool):
+            # An owner who said yes before consent versions existed (the bundled
+            # plugin) accepted what the bundled plugin sends: version 1.
+            accepted = 1 if enabled is True else 0
+        unique_id = data.get("unique_id")
+        declined = data.get("consent_declined")
+        return cls(
+            enabled=enabled if isinstance(enabled, bool) else None,
+            unique_id=unique_id if isinstance(unique_id, str) and unique_id else None,
+            accepted=accepted,
+            events={k: events.get(k, True) is not False for k in catalog.CATEGORY_KEYS},
+            kill=kill,
+            declined=declined if isinstance(declined, int) else 0,
+        )
+
+    @property
+    def active(self) -> bool:
+        """Whether anything may be sent at all."""
+        return self.kill is None and self.enabled is True and bool(self.unique_id)
+
+    @property
+    def wizard_required(self) -> bool:
+        if self.kill is not None:
+            return False
+        if self.enabled is None:
+            return True
+        return (
+            self.enabled is True
+            and self.accepted < catalog.CONSENT_VERSION
+            and self.declined < catalog.CONSENT_VERSION
+        )
+
+    def category_on(self, key: Optional[str]) -> bool:
+        spec = next((c for c in catalog.CATEGORIES if c.key == key), None)
+        if key is None:
+            return True
+        return bool(self.events.get(key, True)) and (
+            spec is None or spec.since <= self.accepted
+        )
+
+
+def gate(report: Optional[Report], config: Config) -> Optional[Report]:
+    """The report as it may be sent under ``config``, or None if it may not."""
+    if report is None or not config.active:
+        return None
+    spec = catalog.spec(report.name)
+    if (
+        spec is None
+        or spec.since > config.accepted
+        or not config.category_on(spec.category)
+    ):
+        return None
+    fields = {}
+    for name, value in report.fields.items():
+        f = catalog.field_spec(report.name, name)
+        # Undeclared fields never leave; newer fields wait for the owner's consent.
+        if f is None or f.since > config.accepted or not config.category_on(f.category):
+            continue
+        fields[name] = value
+    return Report(report.name, fields, report.created)

@@ -1,0 +1,61 @@
+"""Keeps the instance id and the tracking server out of ``octoprint.log``.
+
+Our own code never logs them. urllib3, which requests uses, logs every request line
+(with the id in its path) and the server's host when OctoPrint runs with debug logging
+for it; this filter rewrites those records before any handler sees them.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import List
+from urllib.parse import urlsplit
+
+LOGGERS = ("urllib3.connectionpool", "urllib3.util.retry", "requests")
+
+
+class RedactFilter(logging.Filter):
+    def __init__(self):
+        super().__init__()
+        self._secrets: List[str] = []
+
+    @property
+    def secrets(self) -> List[str]:
+        return self._secrets
+
+    @secrets.setter
+    def secrets(self, values):
+        out = []
+        for value in values:
+            out.append(value)
+            if "://" in value:
+                try:
+                    host = urlsplit(
+                        value.replace("{id}", "x").replace("{event}", "x")
+                    ).hostname
+                except ValueError:
+                    host = None
+                if host:
+                    out.append(host)
+        # Longest first, so a URL is replaced before its host.
+        self._secrets = sorted(set(out), key=len, reverse=True)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self._secrets:
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:
+            return True
+        redacted = message
+        for secret in self._secrets:
+            redacted = redacted.replace(secret, "<redacted>")
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+    def install(self) -> None:
+        for name in LOGGERS:
+            logger = logging.getLogger(name)
+            if self not in logger.filters:
+                logger.addFilter(self)

@@ -1,0 +1,390 @@
+"""Delivery against a real HTTP receiver on loopback, in every mood it can have.
+
+Backoff is made short through the Delivery's configuration, never by mocking time.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import threading
+import time
+import tracemalloc
+
+import pytest
+
+from octoprint_tracking import reports
+from octoprint_tracking.delivery import Delivery, retry_after, server_allowed
+
+ID = "0e4b4c5e-8d3f-4f7e-9a41-6b1f3b0b2c11"
+
+
+class Target:
+    """What the plugin's consent gate answers; switchable like the owner's decision."""
+
+    def __init__(self, url, accepted=2):
+        self.value = (url, ID, accepted)
+
+    def __call__(self):
+        return self.value
+
+
+@pytest.fixture
+def make(tmp_path, receiver):
+    made = []
+
+    def factory(folder=None, target=None, **options):
+        options = {"backoff_base": 0.05, "backoff_max": 0.2, "timeout": 1.0, **options}
+        d = Delivery(
+            data_folder=str(folder or tmp_path),
+            get_target=target or Target(receiver.url),
+            user_agent="OctoPrint/1.11.8 UsageTracking/test",
+            **options,
+        )
+        made.append(d)
+        return d
+
+    yield factory
+    for d in made:
+        if not d._stopping:
+            d.shutdown(deadline=0.5)
+
+
+def numbered(n):
+    # print_done with a distinct "elapsed" tells reports apart at the receiver.
+    return reports.make("print_done", origin="local", file="f", elapsed=n + 1)
+
+
+def arrived_numbers(receiver):
+    return [int(h.fields["elapsed"]) - 1 for h in receiver.received("print_done")]
+
+
+def test_delivers_with_the_bundled_wire_format(make, receiver):
+    d = make()
+    d.start()
+    d.put(reports.make("webui_load", browser_name="Chrome", browser_version="131",
+                       os_name="Linux", os_version="x86 64"))  # fmt: skip
+    hit = receiver.wait_for_event("webui_load")[0]
+    assert hit.method == "GET" and hit.instance == ID
+    assert hit.fields["os_version"] == "x86 64"
+    assert hit.headers["User-Agent"] == "OctoPrint/1.11.8 UsageTracking/test"
+
+
+def test_pong_is_posted_as_a_form_body(make, receiver):
+    d = make()
+    d.start()
+    d.put(reports.make("pong", version="1.11.8", plugins="a:1,b:2"))
+    hit = receiver.wait_for_event("pong")[0]
+    assert hit.method == "POST" and hit.fields == {
+        "version": "1.11.8",
+        "plugins": "a:1,b:2",
+    }
+
+
+def test_no_report_is_lost_across_an_outage_and_none_arrives_twice(make, receiver):
+    d = make()
+    d.start()
+    receiver.set_mode("error")
+    for n in range(30):
+        d.put(numbered(n))
+    # Many retry cycles through every kind of failure.
+    for mode in ("error", "close", "reject", "throttle", "error"):
+        receiver.set_mode(mode)
+        before = len(receiver.attempts)
+        deadline = time.monotonic() + 10
+        while len(receiver.attempts) < before + 3 and mode != "reject":
+            assert time.monotonic() < deadline, f"no retries in mode {mode}"
+            time.sleep(0.02)
+        if mode == "reject":
+            # Refused connections never reach the receiver: wait for retries to be
+            # counted as problems by the delivery instead.
+            seen = d.status()["last_problem"]
+            deadline = time.monotonic() + 10
+            while d.status()["last_problem"] is seen:
+                assert time.monotonic() < deadline
+                time.sleep(0.02)
+    receiver.retry_after = 0
+    receiver.set_mode("ok")
+    receiver.wait_for(lambda hits: len(hits) >= 30, timeout=30)
+    assert sorted(arrived_numbers(receiver)) == list(range(30))
+    assert arrived_numbers(receiver) == list(range(30)), "order kept"
+
+
+def test_reports_survive_a_restart_through_the_spool(make, receiver, tmp_path):
+    receiver.set_mode("reject")
+    first = make()
+    first.start()
+    for n in range(20):
+        first.put(numbered(n))
+    assert first.shutdown(deadline=0.5) == 20
+    spool = json.loads((tmp_path / "spool.json").read_text())
+    assert len(spool["reports"]) == 20
+
+    receiver.set_mode("ok")
+    second = make()
+    second.start()
+    receiver.wait_for(lambda hits: len(hits) >= 20)
+    assert arrived_numbers(receiver) == list(range(20))
+    deadline = time.monotonic() + 10
+    while (tmp_path / "spool.json").exists():
+        assert time.monotonic() < deadline, "spool not removed after delivery"
+        time.sleep(0.05)
+
+
+def test_a_lasting_backlog_is_spooled_while_running(make, receiver, tmp_path):
+    receiver.set_mode("error")
+    d = make(spool_interval=0.2)
+    d.start()
+    for n in range(5):
+        d.put(numbered(n))
+    deadline = time.monotonic() + 10
+    while not (tmp_path / "spool.json").exists():
+        assert time.monotonic() < deadline, "backlog never spooled"
+        time.sleep(0.05)
+    assert len(json.loads((tmp_path / "spool.json").read_text())["reports"]) >= 4
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"{not json", b'{"format": "something-else", "reports": []}', b"", b"\xff\xfe\x00",
+     b'{"format": "octoprint-usage-tracking-spool", "reports": 5}'],
+)  # fmt: skip
+def test_a_corrupt_spool_is_moved_aside_and_delivery_goes_on(
+    make, receiver, tmp_path, content
+):
+    (tmp_path / "spool.json").write_bytes(content)
+    d = make()
+    d.start()
+    d.put(numbered(1))
+    receiver.wait_for_event("print_done")
+    assert not (tmp_path / "spool.json").exists()
+    assert [p for p in os.listdir(tmp_path) if p.startswith("spool.json.corrupt-")]
+
+
+def test_foreign_entries_in_a_spool_are_skipped_and_the_rest_delivered(
+    make, receiver, tmp_path
+):
+    good = numbered(7).as_dict()
+    spool = {"format": "octoprint-usage-tracking-spool", "version": 1,
+             "reports": [good, {"name": "print_done", "fields": {"path": "/x"}, "created": 1}]}  # fmt: skip
+    (tmp_path / "spool.json").write_text(json.dumps(spool))
+    d = make()
+    d.start()
+    receiver.wait_for_event("print_done")
+    assert arrived_numbers(receiver) == [7]
+
+
+def test_memory_stays_bounded_against_a_stalled_server_and_drops_are_counted(
+    make, receiver
+):
+    receiver.set_mode("hang")
+    d = make(capacity=1000, timeout=30)
+    d.start()
+    d.put(numbered(0))
+    deadline = time.monotonic() + 10
+    while not receiver.attempts:  # the first request is stuck on the wire
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    gc.collect()
+    tracemalloc.start()
+    base = tracemalloc.take_snapshot()
+    for n in range(1, 10_000):
+        d.put(numbered(n))
+    gc.collect()
+    grown = sum(
+        s.size_diff for s in tracemalloc.take_snapshot().compare_to(base, "filename")
+    )
+    tracemalloc.stop()
+    status = d.status()
+    assert status["queued"] == 1001  # 1000 queued + the one in flight
+    assert status["dropped"] == 10_000 - 1001
+    assert grown < 5 * 1024 * 1024, f"grew {grown} bytes"
+    receiver.set_mode("ok")
+
+
+def test_shutdown_takes_at_most_2_seconds_with_500_queued_to_a_stalled_server(
+    make, receiver, tmp_path
+):
+    receiver.set_mode("hang")
+    d = make(timeout=3.05)
+    d.start()
+    for n in range(500):
+        d.put(numbered(n))
+    deadline = time.monotonic() + 10
+    while not receiver.attempts:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    started = time.monotonic()
+    spooled = d.shutdown(reports.make("shutdown", version="1.11.8"), deadline=2.0)
+    took = time.monotonic() - started
+    assert took <= 2.0, f"shutdown took {took:.2f}s"
+    assert spooled == 501
+    assert len(json.loads((tmp_path / "spool.json").read_text())["reports"]) == 501
+    receiver.set_mode("ok")
+
+
+def test_zero_requests_follow_a_disable(make, receiver, tmp_path):
+    receiver.set_mode("error")  # keeps the worker retrying as fast as backoff allows
+    target = Target(receiver.url)
+    d = make(target=target, backoff_base=0.01, backoff_max=0.02, spool_interval=0.05)
+    d.start()
+    for n in range(50):
+        d.put(numbered(n))
+    deadline = time.monotonic() + 10
+    while len(receiver.attempts) < 10:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    # The owner says no: the plugin first updates its gate, then purges.
+    target.value = None
+    d.purge()
+    disabled_at = time.time()
+    receiver.set_mode("ok")  # a server that would now accept everything
+    d.put(numbered(99))  # and a report that raced the decision
+    # Observe a window much longer than the backoff; nothing may arrive.
+    window = threading.Event()
+    window.wait(1.0)
+    assert [t for t in receiver.attempts if t > disabled_at] == []
+    assert d.status()["queued"] == 0 or target() is None
+    assert not (tmp_path / "spool.json").exists()
+
+
+def test_offline_holds_reports_and_delivers_when_back(make, receiver):
+    d = make(online=False)
+    d.start()
+    for n in range(3):
+        d.put(numbered(n))
+    threading.Event().wait(0.5)  # an observation window: nothing may be attempted
+    assert receiver.attempts == []
+    assert d.status()["queued"] == 3
+    d.set_online(True)
+    receiver.wait_for(lambda hits: len(hits) >= 3)
+    assert arrived_numbers(receiver) == [0, 1, 2]
+
+
+def test_only_the_latest_undelivered_ping_is_kept(make, receiver):
+    d = make(online=False)
+    d.start()
+    for uptime in (900, 1800, 2700):
+        d.put(reports.ping(uptime, "OPERATIONAL"))
+    d.set_online(True)
+    receiver.wait_for_event("ping")
+    d.put(numbered(0))
+    receiver.wait_for_event("print_done")  # FIFO: every ping went before it
+    assert [h.fields["octoprint_uptime"] for h in receiver.received("ping")] == ["2700"]
+
+
+def test_retry_after_is_honoured(make, receiver):
+    receiver.set_mode("throttle")
+    receiver.retry_after = 1
+    d = make(backoff_base=0.01, backoff_max=0.02)
+    d.start()
+    d.put(numbered(0))
+    deadline = time.monotonic() + 10
+    while not receiver.attempts:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    receiver.set_mode("ok")
+    hit = receiver.wait_for_event("print_done")[0]
+    assert hit.time - receiver.attempts[0] >= 0.95
+
+
+def test_undeliverable_4xx_is_dropped_and_journalled(make, receiver, tmp_path):
+    receiver.set_mode("bad")
+    d = make()
+    d.start()
+    d.put(numbered(0))
+    deadline = time.monotonic() + 10
+    while not d.journal():
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    entry = d.journal()[0]
+    assert (entry["report"], entry["outcome"], entry["status"]) == (
+        "print_done",
+        "rejected",
+        400,
+    )
+    assert len(receiver.attempts) == 1, "a 400 is not retried"
+
+
+def test_journal_keeps_the_last_100_on_disk_without_id_or_server(
+    make, receiver, tmp_path
+):
+    d = make()
+    d.start()
+    for n in range(120):
+        d.put(numbered(n))
+    receiver.wait_for(lambda hits: len(hits) >= 120)
+    d.shutdown(deadline=1.0)
+    journal = json.loads((tmp_path / "journal.json").read_text())
+    assert len(journal) == 100
+    assert journal[-1]["outcome"] == "delivered" and journal[-1]["status"] == 200
+    assert journal[-1]["fields"]["elapsed"] == "120"
+    text = (tmp_path / "journal.json").read_text()
+    assert ID not in text and str(receiver.port) not in text
+
+
+def test_a_late_report_carries_its_age_and_an_ancient_one_is_dropped(make, receiver):
+    d = make()
+    late = numbered(1)
+    late.created -= 125
+    ancient = numbered(2)
+    ancient.created -= 8 * 86400
+    d.put(ancient)
+    d.put(late)
+    d.start()
+    hit = receiver.wait_for_event("print_done")[0]
+    assert 125 <= int(hit.fields["age"]) < 180
+    deadline = time.monotonic() + 5
+    while len(d.journal()) < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert [e["outcome"] for e in d.journal()] == ["expired", "delivered"]
+
+
+def test_age_is_not_sent_under_consent_version_1(make, receiver):
+    d = make(target=Target(receiver.url, accepted=1))
+    late = numbered(1)
+    late.created -= 125
+    d.put(late)
+    d.start()
+    assert "age" not in receiver.wait_for_event("print_done")[0].fields
+
+
+def test_put_never_waits_while_the_server_hangs(make, receiver):
+    receiver.set_mode("hang")
+    d = make(timeout=30)
+    d.start()
+    d.put(numbered(0))
+    deadline = time.monotonic() + 10
+    while not receiver.attempts:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    slowest = 0.0
+    for n in range(2000):
+        t = time.perf_counter()
+        d.put(numbered(n))
+        slowest = max(slowest, time.perf_counter() - t)
+    assert slowest < 0.1, f"put blocked for {slowest:.3f}s"
+    receiver.set_mode("ok")
+
+
+@pytest.mark.parametrize(
+    "url,ok",
+    [("https://tracking.octoprint.org/track/{id}/{event}/", True),
+     ("http://127.0.0.1:8989/track/{id}/{event}/", True),
+     ("http://localhost/track/{id}/{event}/", True),
+     ("http://[::1]:80/track/{id}/{event}/", True),
+     ("http://tracking.example.org/track/{id}/{event}/", False),
+     ("http://192.168.1.5/track/{id}/{event}/", False),
+     ("ftp://127.0.0.1/{id}/{event}", False),
+     ("https://example.org/no-placeholders", False), (None, False), (42, False)],
+)  # fmt: skip
+def test_server_must_be_https_or_loopback_http(url, ok):
+    assert server_allowed(url) is ok
+
+
+def test_retry_after_parses_seconds_and_dates():
+    assert retry_after("5", 0) == 5
+    assert retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 1445412480 - 10) == 10
+    assert retry_after("soon", 0) is None

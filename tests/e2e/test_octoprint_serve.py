@@ -1,0 +1,75 @@
+"""The plugin inside a real ``octoprint serve`` (1.11.8) against a loopback receiver."""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+ENABLED = {"plugins": {"usage_tracking": {"enabled": True, "consent_version": 2}}}
+
+
+def test_loads_as_usage_tracking_and_sends_startup_and_ping_when_enabled(
+    octoprint, receiver
+):
+    # The bundled plugin is pointed at the same receiver with its own yes and id:
+    # anything it sent would show up with its id.
+    config = {
+        "plugins": {
+            "usage_tracking": {
+                "enabled": True,
+                "consent_version": 2,
+                "unique_id": "ours-1",
+            },
+            "tracking": {
+                "enabled": True,
+                "unique_id": "bundled-1",
+                "server": receiver.url,
+            },
+        }
+    }
+    server = octoprint(config=config)
+    receiver.wait_for_event("startup")
+    receiver.wait_for_event("ping")
+    s = server.session()
+    status = server.api(s, "GET", "/api/plugin/usage_tracking").json()
+    assert status["active"] is True
+    assert status["took_over_bundled"] is True
+    assert {h.instance for h in receiver.hits} == {"ours-1"}
+    assert all("UsageTracking/" in h.headers["User-Agent"] for h in receiver.hits)
+    startup = receiver.received("startup")[0].fields
+    assert startup["version"] == "1.11.8"
+    assert {"os", "python", "cores", "ram"} <= set(startup)
+
+
+@pytest.mark.parametrize("decision", [None, False])
+def test_nothing_arrives_while_undecided_or_disabled(octoprint, receiver, decision):
+    server = octoprint(config={"plugins": {"usage_tracking": {"enabled": decision}}})
+    s = server.session()
+    status = server.api(s, "GET", "/api/plugin/usage_tracking").json()
+    assert status["active"] is False
+    assert status["wizard_required"] is (decision is None)
+    # Connect the virtual printer: events flow, yet nothing may be reported.
+    server.connect_printer(s)
+    server.stop()
+    assert receiver.attempts == []
+
+
+def test_kill_switch_in_environment_keeps_everything_home(octoprint, receiver):
+    server = octoprint(config=ENABLED, env={"DO_NOT_TRACK": "1"})
+    s = server.session()
+    status = server.api(s, "GET", "/api/plugin/usage_tracking").json()
+    assert status["kill_switch"] == "DO_NOT_TRACK"
+    assert status["wizard_required"] is False
+    server.stop()
+    assert receiver.attempts == []
+
+
+def test_sigterm_delivers_shutdown(octoprint, receiver):
+    server = octoprint(config=ENABLED)
+    receiver.wait_for_event("startup")
+    took = server.stop(signal.SIGTERM)
+    assert receiver.received("shutdown"), receiver.events()
+    assert took < 15

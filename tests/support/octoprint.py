@@ -1,0 +1,232 @@
+"""A real ``octoprint serve`` in a temporary basedir, with a controlled environment.
+
+OctoPrint and this plugin stop tracking under ``CI``; the environment of the server
+process is therefore built here on purpose: the kill switches are removed unless a
+test sets one.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+import requests
+import yaml
+
+from octoprint_tracking.consent import KILL_SWITCHES
+
+ADMIN = ("admin", "admin-password-1")
+USER = ("viewer", "viewer-password-1")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def merge(base: Dict[str, Any], overlay: Dict[str, Any]) -> Dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def base_config(server_url: Optional[str]) -> Dict[str, Any]:
+    plugins: Dict[str, Any] = {"virtual_printer": {"enabled": True}}
+    if server_url:
+        plugins["usage_tracking"] = {
+            "server": server_url,
+            "delivery": {"backoff_base": 0.2, "backoff_max": 1.0, "spool_interval": 1},
+        }
+    return {
+        "server": {
+            "firstRun": False,
+            "onlineCheck": {"enabled": False},
+            "pythonEolCheck": {"enabled": False},
+        },
+        "plugins": plugins,
+        "devel": {"pluginTimings": False},
+    }
+
+
+def octoprint_cli(basedir: Path, *args: str, env: Optional[dict] = None, check=True):
+    return subprocess.run(
+        [sys.executable, "-m", "octoprint", "--basedir", str(basedir), *args],
+        capture_output=True,
+        text=True,
+        env=env or clean_env(),
+        check=check,
+        timeout=120,
+    )
+
+
+def clean_env(**extra: str) -> Dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in KILL_SWITCHES}
+    env.update(extra)
+    return env
+
+
+def make_basedir(path: Path, with_users: bool = True) -> Path:
+    """A basedir with an admin and a non-admin user (slow: two CLI calls)."""
+    path.mkdir(parents=True, exist_ok=True)
+    if with_users:
+        octoprint_cli(path, "user", "add", ADMIN[0], "--password", ADMIN[1], "--admin")
+        octoprint_cli(path, "user", "add", USER[0], "--password", USER[1])
+    return path
+
+
+class OctoPrint:
+    def __init__(
+        self,
+        basedir: Path,
+        server_url: Optional[str] = None,
+        config: Optional[Dict[str, Any]] = None,
+        env: Optional[Dict[str, str]] = None,
+    ):
+        self.basedir = Path(basedir)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = clean_env(**(env or {}))
+        self.process: Optional[subprocess.Popen] = None
+        config_path = self.basedir / "config.yaml"
+        existing = {}
+        if config_path.exists():
+            existing = yaml.safe_load(config_path.read_text()) or {}
+        merged = merge(merge(existing, base_config(server_url)), config or {})
+        config_path.write_text(yaml.safe_dump(merged))
+
+    @property
+    def log(self) -> Path:
+        return self.basedir / "logs" / "octoprint.log"
+
+    @property
+    def config(self) -> Dict[str, Any]:
+        return yaml.safe_load((self.basedir / "config.yaml").read_text()) or {}
+
+    def start(self, timeout: float = 90) -> "OctoPrint":
+        self._out = open(self.basedir / "serve.out", "ab")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "octoprint",
+                "serve",
+                "--iknowwhatimdoing",
+                "--basedir",
+                str(self.basedir),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ],
+            env=self.env,
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"octoprint exited with {self.process.returncode}")
+            try:
+                if requests.get(self.url + "/api/version", timeout=2).status_code in (
+                    200,
+                    401,
+                    403,
+                ):
+                    break
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        else:
+            raise RuntimeError("octoprint did not start")
+        self.wait_for_log("Listening on", timeout=timeout)
+        return self
+
+    def wait_for_log(self, text: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.log.exists() and text in self.log.read_text(errors="replace"):
+                return
+            time.sleep(0.2)
+        raise AssertionError(f"{text!r} not in octoprint.log after {timeout}s")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> float:
+        """Stop the server; returns how long it took."""
+        if self.process is None or self.process.poll() is not None:
+            return 0.0
+        started = time.monotonic()
+        self.process.send_signal(sig)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+            raise
+        finally:
+            self._out.close()
+        return time.monotonic() - started
+
+    # HTTP ---------------------------------------------------------------------
+
+    def session(self, user=ADMIN) -> requests.Session:
+        """A logged-in session: GET / for the CSRF cookie, then /api/login."""
+        s = requests.Session()
+        s.get(self.url + "/", timeout=30)
+        token = next(
+            (c.value for c in s.cookies if c.name.startswith("csrf_token")), None
+        )
+        if token:
+            s.headers["X-CSRF-Token"] = token
+        if user is not None:
+            r = s.post(
+                self.url + "/api/login",
+                json={"user": user[0], "pass": user[1], "remember": False},
+                timeout=30,
+            )
+            r.raise_for_status()
+        return s
+
+    def api(
+        self, s: requests.Session, method: str, path: str, **kwargs
+    ) -> requests.Response:
+        return s.request(method, self.url + path, timeout=30, **kwargs)
+
+    def wait_until(self, s, path, predicate, timeout=60, what="condition"):
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            r = self.api(s, "GET", path)
+            last = r.json() if r.ok else r.status_code
+            if r.ok and predicate(last):
+                return last
+            time.sleep(0.2)
+        raise AssertionError(f"{what} not reached in {timeout}s, last: {last}")
+
+    def connect_printer(self, s) -> None:
+        r = self.api(
+            s, "POST", "/api/connection", json={"command": "connect", "port": "VIRTUAL"}
+        )
+        assert r.status_code == 204, r.text
+        self.wait_until(
+            s,
+            "/api/connection",
+            lambda c: c["current"]["state"] == "Operational",
+            what="printer operational",
+        )
+
+
+def copy_basedir(template: Path, target: Path) -> Path:
+    shutil.copytree(template, target)
+    return target
