@@ -1,0 +1,232 @@
+"""Shared test helpers and fixtures for the collector (re-exported by conftest.py)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+COLLECTOR_DIR = Path(__file__).resolve().parents[1]
+REPO_ROOT = COLLECTOR_DIR.parent
+# Test the work tree even when an older copy is installed in the venv.
+sys.path.insert(0, str(COLLECTOR_DIR))
+
+from tracking_collector import Config, create_app  # noqa: E402
+from tracking_collector.app import get_collector  # noqa: E402
+
+UA = "OctoPrint/1.11.8 UsageTracking/0.1.0"
+TRUSTED_PROXY = "127.0.0.1"
+CLIENT_IP = "203.0.113.7"
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 10.0, interval=0.02):
+    """Poll ``predicate`` until truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        time.sleep(interval)
+
+
+class Clock:
+    def __init__(self, now: float | None = None):
+        self.now = time.time() if now is None else now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def db_path(tmp_path) -> Path:
+    return tmp_path / "tracking.sqlite"
+
+
+def write_geo_db(path: Path) -> Path:
+    """A tiny MaxMind DB in GeoLite2-City layout, written with mmdb-writer."""
+    from mmdb_writer import MMDBWriter
+    from netaddr import IPSet
+
+    writer = MMDBWriter(
+        ip_version=6,
+        ipv4_compatible=True,
+        database_type="GeoLite2-City",
+        languages=["en"],
+        description="test city db",
+    )
+    cities = {
+        "203.0.113.0/24": ("DE", "Berlin"),
+        "198.51.100.0/24": ("FR", "Paris"),
+        "192.0.2.0/24": ("JP", "Tokyo"),
+        "2001:db8::/32": ("NL", "Amsterdam"),
+    }
+    for net, (iso, city) in cities.items():
+        writer.insert_network(
+            IPSet([net]),
+            {
+                "country": {"iso_code": iso, "names": {"en": iso}},
+                "city": {"names": {"en": city}},
+            },
+        )
+    writer.to_db_file(str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def geo_db(tmp_path_factory) -> Path:
+    return write_geo_db(tmp_path_factory.mktemp("geo") / "GeoLite2-City-test.mmdb")
+
+
+@pytest.fixture
+def make_app(db_path, clock):
+    apps = []
+
+    def factory(**kwargs):
+        config_kwargs = {"db": str(db_path)}
+        for key in (
+            "geoip",
+            "retention_days",
+            "trusted_proxies",
+            "min_group",
+            "purge_interval",
+            "ack_timeout",
+        ):
+            if key in kwargs:
+                config_kwargs[key] = kwargs.pop(key)
+        kwargs.setdefault("clock", clock)
+        kwargs.setdefault("background_purge", False)
+        app = create_app(Config(**config_kwargs), **kwargs)
+        app.testing = True
+        apps.append(app)
+        return app
+
+    yield factory
+    for app in apps:
+        get_collector(app).close()
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def store(app):
+    return get_collector(app).store
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def collector_command() -> list[str]:
+    script = Path(sys.executable).with_name("tracking-collector")
+    if not script.exists():
+        pytest.fail(f"console script {script} missing: pip install -e ./collector")
+    return [str(script)]
+
+
+class Server:
+    def __init__(self, args: list[str], db: Path, log_path: Path):
+        self.port = free_port()
+        self.db = db
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        env = dict(
+            os.environ,
+            PYTHONPATH=os.pathsep.join(
+                [str(COLLECTOR_DIR), os.environ.get("PYTHONPATH", "")]
+            ),
+        )
+        self._log = open(log_path, "ab")
+        self.proc = subprocess.Popen(
+            [
+                *collector_command(),
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--db",
+                str(db),
+                *args,
+            ],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        self.wait_ready()
+
+    def wait_ready(self, timeout: float = 20.0) -> None:
+        import requests
+
+        def ready():
+            if self.proc.poll() is not None:
+                raise AssertionError(f"collector exited: {self.log_path.read_text()}")
+            try:
+                return requests.get(self.url + "/healthz", timeout=1).status_code == 200
+            except requests.ConnectionError:
+                return False
+
+        wait_for(ready, timeout=timeout, interval=0.05)
+
+    def stop(self, sig=signal.SIGTERM, timeout: float = 15.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self._log.close()
+        return self.proc.returncode
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture
+def start_server(tmp_path):
+    servers: list[Server] = []
+
+    def start(*args: str, db: Path | None = None) -> Server:
+        server = Server(
+            list(args),
+            db or tmp_path / "server.sqlite",
+            tmp_path / f"server-{len(servers)}.log",
+        )
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()

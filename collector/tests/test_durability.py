@@ -1,0 +1,95 @@
+"""Durability: an acknowledged report is never lost, across close/reopen and kill -9."""
+
+from __future__ import annotations
+
+import signal
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+from collector_testkit import new_id
+
+from tracking_collector.app import get_collector
+from tracking_collector.store import BatchWriter, Report, SQLiteStore
+
+
+def test_acknowledged_reports_survive_closing_and_reopening(make_app):
+    app = make_app()
+    ids = [new_id() for _ in range(60)]
+
+    def send(iid):
+        with app.test_client() as c:
+            return c.post(f"/track/{iid}/pong/", data="version=1.11.8").status_code
+
+    with ThreadPoolExecutor(12) as pool:
+        statuses = list(pool.map(send, ids))
+    assert statuses == [200] * 60
+    get_collector(app).close()
+
+    reopened = make_app()
+    store = get_collector(reopened).store
+    assert {r.instance for r in store.reports()} == set(ids)
+
+
+def test_writer_batches_concurrent_submissions_into_few_commits(tmp_path):
+    class CountingStore(SQLiteStore):
+        commits = 0
+
+        def add_many(self, reports):
+            type(self).commits += 1
+            super().add_many(reports)
+
+    store = CountingStore(str(tmp_path / "b.sqlite"))
+    writer = BatchWriter(store, max_wait=0.05)
+    futures = [writer.add(Report(new_id(), "ping", 0.0)) for _ in range(200)]
+    assert all(f.result(timeout=10) for f in futures)
+    writer.close()
+    assert store.count() == 200
+    assert CountingStore.commits < 20
+    store.close()
+
+
+def test_writer_applies_operations_in_order(tmp_path):
+    store = SQLiteStore(str(tmp_path / "o.sqlite"))
+    writer = BatchWriter(store, max_wait=0.05)
+    iid = new_id()
+    first = writer.add(Report(iid, "ping", 1.0))
+    gone = writer.forget(iid)
+    last = writer.add(Report(iid, "startup", 2.0))
+    assert first.result(10) and gone.result(10) == 1 and last.result(10)
+    writer.close()
+    assert [r.event for r in store.reports(iid)] == ["startup"]
+    store.close()
+
+
+def test_failed_write_is_not_acknowledged(make_app):
+    class FailingStore(SQLiteStore):
+        def add_many(self, reports):
+            raise OSError("disk full")
+
+    import tempfile
+
+    store = FailingStore(tempfile.mktemp(suffix=".sqlite"))
+    app = make_app(store=store)
+    response = app.test_client().get(f"/track/{new_id()}/ping/")
+    assert response.status_code == 503
+    assert response.get_json()["error"] == "store_unavailable"
+
+
+def test_reports_acknowledged_by_server_survive_kill_9_and_restart(
+    start_server, tmp_path
+):
+    db = tmp_path / "durable.sqlite"
+    server = start_server(db=db)
+    ids = [new_id() for _ in range(30)]
+    with requests.Session() as http:
+        for iid in ids:
+            r = http.get(f"{server.url}/track/{iid}/ping/?octoprint_uptime=1", timeout=10)
+            assert r.json() == {"ok": True}
+    server.stop(signal.SIGKILL)  # no graceful shutdown, no final checkpoint
+
+    restarted = start_server(db=db)
+    requests.get(f"{restarted.url}/track/{new_id()}/startup/", timeout=10)
+    restarted.stop()
+    store = SQLiteStore(str(db))
+    assert set(ids) <= {r.instance for r in store.reports()}
+    store.close()

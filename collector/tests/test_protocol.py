@@ -1,0 +1,156 @@
+"""Tracking protocol endpoints, exercised as OctoPrint's tracking plugin calls them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+from collector_testkit import UA, new_id
+
+import tracking_collector
+
+
+def _qs(**fields) -> str:
+    # Same encoding as OctoPrint: urlencode, then spaces as %20.
+    return urlencode(fields, doseq=True).replace("+", "%20")
+
+
+@pytest.mark.parametrize("slash", ["/", ""])
+def test_get_report_is_acknowledged_and_stored_with_or_without_trailing_slash(
+    client, store, slash
+):
+    iid = new_id()
+    query = _qs(octoprint_uptime=42, printer_state="Operational")
+    url = f"/track/{iid}/ping{slash}?{query}"
+    response = client.get(url, headers={"User-Agent": UA})
+    assert response.status_code == 200
+    assert response.get_json() == {"ok": True}
+    # Acknowledged means stored: visible right after the response, no waiting.
+    [report] = store.reports(iid)
+    assert report.event == "ping"
+    assert report.fields == {"octoprint_uptime": "42", "printer_state": "Operational"}
+
+
+def test_post_pong_body_without_content_type_is_parsed_like_octoprint_sends_it(
+    client, store
+):
+    iid = new_id()
+    body = _qs(
+        version="1.11.8",
+        os="linux",
+        python="3.11.7",
+        plugins="foo:1.0,bar:2.1",
+        platform="linux",
+        bits=64,
+        cores=4,
+        ram="3.8 GB",
+    )
+    response = client.post(
+        f"/track/{iid}/pong/",
+        data=body.encode(),
+        headers={"User-Agent": UA, "Content-Type": ""},
+    )
+    assert response.status_code == 200, response.get_json()
+    [report] = store.reports(iid)
+    assert report.fields["plugins"] == "foo:1.0,bar:2.1"
+    assert report.fields["ram"] == "3.8 GB"
+    assert report.version == "1.11.8"
+
+
+def test_post_with_form_content_type_and_query_fields_merges_both(client, store):
+    iid = new_id()
+    response = client.post(f"/track/{iid}/pong/?a=1", data={"b": "2"})
+    assert response.status_code == 200
+    assert store.reports(iid)[0].fields == {"a": "1", "b": "2"}
+
+
+def test_version_falls_back_to_user_agent(client, store):
+    iid = new_id()
+    client.get(
+        f"/track/{iid}/print_done/?origin=local&elapsed=12", headers={"User-Agent": UA}
+    )
+    assert store.reports(iid)[0].version == "1.11.8"
+
+
+def test_version_field_wins_over_user_agent(client, store):
+    iid = new_id()
+    client.get(f"/track/{iid}/startup/?version=1.10.0", headers={"User-Agent": UA})
+    assert store.reports(iid)[0].version == "1.10.0"
+
+
+def test_age_dates_the_report_back_and_is_not_stored_as_field(client, store, clock):
+    iid = new_id()
+    client.get(f"/track/{iid}/print_failed/?age=3600&reason=error")
+    [report] = store.reports(iid)
+    assert report.ts == pytest.approx(clock.now - 3600)
+    assert "age" not in report.fields
+
+
+def test_repeated_field_keeps_last_value(client, store):
+    iid = new_id()
+    client.get(f"/track/{iid}/ping/?x=1&x=2")
+    assert store.reports(iid)[0].fields == {"x": "2"}
+
+
+def test_instance_id_is_stored_lower_case(client, store):
+    iid = new_id()
+    assert client.get(f"/track/{iid.upper()}/ping/").status_code == 200
+    assert store.count(iid) == 1
+
+
+def test_commerror_and_plugin_events_are_accepted(client, store):
+    iid = new_id()
+    for event in ("commerror_timeout", "install_plugin", "printer_connected", "shutdown"):
+        assert client.get(f"/track/{iid}/{event}/").status_code == 200
+    assert [r.event for r in store.reports(iid)] == [
+        "commerror_timeout",
+        "install_plugin",
+        "printer_connected",
+        "shutdown",
+    ]
+
+
+def test_unsupported_method_gets_json_405(client):
+    response = client.put(f"/track/{new_id()}/ping/")
+    assert response.status_code == 405
+    assert response.get_json()["ok"] is False
+
+
+def test_head_request_records_nothing(client, store):
+    response = client.head(f"/track/{new_id()}/ping/")
+    assert response.status_code == 405
+    assert store.count() == 0
+
+
+def test_unknown_path_gets_json_404(client):
+    response = client.get("/nope")
+    assert response.status_code == 404
+    assert response.get_json()["error"] == "not_found"
+
+
+def test_openapi_document_is_served_and_matches_shipped_file(client):
+    shipped = Path(tracking_collector.__file__).with_name("openapi.json")
+    served = client.get("/openapi.json").get_json()
+    assert served == json.loads(shipped.read_text())
+    assert served["openapi"].startswith("3.")
+    assert {
+        "/track/{instance_id}/{event}/",
+        "/track/{instance_id}/",
+        "/api/stats",
+    } <= set(served["paths"])
+
+
+def test_concurrent_reports_are_all_acknowledged_and_stored(app, store):
+    from concurrent.futures import ThreadPoolExecutor
+
+    ids = [new_id() for _ in range(40)]
+
+    def send(iid):
+        with app.test_client() as c:
+            return c.get(f"/track/{iid}/ping/?n=1").status_code
+
+    with ThreadPoolExecutor(16) as pool:
+        assert set(pool.map(send, ids)) == {200}
+    assert store.count() == 40

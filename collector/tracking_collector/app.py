@@ -1,0 +1,258 @@
+"""Flask application factory: the tracking protocol, dashboard, stats API and OpenAPI.
+
+Privacy decisions are made here at the edge: the client address is resolved (with
+X-Forwarded-For only from trusted proxies), turned into country and city, and
+dropped before a :class:`~tracking_collector.store.Report` is built.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from concurrent.futures import TimeoutError as FutureTimeout
+from importlib import resources
+from typing import Any, Callable
+
+from flask import Flask, Response, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from . import validation as v
+from .config import Config
+from .dashboard import render
+from .geo import GeoLookup, client_ip, parse_networks
+from .stats import compute_stats
+from .store import BatchWriter, Report, SQLiteStore, Store, WriterClosed
+
+log = logging.getLogger(__name__)
+
+EXTENSION = "tracking_collector"
+
+
+def load_openapi() -> dict[str, Any]:
+    text = resources.files(__package__).joinpath("openapi.json").read_text("utf-8")
+    return json.loads(text)
+
+
+class Collector:
+    """Everything the app needs at runtime: store, writer, geo lookup, purger."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store | None = None,
+        geo: GeoLookup | None = None,
+        clock: Callable[[], float] = time.time,
+        background_purge: bool = True,
+    ):
+        self.config = config
+        self.clock = clock
+        self.store = store if store is not None else SQLiteStore(config.db)
+        self.geo = geo if geo is not None else GeoLookup(config.geoip)
+        self.trusted = parse_networks(config.trusted_proxies)
+        self.writer = BatchWriter(self.store)
+        self._stop = threading.Event()
+        self._purger: threading.Thread | None = None
+        if background_purge:
+            self._purger = threading.Thread(
+                target=self._purge_loop, name="tracking-collector-purge", daemon=True
+            )
+            self._purger.start()
+
+    def purge(self, now: float | None = None) -> int:
+        """Delete everything older than the retention period; returns rows deleted."""
+        now = self.clock() if now is None else now
+        future = self.writer.purge(now - self.config.retention_seconds)
+        return future.result(timeout=max(self.config.ack_timeout, 60.0))
+
+    def _purge_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                deleted = self.purge()
+                if deleted:
+                    log.info("Retention purge removed %d reports", deleted)
+            except Exception:
+                log.exception("Retention purge failed")
+            self._stop.wait(self.config.purge_interval)
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._purger is not None:
+            self._purger.join(5)
+        self.writer.close()
+        self.store.close()
+        self.geo.close()
+
+
+def get_collector(app: Flask | None = None) -> Collector:
+    return (app or current_app).extensions[EXTENSION]
+
+
+def _read_body(stream, limit: int) -> bytes:
+    """Read up to ``limit`` bytes; a single read() may legally return fewer."""
+    chunks, size = [], 0
+    while size < limit:
+        chunk = stream.read(limit - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+def _error(status: int, code: str, message: str) -> Response:
+    response = jsonify({"ok": False, "error": code, "message": message})
+    response.status_code = status
+    return response
+
+
+def create_app(
+    config: Config | None = None,
+    *,
+    store: Store | None = None,
+    geo: GeoLookup | None = None,
+    clock: Callable[[], float] = time.time,
+    background_purge: bool = True,
+) -> Flask:
+    config = config or Config.from_env()
+    app = Flask(__name__)
+    # No MAX_CONTENT_LENGTH: Werkzeug would silently truncate chunked bodies at the
+    # limit; _read_fields reads one byte past the limit to answer 413 instead.
+    app.json.sort_keys = False
+    # "/track//ping" must be a plain 404, not a redirect to a merged path.
+    app.url_map.merge_slashes = False
+    collector = Collector(config, store, geo, clock, background_purge)
+    app.extensions[EXTENSION] = collector
+    openapi = load_openapi()
+
+    @app.errorhandler(v.ValidationError)
+    def _validation_error(exc: v.ValidationError) -> Response:
+        return _error(exc.status, exc.code, exc.message)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Response:
+        code = (exc.name or "error").lower().replace(" ", "_")
+        response = _error(exc.code or 500, code, exc.description or exc.name)
+        if exc.code == 405 and exc.valid_methods:
+            response.headers["Allow"] = ", ".join(exc.valid_methods)
+        return response
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        log.exception("Unhandled error on %s", request.path)
+        return _error(500, "internal_error", "internal error")
+
+    def _read_fields() -> dict[str, str]:
+        if len(request.query_string) > v.MAX_QUERY_BYTES:
+            raise v.ValidationError(413, "query_too_large", "query string exceeds 64 KiB")
+        length = request.content_length
+        if length is not None and length > v.MAX_BODY_BYTES:
+            raise v.ValidationError(413, "body_too_large", "request body exceeds 64 KiB")
+        pairs = v.parse_pairs(request.query_string, "query string")
+        if request.method == "POST":
+            mimetype = request.mimetype or ""
+            if mimetype not in v.FORM_TYPES:
+                raise v.ValidationError(
+                    400,
+                    "unsupported_content_type",
+                    "body must be application/x-www-form-urlencoded",
+                )
+            # OctoPrint posts an urlencoded str with requests, which sends no
+            # Content-Type, so the raw body is parsed whatever the header says.
+            body = _read_body(request.stream, v.MAX_BODY_BYTES + 1)
+            if len(body) > v.MAX_BODY_BYTES:
+                raise v.ValidationError(
+                    413, "body_too_large", "request body exceeds 64 KiB"
+                )
+            body_pairs = v.parse_pairs(body, "body")
+            if len(pairs) + len(body_pairs) > v.MAX_FIELDS:
+                raise v.ValidationError(
+                    400, "too_many_fields", f"at most {v.MAX_FIELDS} fields are allowed"
+                )
+            pairs += body_pairs
+        return v.fields(pairs)
+
+    def _location() -> tuple[str, str]:
+        # The address is resolved and geolocated in this one scope and never
+        # assigned to anything that outlives the request.
+        ip = client_ip(
+            request.remote_addr, request.headers.get("X-Forwarded-For"), collector.trusted
+        )
+        return collector.geo.lookup(ip)
+
+    def _wait(future) -> Any:
+        try:
+            return future.result(timeout=config.ack_timeout)
+        except FutureTimeout:
+            raise v.ValidationError(
+                503, "store_unavailable", "report not stored in time, retry later"
+            ) from None
+        except Exception:
+            log.exception("Store write failed")
+            raise v.ValidationError(
+                503, "store_unavailable", "report could not be stored, retry later"
+            ) from None
+
+    @app.route("/track/<instance>/<event>/", methods=["GET", "POST"])
+    @app.route("/track/<instance>/<event>", methods=["GET", "POST"])
+    def track(instance: str, event: str) -> Response:
+        if request.method == "HEAD":
+            # Flask adds HEAD to GET routes; a HEAD must not record a report.
+            raise v.ValidationError(405, "method_not_allowed", "use GET or POST")
+        instance = v.instance_id(instance)
+        event = v.event_name(event)
+        fields = _read_fields()
+        age = v.age_seconds(fields.pop("age", None), config.retention_seconds)
+        country, city = _location()
+        report = Report(
+            instance=instance,
+            event=event,
+            ts=collector.clock() - age,
+            version=v.version_from(fields, request.headers.get("User-Agent")),
+            country=country,
+            city=city,
+            fields=fields,
+        )
+        try:
+            future = collector.writer.add(report)
+        except WriterClosed:
+            raise v.ValidationError(
+                503, "shutting_down", "collector is shutting down"
+            ) from None
+        _wait(future)
+        return jsonify({"ok": True})
+
+    @app.route("/track/<instance>/", methods=["DELETE"])
+    @app.route("/track/<instance>", methods=["DELETE"])
+    def forget(instance: str) -> Response:
+        instance = v.instance_id(instance)
+        try:
+            future = collector.writer.forget(instance)
+        except WriterClosed:
+            raise v.ValidationError(
+                503, "shutting_down", "collector is shutting down"
+            ) from None
+        _wait(future)
+        return jsonify({"ok": True})
+
+    def _stats() -> dict[str, Any]:
+        return compute_stats(collector.store, config.min_group, now=collector.clock())
+
+    @app.get("/api/stats")
+    def api_stats() -> Response:
+        return jsonify(_stats())
+
+    @app.get("/")
+    def dashboard() -> Response:
+        return Response(render(_stats()), mimetype="text/html")
+
+    @app.get("/openapi.json")
+    def openapi_doc() -> Response:
+        return jsonify(openapi)
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return jsonify({"ok": True})
+
+    return app
