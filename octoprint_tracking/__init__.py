@@ -15,13 +15,18 @@ import octoprint.plugin
 from flask import abort, jsonify
 from flask_babel import gettext
 
-from . import catalog, consent, delivery, privacy, reports
+from . import catalog, cli, consent, delivery, host, preview, reports
 from .consent import Config
 from .logsafe import RedactFilter
 
-TRACKING_URL = "https://tracking.octoprint.org/track/{id}/{event}/"
 BUNDLED = "tracking"
-SETTINGS_VERSION = 1
+SETTINGS_VERSION = 2
+#: Longest pause of the timer: how soon a change to config.yaml by the CLI is noticed.
+WATCH_INTERVAL = 2.0
+SERVER_RULE = (
+    "The tracking server must be an https:// address, or http:// to a loopback "
+    "address, with {id} and {event} in it."
+)
 
 
 def _version() -> str:
@@ -65,6 +70,8 @@ class UsageTrackingPlugin(
         self._ping_interval = 900
         self._pong_interval = 86400
         self._took_over = False
+        self._online = True
+        self._config_mtime = None
         self._throttle_checked = False
         self._redact = RedactFilter()
 
@@ -74,6 +81,7 @@ class UsageTrackingPlugin(
             self._settings.set(["unique_id"], str(uuid.uuid4()))
             self._settings.save()
         self._refresh()
+        self._config_mtime = self._config_file_mtime()
         self._redact.install()
         options = self._settings.get(["delivery"], merged=True) or {}
         self._delivery = delivery.Delivery(
@@ -146,10 +154,12 @@ class UsageTrackingPlugin(
             if p != BUNDLED
         ]
         self._settings.global_set(["plugins", "_disabled"], disabled)
-        self._settings.global_set(["plugins", BUNDLED, "enabled"], self._config.enabled)
-        self._settings.global_set(
-            ["plugins", BUNDLED, "unique_id"], self._config.unique_id
-        )
+        # force: a disabled plugin's defaults are not registered, and a plain set
+        # outside of defaults is dropped silently.
+        for key in ("enabled", "unique_id"):
+            self._settings.global_set(
+                ["plugins", BUNDLED, key], self._settings.get([key]), force=True
+            )
         self._settings.save()
 
     ##~~ SettingsPlugin API
@@ -158,23 +168,25 @@ class UsageTrackingPlugin(
         return SETTINGS_VERSION
 
     def get_settings_defaults(self):
-        return {
-            "enabled": None,
-            "unique_id": None,
-            "consent_version": None,
-            "consent_declined": None,
-            "server": TRACKING_URL,
-            "ping": 15 * 60,
-            "pong": 24 * 60 * 60,
-            "events": catalog.default_events(),
-            "delivery": {
-                "queue_size": 1000,
-                "timeout": 3.05,
-                "backoff_base": 5,
-                "backoff_max": 3600,
-                "spool_interval": 60,
-            },
-        }
+        return consent.settings_defaults()
+
+    def on_settings_migrate(self, target, current):
+        # Version 1 kept the bundled plugin's layout: a yes without a consent version
+        # and intervals that could be strings. Make the implicit consent explicit (the
+        # bundled plugin's data, version 1) and the intervals numbers.
+        if current is None or current < 2:
+            if self._settings.get(["enabled"]) is True and not isinstance(
+                self._settings.get(["consent_version"]), int
+            ):
+                self._settings.set(["consent_version"], 1)
+            for key, default in (("ping", 900), ("pong", 86400)):
+                value = self._settings.get([key])
+                if value is not None and not isinstance(value, int):
+                    self._settings.set([key], _positive(value, default))
+            events = self._settings.get(["events"], merged=True) or {}
+            for key in list(events):
+                if key not in catalog.CATEGORY_KEYS:
+                    self._settings.remove(["events", key])
 
     def get_settings_restricted_paths(self):
         # Non-admins never see the instance id, where reports go, or the switches.
@@ -193,10 +205,12 @@ class UsageTrackingPlugin(
     def on_settings_save(self, data):
         if isinstance(data, dict) and "server" in data:
             if not delivery.server_allowed(data["server"]):
-                self._logger.warning(
-                    "Refused a tracking server that is not https or loopback"
-                )
+                # Refused, and said so in the UI. The URL itself is not logged.
                 data.pop("server")
+                self._logger.warning(f"Refused a new tracking server. {SERVER_RULE}")
+                self._plugin_manager.send_plugin_message(
+                    self._identifier, {"type": "server_refused", "message": SERVER_RULE}
+                )
         before = self._config
         result = octoprint.plugin.SettingsPlugin.on_settings_save(self, data)
         if self._settings.get(["enabled"]) is True and before.enabled is not True:
@@ -207,15 +221,16 @@ class UsageTrackingPlugin(
         self._apply_change(before)
         return result
 
-    def _apply_change(self, before: Config):
+    def _apply_change(self, before: Config, wait: float = 1.0):
         after = self._config
         if before.active and not after.active:
-            self._delivery.purge()
+            self._delivery.purge(wait=wait)
             self._logger.info("Usage tracking switched off: queue and spool emptied")
         elif after.active and not before.active:
             self._logger.info("Usage tracking switched on")
             self._next_ping = 0.0
-            self._delivery.put(self._environment_report("startup"))
+            self._queue(self._environment_report("startup"))
+        self._set_online(self._online)
         self._delivery.wake()
 
     ##~~ EnvironmentDetectionPlugin
@@ -233,7 +248,7 @@ class UsageTrackingPlugin(
             self._logger.info("Usage tracking is off until the owner decides")
         checker = getattr(self, "_connectivity_checker", None)
         if checker is not None:
-            self._delivery.set_online(checker.online)
+            self._set_online(checker.online)
         self._queue(self._environment_report("startup"))
         self._delivery.start()
 
@@ -253,7 +268,7 @@ class UsageTrackingPlugin(
             if event == "ConnectivityChanged":
                 new = payload.get("new") if isinstance(payload, dict) else None
                 if isinstance(new, bool):
-                    self._delivery.set_online(new)
+                    self._set_online(new)
                 return
             if not self._config.active:
                 return
@@ -263,6 +278,12 @@ class UsageTrackingPlugin(
                 "Ignored an event the tracker could not handle", exc_info=True
             )
 
+    def _set_online(self, online: bool):
+        # OctoPrint's connectivity check is about the internet; a collector on this
+        # machine is reachable either way.
+        self._online = online
+        self._delivery.set_online(online or delivery.is_loopback(self._server))
+
     def _queue(self, report):
         report = consent.gate(report, self._config)
         if report is not None and self._delivery is not None:
@@ -271,9 +292,10 @@ class UsageTrackingPlugin(
     ##~~ timers (run on the delivery worker, never on the host's thread)
 
     def _tick(self) -> float:
+        self._watch_config()
         now = time.monotonic()
         if not self._config.active:
-            return 5.0
+            return WATCH_INTERVAL
         if not self._throttle_checked:
             self._throttle_checked = True
             self._read_throttle_state()
@@ -287,7 +309,30 @@ class UsageTrackingPlugin(
         waits = [self._next_ping - now, self._next_pong - now]
         if self._state.connection is not None:
             waits.append(reports.FIRMWARE_WAIT - (now - self._state.connected_at))
-        return max(0.1, min(waits))
+        return max(0.1, min(waits + [WATCH_INTERVAL]))
+
+    def _config_file_mtime(self):
+        try:
+            return self._settings.settings.last_modified
+        except Exception:
+            return None
+
+    def _watch_config(self):
+        """Pick up changes the CLI made to config.yaml (worker thread)."""
+        mtime = self._config_file_mtime()
+        if mtime is None or mtime == self._config_mtime:
+            return
+        self._config_mtime = mtime
+        try:
+            self._settings.settings.load()
+        except Exception:
+            self._logger.exception("Could not reload config.yaml")
+            return
+        before = self._config
+        self._refresh()
+        if before.unique_id != self._config.unique_id and before.active:
+            self._delivery.purge(wait=0)
+        self._apply_change(before, wait=0)
 
     def _read_throttle_state(self):
         helpers = self._plugin_manager.get_helpers("pi_support", "get_throttle_state")
@@ -310,99 +355,19 @@ class UsageTrackingPlugin(
         return reports.ping(time.monotonic() - self._started, state)
 
     def _pong_report(self):
-        fields = dict(self._env_fields)
-        thirdparty = [
-            p for p in self._plugin_manager.enabled_plugins.values() if not p.bundled
-        ]
-        fields["plugins"] = ",".join(
-            f"{p.key.lower()}:{(p.version or '?').lower()}"
-            for p in thirdparty
-            if privacy.token(p.key)
-        )
-        helpers = self._plugin_manager.get_helpers(
-            "achievements", "get_unlocked_achievements"
-        )
-        if helpers and "get_unlocked_achievements" in helpers:
-            try:
-                fields["achievements"] = ",".join(
-                    a.key.lower() for a in helpers["get_unlocked_achievements"]()
-                )
-            except Exception:
-                pass
-        fields.update(self._statistics(len(thirdparty)))
-        fields.update(
-            reports.features(lambda path: self._settings.global_get(list(path)))
-        )
-        return reports.make("pong", **fields)
-
-    def _statistics(self, plugins: int):
-        # Counts only, never a name.
-        stats = {"stats_plugins": plugins}
-        try:
-            stats["stats_printer_profiles"] = len(self._printer_profile_manager.get_all())
-        except Exception:
-            pass
-        try:
-            stats["stats_users"] = len(self._user_manager.get_all_users())
-        except Exception:
-            pass
-        try:
-            uploads = self._settings.global_get_basefolder("uploads")
-            stats["stats_files"] = sum(
-                1
-                for _root, _dirs, files in os.walk(uploads)
-                for f in files
-                if not f.startswith(".")
-            )
-        except Exception:
-            pass
-        try:
-            from octoprint.timelapse import get_finished_timelapses
-
-            stats["stats_timelapses"] = len(get_finished_timelapses())
-        except Exception:
-            pass
-        return stats
+        return host.pong(self._env_fields, self._plugin_manager, self._settings.settings)
 
     ##~~ preview and status (shared by API, CLI and settings pane)
 
     def preview(self):
-        """The reports that would be sent now, as the plugin builds them, each marked
-        with whether the owner's current switches let it out."""
-        everything = Config(
-            enabled=True,
-            unique_id=self._config.unique_id or "preview",
-            accepted=catalog.CONSENT_VERSION,
-            events=self._config.events,
-        )
-        out = []
-        for spec in catalog.REPORTS:
-            if spec.name == "ping":
-                report = self._ping_report()
-            elif spec.name == "pong":
-                report = self._pong_report()
-            elif spec.name in ("startup", "shutdown"):
-                report = self._environment_report(spec.name)
-            else:
-                report = reports.make(
-                    spec.name.replace("<reason>", "timeout"),
-                    **{f.name: f.example for f in spec.fields},
-                )
-            sendable = consent.gate(report, everything)
-            out.append(
-                {
-                    "report": report.name,
-                    "category": spec.category,
-                    "post": spec.post,
-                    "sample": spec.name not in ("ping", "pong", "startup", "shutdown"),
-                    "sent": sendable is not None,
-                    "fields": {
-                        k: reports.wire_value(v)
-                        for k, v in (sendable or report).fields.items()
-                    },
-                }
-            )
-        return out
+        """The reports that would be sent now, as the plugin builds them."""
+        live = {
+            "startup": self._environment_report("startup"),
+            "shutdown": self._environment_report("shutdown"),
+            "ping": self._ping_report(),
+            "pong": self._pong_report(),
+        }
+        return preview.build(live, self._config)
 
     def status(self):
         config = self._config
@@ -453,10 +418,13 @@ class UsageTrackingPlugin(
         if not self._is_admin():
             return abort(403)
         if command == "reset_id":
+            old, target = self._config.unique_id, self._target()
             self._delivery.purge()
             self._settings.set(["unique_id"], str(uuid.uuid4()))
             self._settings.save()
             self._refresh()
+            if old and target is not None:
+                self._delivery.forget(cli.forget_url(target[0], old))
             return jsonify(self.status())
         if command == "decide":
             enabled = data.get("enabled")
@@ -481,9 +449,39 @@ class UsageTrackingPlugin(
         try:
             from octoprint.access.permissions import Permissions
 
-            return Permissions.SETTINGS.can()
+            return Permissions.PLUGIN_USAGE_TRACKING_ADMIN.can()
         except Exception:
             return False
+
+    ##~~ hooks
+
+    def get_additional_permissions(self, *args, **kwargs):
+        return [
+            {
+                "key": "ADMIN",
+                "name": "Usage tracking admin",
+                "description": gettext(
+                    "Allows to see and change what anonymous usage tracking sends"
+                ),
+                "roles": ["admin"],
+                "dangerous": True,
+                "default_groups": ["admins"],
+            }
+        ]
+
+    def get_update_information(self, *args, **kwargs):
+        return {
+            "usage_tracking": {
+                "displayName": "Anonymous Usage Tracking (UsageTracking)",
+                "displayVersion": self._plugin_version,
+                "type": "github_release",
+                "user": "OctoPrint-UsageTracking",
+                "repo": "OctoPrint-UsageTracking",
+                "current": self._plugin_version,
+                "pip": "https://github.com/OctoPrint-UsageTracking/OctoPrint-UsageTracking"
+                "/archive/{target_version}.zip",
+            }
+        }
 
     ##~~ WizardPlugin
 
@@ -505,8 +503,13 @@ class UsageTrackingPlugin(
     def get_template_vars(self):
         return {
             "sections": catalog.by_category(),
+            # Fields delivery may add to any report (``age``): listed on their own.
+            "common_fields": catalog.COMMON_FIELDS,
             "consent_version": catalog.CONSENT_VERSION,
         }
+
+    def is_template_autoescaped(self):
+        return True
 
     def get_template_configs(self):
         return [
@@ -531,6 +534,7 @@ class UsageTrackingPlugin(
         return {
             "js": ["js/usage_tracking.js"],
             "clientjs": ["clientjs/usage_tracking.js"],
+            "css": ["css/usage_tracking.css"],
         }
 
 
@@ -547,7 +551,17 @@ def _noop(*args, **kwargs):
 
 
 def _neutralise(implementation):
-    """Keep the bundled plugin from sending anything or asking anything, this run."""
+    """Keep the bundled plugin from sending anything or asking anything, this run,
+    and hide its settings pane: two panes of the same name would confuse the owner."""
+    original = implementation.get_template_configs
+
+    def hidden_templates():
+        configs = [dict(c) for c in original() if c.get("type") != "wizard"]
+        for config in configs:
+            config["styles"] = ["display: none;"]
+        return configs
+
+    implementation.get_template_configs = hidden_templates
     for name in (
         "_track",
         "_do_track",
@@ -571,3 +585,10 @@ __plugin_url__ = "https://github.com/OctoPrint-UsageTracking/OctoPrint-UsageTrac
 __plugin_license__ = "AGPLv3"
 __plugin_pythoncompat__ = ">=3.9,<4"
 __plugin_implementation__ = UsageTrackingPlugin()
+__plugin_hooks__ = {
+    "octoprint.access.permissions": __plugin_implementation__.get_additional_permissions,
+    "octoprint.cli.commands": cli.commands,
+    "octoprint.plugin.softwareupdate.check_config": (
+        __plugin_implementation__.get_update_information
+    ),
+}

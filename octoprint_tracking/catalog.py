@@ -15,6 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, Iterable, Optional, Tuple
 
+
+def N_(message: str) -> str:
+    """Marks a catalog string for translation (``pybabel extract -k N_``); the
+    templates and the settings pane translate it when they show it."""
+    return message
+
+
 #: Version 1: what the bundled "Anonymous Usage Tracking" plugin of OctoPrint 1.11 sends.
 #: Version 2: statistics (counts only) and feature switches in ``pong``, and ``age``.
 CONSENT_VERSION = 2
@@ -74,99 +81,113 @@ class ReportSpec:
 # Field groups shared by several reports --------------------------------------------
 
 ENVIRONMENT_FIELDS = (
-    Field("version", "OctoPrint version", "1.11.8"),
-    Field("os", "Operating system family", "linux"),
-    Field("platform", "Python platform identifier", "linux"),
-    Field("bits", "Whether the OS is 32 or 64 bit", 64),
-    Field("python", "Python version", "3.11.2"),
-    Field("pip", "pip version", "24.0"),
-    Field("cores", "Number of CPU cores", 4),
-    Field("freq", "CPU frequency in MHz", 1800.0),
-    Field("ram", "Total RAM in bytes", 8363163648),
+    Field("version", N_("OctoPrint version"), "1.11.8"),
+    Field("os", N_("Operating system family"), "linux"),
+    Field("platform", N_("Python platform identifier"), "linux"),
+    Field("bits", N_("Whether the OS is 32 or 64 bit"), 64),
+    Field("python", N_("Python version"), "3.11.2"),
+    Field("pip", N_("pip version"), "24.0"),
+    Field("cores", N_("Number of CPU cores"), 4),
+    Field("freq", N_("CPU frequency in MHz"), 1800.0),
+    Field("ram", N_("Total RAM in bytes"), 8363163648),
     Field(
-        "pi_model", "Raspberry Pi model (only on a Pi)", "Raspberry Pi 4 Model B Rev 1.4"
+        "pi_model",
+        N_("Raspberry Pi model (only on a Pi)"),
+        "Raspberry Pi 4 Model B Rev 1.4",
     ),
-    Field("octopi_version", "OctoPi version (only on OctoPi)", "1.0.0"),
-    Field("octopiuptodate_build", "OctoPi-UpToDate build (only there)", "2024.02.12"),
+    Field("octopi_version", N_("OctoPi version (only on OctoPi)"), "1.0.0"),
+    Field("octopiuptodate_build", N_("OctoPi-UpToDate build (only there)"), "2024.02.12"),
 )
 
 THROTTLE_SUMMARY_FIELDS = (
-    Field("throttled_now", "Whether the Pi is throttled right now", False),
-    Field("throttled_past", "Whether the Pi was throttled since boot", True),
-    Field("throttled_mask", "Raw throttle bit mask from vcgencmd", "0x50000"),
+    Field("throttled_now", N_("Whether the Pi is throttled right now"), False),
+    Field("throttled_past", N_("Whether the Pi was throttled since boot"), True),
+    Field("throttled_mask", N_("Raw throttle bit mask from vcgencmd"), "0x50000"),
 )
 
 THROTTLE_FIELDS = THROTTLE_SUMMARY_FIELDS + (
-    Field("throttled_voltage_now", "Under-voltage right now", False),
-    Field("throttled_voltage_past", "Under-voltage since boot", True),
-    Field("throttled_overheat_now", "Overheating right now", False),
-    Field("throttled_overheat_past", "Overheating since boot", False),
+    Field("throttled_voltage_now", N_("Under-voltage right now"), False),
+    Field("throttled_voltage_past", N_("Under-voltage since boot"), True),
+    Field("throttled_overheat_now", N_("Overheating right now"), False),
+    Field("throttled_overheat_past", N_("Overheating since boot"), False),
 )
 
 PRINT_FIELDS = (
     Field(
-        "origin", "Where the file lies: local storage or the printer's SD card", "local"
+        "origin",
+        N_("Where the file lies: local storage or the printer's SD card"),
+        "local",
     ),
     Field(
         "file",
-        "SHA1 of the file's path salted with the instance id: tells repeated prints of"
-        " one file apart, never reveals its name",
+        N_(
+            "SHA1 of the file's path salted with the instance id: tells repeated prints of"
+            " one file apart, never reveals its name"
+        ),
         "a3b1c0ffee5c2b1d4f2e8d9a7c6b5a4f3e2d1c0b",
     ),
     Field(
         "printer_connector",
-        "Kind of printer connection, where OctoPrint names it",
+        N_("Kind of printer connection, where OctoPrint names it"),
         "serial",
     ),
 ) + THROTTLE_SUMMARY_FIELDS
 
-ELAPSED = Field("elapsed", "Print duration in whole seconds", 3725)
+ELAPSED = Field("elapsed", N_("Print duration in whole seconds"), 3725)
 
 PLUGIN_FIELDS = (
-    Field("plugin", "Plugin identifier", "firmwarecheck"),
-    Field("plugin_version", "Plugin version", "2021.10.11"),
+    Field("plugin", N_("Plugin identifier"), "firmwarecheck"),
+    Field("plugin_version", N_("Plugin version"), "2021.10.11"),
 )
 
 UPDATE_FIELDS = (
-    Field("target", "Updated component", "octoprint"),
-    Field("from_version", "Version before the update", "1.11.7"),
-    Field("to_version", "Version after the update", "1.11.8"),
+    Field("target", N_("Updated component"), "octoprint"),
+    Field("from_version", N_("Version before the update"), "1.11.7"),
+    Field("to_version", N_("Version after the update"), "1.11.8"),
 )
 
 STATISTICS_FIELDS = tuple(
     Field(name, meaning, example, since=2, category="statistics")
     for name, meaning, example in (
-        ("stats_printer_profiles", "Number of printer profiles", 1),
-        ("stats_users", "Number of user accounts (a count, never a name)", 2),
-        ("stats_files", "Number of files in local storage (a count, never a name)", 37),
-        ("stats_timelapses", "Number of rendered timelapses", 4),
-        ("stats_plugins", "Number of third-party plugins", 6),
+        ("stats_printer_profiles", N_("Number of printer profiles"), 1),
+        ("stats_users", N_("Number of user accounts (a count, never a name)"), 2),
+        (
+            "stats_files",
+            N_("Number of files in local storage (a count, never a name)"),
+            37,
+        ),
+        ("stats_timelapses", N_("Number of rendered timelapses"), 4),
+        ("stats_plugins", N_("Number of third-party plugins"), 6),
     )
 )
 
 #: Well-known settings reported as on/off: (field, settings path, meaning).
 #: Only names and booleans, never a value, the way Kalico reports config names.
 FEATURE_SETTINGS = (
-    ("feature_webcam", ("webcam", "webcamEnabled"), "Webcam enabled"),
-    ("feature_timelapse", ("webcam", "timelapseEnabled"), "Timelapse enabled"),
+    ("feature_webcam", ("webcam", "webcamEnabled"), N_("Webcam enabled")),
+    ("feature_timelapse", ("webcam", "timelapseEnabled"), N_("Timelapse enabled")),
     (
         "feature_autologin",
         ("accessControl", "autologinLocal"),
-        "Autologin from local net",
+        N_("Autologin from local net"),
     ),
-    ("feature_serial_autoconnect", ("serial", "autoconnect"), "Serial auto-connect"),
-    ("feature_folder_polling", ("feature", "pollWatched"), "Watched folder polling"),
-    ("feature_sd_support", ("feature", "sdSupport"), "SD card support"),
-    ("feature_gcode_analysis", ("gcodeAnalysis", "runAt"), "Background G-code analysis"),
+    ("feature_serial_autoconnect", ("serial", "autoconnect"), N_("Serial auto-connect")),
+    ("feature_folder_polling", ("feature", "pollWatched"), N_("Watched folder polling")),
+    ("feature_sd_support", ("feature", "sdSupport"), N_("SD card support")),
+    (
+        "feature_gcode_analysis",
+        ("gcodeAnalysis", "runAt"),
+        N_("Background G-code analysis"),
+    ),
     (
         "feature_online_check",
         ("server", "onlineCheck", "enabled"),
-        "Online connectivity check",
+        N_("Online connectivity check"),
     ),
     (
         "feature_plugin_blacklist",
         ("server", "pluginBlacklist", "enabled"),
-        "Plugin blacklist",
+        N_("Plugin blacklist"),
     ),
 )
 
@@ -179,7 +200,9 @@ FEATURE_FIELDS = tuple(
 COMMON_FIELDS = (
     Field(
         "age",
-        "Seconds between the event and its delivery, only when over 60 s (after an outage)",
+        N_(
+            "Seconds between the event and its delivery, only when over 60 s (after an outage)"
+        ),
         640,
         since=2,
     ),
@@ -189,48 +212,52 @@ COMMON_FIELDS = (
 # The catalog -----------------------------------------------------------------------
 
 CATEGORIES: Tuple[Category, ...] = (
-    Category("pong", "Daily report: environment and third-party plugins"),
-    Category("statistics", "Counts in the daily report (profiles, users, files, ...)", 2),
+    Category("pong", N_("Daily report: environment and third-party plugins")),
     Category(
-        "features", "Which well-known features are switched on, in the daily report", 2
+        "statistics", N_("Counts in the daily report (profiles, users, files, ...)"), 2
     ),
-    Category("startup", "Server startup and shutdown"),
-    Category("printjob", "Print started, done, failed or cancelled"),
-    Category("commerror", "Errors in the communication with the printer"),
-    Category("printer", "Connected to a printer (firmware name)"),
-    Category("plugin", "Plugin installed, uninstalled, enabled or disabled"),
-    Category("update", "OctoPrint or a plugin updated"),
-    Category("throttled", "Raspberry Pi throttled or unthrottled"),
-    Category("printer_safety_check", "Printer safety check warnings"),
-    Category("achievements", "Achievements unlocked"),
-    Category("slicing", "Slicing started in OctoPrint"),
-    Category("webui_load", "Web interface loaded (browser and OS)"),
+    Category(
+        "features",
+        N_("Which well-known features are switched on, in the daily report"),
+        2,
+    ),
+    Category("startup", N_("Server startup and shutdown")),
+    Category("printjob", N_("Print started, done, failed or cancelled")),
+    Category("commerror", N_("Errors in the communication with the printer")),
+    Category("printer", N_("Connected to a printer (firmware name)")),
+    Category("plugin", N_("Plugin installed, uninstalled, enabled or disabled")),
+    Category("update", N_("OctoPrint or a plugin updated")),
+    Category("throttled", N_("Raspberry Pi throttled or unthrottled")),
+    Category("printer_safety_check", N_("Printer safety check warnings")),
+    Category("achievements", N_("Achievements unlocked")),
+    Category("slicing", N_("Slicing started in OctoPrint")),
+    Category("webui_load", N_("Web interface loaded (browser and OS)")),
 )
 
 REPORTS: Tuple[ReportSpec, ...] = (
     ReportSpec(
         "ping",
         None,
-        "Every 15 minutes and at startup: counts running instances",
+        N_("Every 15 minutes and at startup: counts running instances"),
         (
-            Field("octoprint_uptime", "Seconds since OctoPrint started", 5400),
-            Field("printer_state", "Printer state identifier", "OPERATIONAL"),
+            Field("octoprint_uptime", N_("Seconds since OctoPrint started"), 5400),
+            Field("printer_state", N_("Printer state identifier"), "OPERATIONAL"),
         ),
     ),
     ReportSpec(
         "pong",
         "pong",
-        "Once a day: the environment, third-party plugins and unlocked achievements",
+        N_("Once a day: the environment, third-party plugins and unlocked achievements"),
         ENVIRONMENT_FIELDS
         + (
             Field(
                 "plugins",
-                "Third-party plugins as identifier:version, comma separated",
+                N_("Third-party plugins as identifier:version, comma separated"),
                 "bedlevelvisualizer:1.1.1,octolapse:0.4.2",
             ),
             Field(
                 "achievements",
-                "Unlocked achievements, comma separated",
+                N_("Unlocked achievements, comma separated"),
                 "the_wizard_is_in,one_small_step",
                 category="achievements",
             ),
@@ -239,23 +266,25 @@ REPORTS: Tuple[ReportSpec, ...] = (
         + FEATURE_FIELDS,
         post=True,
     ),
-    ReportSpec("startup", "startup", "OctoPrint started", ENVIRONMENT_FIELDS),
-    ReportSpec("shutdown", "startup", "OctoPrint is shutting down", ENVIRONMENT_FIELDS),
-    ReportSpec("print_started", "printjob", "A print job started", PRINT_FIELDS),
+    ReportSpec("startup", "startup", N_("OctoPrint started"), ENVIRONMENT_FIELDS),
     ReportSpec(
-        "print_done", "printjob", "A print job finished", PRINT_FIELDS + (ELAPSED,)
+        "shutdown", "startup", N_("OctoPrint is shutting down"), ENVIRONMENT_FIELDS
+    ),
+    ReportSpec("print_started", "printjob", N_("A print job started"), PRINT_FIELDS),
+    ReportSpec(
+        "print_done", "printjob", N_("A print job finished"), PRINT_FIELDS + (ELAPSED,)
     ),
     ReportSpec(
         "print_failed",
         "printjob",
-        "A print job failed",
+        N_("A print job failed"),
         PRINT_FIELDS
         + (
             ELAPSED,
-            Field("reason", "Why: error or cancelled", "error"),
+            Field("reason", N_("Why: error or cancelled"), "error"),
             Field(
                 "commerror_text",
-                "The printer's error message, shortened, paths and addresses removed",
+                N_("The printer's error message, shortened, paths and addresses removed"),
                 "Printer halted. kill() called!",
                 category="commerror",
             ),
@@ -264,17 +293,17 @@ REPORTS: Tuple[ReportSpec, ...] = (
     ReportSpec(
         "print_cancelled",
         "printjob",
-        "A print job was cancelled",
+        N_("A print job was cancelled"),
         PRINT_FIELDS + (ELAPSED,),
     ),
     ReportSpec(
         "commerror_<reason>",
         "commerror",
-        "Communication with the printer failed; <reason> is e.g. timeout or firmware",
+        N_("Communication with the printer failed; <reason> is e.g. timeout or firmware"),
         (
             Field(
                 "commerror_text",
-                "The error message, shortened, paths and addresses removed",
+                N_("The error message, shortened, paths and addresses removed"),
                 "Too many consecutive timeouts, printer still connected and alive?",
             ),
         )
@@ -283,67 +312,73 @@ REPORTS: Tuple[ReportSpec, ...] = (
     ReportSpec(
         "printer_connected",
         "printer",
-        "Connected to a printer",
+        N_("Connected to a printer"),
         (
             Field(
-                "firmware_name", "Firmware name as the printer reports it", "Marlin 2.1.2"
+                "firmware_name",
+                N_("Firmware name as the printer reports it"),
+                "Marlin 2.1.2",
             ),
             Field(
                 "printer_port",
-                "Kind of port, e.g. /dev/ttyUSB0 or VIRTUAL; serial numbers removed",
+                N_("Kind of port, e.g. /dev/ttyUSB0 or VIRTUAL; serial numbers removed"),
                 "/dev/ttyACM0",
             ),
-            Field("printer_baudrate", "Baud rate", 115200),
+            Field("printer_baudrate", N_("Baud rate"), 115200),
         ),
     ),
-    ReportSpec("install_plugin", "plugin", "A plugin was installed", PLUGIN_FIELDS),
-    ReportSpec("uninstall_plugin", "plugin", "A plugin was uninstalled", PLUGIN_FIELDS),
-    ReportSpec("enable_plugin", "plugin", "A plugin was enabled", PLUGIN_FIELDS),
-    ReportSpec("disable_plugin", "plugin", "A plugin was disabled", PLUGIN_FIELDS),
-    ReportSpec("update_successful", "update", "An update succeeded", UPDATE_FIELDS),
-    ReportSpec("update_failed", "update", "An update failed", UPDATE_FIELDS),
+    ReportSpec("install_plugin", "plugin", N_("A plugin was installed"), PLUGIN_FIELDS),
+    ReportSpec(
+        "uninstall_plugin", "plugin", N_("A plugin was uninstalled"), PLUGIN_FIELDS
+    ),
+    ReportSpec("enable_plugin", "plugin", N_("A plugin was enabled"), PLUGIN_FIELDS),
+    ReportSpec("disable_plugin", "plugin", N_("A plugin was disabled"), PLUGIN_FIELDS),
+    ReportSpec("update_successful", "update", N_("An update succeeded"), UPDATE_FIELDS),
+    ReportSpec("update_failed", "update", N_("An update failed"), UPDATE_FIELDS),
     ReportSpec(
         "system_throttled",
         "throttled",
-        "The Pi reports a throttle issue",
+        N_("The Pi reports a throttle issue"),
         THROTTLE_FIELDS,
     ),
     ReportSpec(
         "system_unthrottled",
         "throttled",
-        "The Pi's throttle issue is over",
+        N_("The Pi's throttle issue is over"),
         THROTTLE_FIELDS,
     ),
     ReportSpec(
         "printer_safety_warning",
         "printer_safety_check",
-        "The printer safety check found a risky firmware",
+        N_("The printer safety check found a risky firmware"),
         (
-            Field("printer_safety_warning_type", "Kind of warning", "firmware-unsafe"),
-            Field("printer_safety_check_name", "Name of the check", "aneta8"),
+            Field(
+                "printer_safety_warning_type", N_("Kind of warning"), "firmware-unsafe"
+            ),
+            Field("printer_safety_check_name", N_("Name of the check"), "aneta8"),
         ),
     ),
     ReportSpec(
         "achievement_unlocked",
         "achievements",
-        "An achievement was unlocked",
-        (Field("achievement", "Achievement key", "one_small_step"),),
+        N_("An achievement was unlocked"),
+        (Field("achievement", N_("Achievement key"), "one_small_step"),),
     ),
     ReportSpec(
         "slicing_started",
         "slicing",
-        "Slicing started inside OctoPrint",
-        (Field("slicer", "Slicer identifier", "prusaslicer"),),
+        N_("Slicing started inside OctoPrint"),
+        (Field("slicer", N_("Slicer identifier"), "prusaslicer"),),
     ),
     ReportSpec(
         "webui_load",
         "webui_load",
-        "The web interface was opened",
+        N_("The web interface was opened"),
         (
-            Field("browser_name", "Browser name", "Chrome"),
-            Field("browser_version", "Browser version", "131.0.0.0"),
-            Field("os_name", "Operating system name", "Windows"),
-            Field("os_version", "Operating system version", "10"),
+            Field("browser_name", N_("Browser name"), "Chrome"),
+            Field("browser_version", N_("Browser version"), "131.0.0.0"),
+            Field("os_name", N_("Operating system name"), "Windows"),
+            Field("os_version", N_("Operating system version"), "10"),
         ),
     ),
 )
@@ -414,7 +449,7 @@ def by_category() -> list:
     ``key`` None is the ping, sent whenever tracking is on. A field with its own
     category (``pong.achievements``) is listed under that category.
     """
-    sections = [(None, "Regular ping", 1, [])] + [
+    sections = [(None, N_("Regular ping"), 1, [])] + [
         (c.key, c.title, c.since, []) for c in CATEGORIES
     ]
     index = {key: entries for key, _title, _since, entries in sections}

@@ -8,7 +8,7 @@ its fields are no newer than the consent version the owner accepted.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, FrozenSet, Mapping, Optional
 
 from . import catalog
 from .reports import Report
@@ -22,6 +22,42 @@ KILL_SWITCHES = (
     "OCTOPRINT_TRACKING_DISABLED",
     "DO_NOT_TRACK",
 )
+
+
+TRACKING_URL = "https://tracking.octoprint.org/track/{id}/{event}/"
+
+
+def settings_defaults() -> Dict[str, Any]:
+    """Defaults of ``plugins.usage_tracking``; keys as in the bundled plugin, plus ours."""
+    return {
+        "enabled": None,
+        "unique_id": None,
+        "consent_version": None,
+        "consent_declined": None,
+        "server": TRACKING_URL,
+        "ping": 15 * 60,
+        "pong": 24 * 60 * 60,
+        "events": catalog.default_events(),
+        "delivery": {
+            "queue_size": 1000,
+            "timeout": 3.05,
+            "backoff_base": 5,
+            "backoff_max": 3600,
+            "spool_interval": 60,
+        },
+    }
+
+
+def merged_settings(stored: Any) -> Dict[str, Any]:
+    """Stored settings over the defaults (the CLI has no PluginSettings to do it)."""
+    out = settings_defaults()
+    if isinstance(stored, Mapping):
+        for key, value in stored.items():
+            if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+                out[key] = {**out[key], **value}
+            else:
+                out[key] = value
+    return out
 
 
 def kill_switch(environ: Mapping[str, str]) -> Optional[str]:
@@ -49,6 +85,9 @@ class Config:
     kill: Optional[str] = None
     declined: int = 0
     """Newest consent version whose additions the owner declined (keeps the wizard away)."""
+    _allowed: Dict[str, Optional[FrozenSet[str]]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @classmethod
     def from_settings(cls, data: Mapping[str, Any], kill: Optional[str]) -> "Config":
@@ -87,6 +126,28 @@ class Config:
             and self.declined < catalog.CONSENT_VERSION
         )
 
+    def allowed_fields(self, name: str) -> Optional[FrozenSet[str]]:
+        """Fields a report may carry under this config, or None if it may not be
+        sent at all. Cached: the snapshot is immutable, and this is the hot path."""
+        try:
+            return self._allowed[name]
+        except KeyError:
+            pass
+        spec = catalog.spec(name)
+        allowed: Optional[FrozenSet[str]] = None
+        if (
+            spec is not None
+            and spec.since <= self.accepted
+            and self.category_on(spec.category)
+        ):
+            allowed = frozenset(
+                f.name
+                for f in spec.fields + catalog.COMMON_FIELDS
+                if f.since <= self.accepted and self.category_on(f.category)
+            )
+        self._allowed[name] = allowed
+        return allowed
+
     def category_on(self, key: Optional[str]) -> bool:
         spec = next((c for c in catalog.CATEGORIES if c.key == key), None)
         if key is None:
@@ -100,18 +161,9 @@ def gate(report: Optional[Report], config: Config) -> Optional[Report]:
     """The report as it may be sent under ``config``, or None if it may not."""
     if report is None or not config.active:
         return None
-    spec = catalog.spec(report.name)
-    if (
-        spec is None
-        or spec.since > config.accepted
-        or not config.category_on(spec.category)
-    ):
+    allowed = config.allowed_fields(report.name)
+    if allowed is None:
         return None
-    fields = {}
-    for name, value in report.fields.items():
-        f = catalog.field_spec(report.name, name)
-        # Undeclared fields never leave; newer fields wait for the owner's consent.
-        if f is None or f.since > config.accepted or not config.category_on(f.category):
-            continue
-        fields[name] = value
+    # Undeclared fields never leave; newer fields wait for the owner's consent.
+    fields = {k: v for k, v in report.fields.items() if k in allowed}
     return Report(report.name, fields, report.created)

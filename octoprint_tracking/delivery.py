@@ -33,10 +33,21 @@ from .reports import Report
 SPOOL_FORMAT = "octoprint-usage-tracking-spool"
 SPOOL_NAME = "spool.json"
 JOURNAL_NAME = "journal.json"
+STATUS_NAME = "status.json"
 JOURNAL_SIZE = 100
 AGE_THRESHOLD = 60
 RETRY_AFTER_CAP = 3600.0
+JOURNAL_SAVE_INTERVAL = 1.0
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
+
+
+def is_loopback(url: Any) -> bool:
+    """Whether ``url`` points at this machine."""
+    try:
+        host = urlsplit(url).hostname or ""
+    except (TypeError, ValueError, AttributeError):
+        return False
+    return host in LOOPBACK_HOSTS or host.startswith("127.")
 
 
 def server_allowed(url: Any) -> bool:
@@ -54,7 +65,7 @@ def server_allowed(url: Any) -> bool:
         return False
     if parts.scheme == "https" and host:
         return True
-    return parts.scheme == "http" and (host in LOOPBACK_HOSTS or host.startswith("127."))
+    return parts.scheme == "http" and is_loopback(url)
 
 
 def retry_after(value: Optional[str], now: float) -> Optional[float]:
@@ -98,32 +109,60 @@ class Outbox:
         self.capacity = max(1, capacity)
         self.items: Deque[Report] = collections.deque()
         self.dropped = 0
+        self.pings = 0
 
     def __len__(self) -> int:
         return len(self.items)
 
     def put(self, report: Report) -> None:
-        if report.name == "ping":
+        if report.name == "ping" and self.pings:
             # One undelivered ping says as much as many: keep only the latest.
-            for old in [r for r in self.items if r.name == "ping"]:
-                self.items.remove(old)
-                self.dropped += 1
+            self.remove_pings()
         if len(self.items) >= self.capacity:
-            victim = next((r for r in self.items if r.name == "ping"), self.items[0])
-            self.items.remove(victim)
-            self.dropped += 1
+            if self.pings:
+                self.remove_pings()
+            else:
+                self.items.popleft()
+                self.dropped += 1
         self.items.append(report)
+        if report.name == "ping":
+            self.pings += 1
+
+    def popleft(self) -> Report:
+        report = self.items.popleft()
+        if report.name == "ping":
+            self.pings -= 1
+        return report
+
+    def appendleft(self, report: Report) -> None:
+        self.items.appendleft(report)
+        if report.name == "ping":
+            self.pings += 1
+
+    def clear(self) -> None:
+        self.items.clear()
+        self.pings = 0
+
+    def remove_pings(self) -> None:
+        # Scans the queue, but only when it holds a ping: at most one at a time.
+        kept = [r for r in self.items if r.name != "ping"]
+        self.dropped += len(self.items) - len(kept)
+        self.items = collections.deque(kept)
+        self.pings = 0
 
 
-def write_atomically(path: str, data: Any) -> None:
+def write_atomically(path: str, data: Any, durable: bool = True) -> None:
+    """Replace ``path`` with ``data`` as JSON, never leaving a half-written file.
+    ``durable`` also survives a power cut (fsync): for the spool, not the journal."""
     folder = os.path.dirname(path) or "."
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(data, f, separators=(",", ":"))
-            f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -210,9 +249,11 @@ class Delivery:
         self._backlog_since = 0.0
         self._journal: Deque[Dict[str, Any]] = collections.deque(maxlen=JOURNAL_SIZE)
         self._journal_dirty = False
+        self._journal_saved = 0.0
         self._delivered = 0
         self._last_problem: Optional[Dict[str, Any]] = None
         self._thread: Optional[threading.Thread] = None
+        self._forget: List[str] = []
 
         self._session = requests.Session()
         self._session.headers["User-Agent"] = user_agent
@@ -232,6 +273,10 @@ class Delivery:
 
     def start(self) -> None:
         """Load the spool and start the worker. Call once, before any shutdown."""
+        try:
+            self._save_status()
+        except Exception:
+            self._logger.exception("Could not write the status file")
         spooled = load_spool(self.spool_path, self._logger)
         with self._cond:
             for report in spooled:
@@ -279,7 +324,7 @@ class Delivery:
         returns, no further request leaves. Not for the event thread."""
         end = time.monotonic() + wait
         with self._cond:
-            self._outbox.items.clear()
+            self._outbox.clear()
             self._generation += 1
             self._retry_at = 0.0
             self._backoff.reset()
@@ -287,6 +332,12 @@ class Delivery:
             while self._inflight is not None and time.monotonic() < end:
                 self._cond.wait(end - time.monotonic())
         self._remove_spool()
+
+    def forget(self, url: str) -> None:
+        """Ask the server, best effort and once, to delete an old instance's data."""
+        with self._cond:
+            self._forget.append(url)
+            self._cond.notify()
 
     def status(self) -> Dict[str, Any]:
         with self._cond:
@@ -361,6 +412,7 @@ class Delivery:
             except Exception:
                 self._logger.exception("Error in the tracking timer")
                 self._next_tick = now + 60
+        self._send_forget()
         with self._cond:
             if self._stopping:
                 return False
@@ -376,11 +428,13 @@ class Delivery:
                     waits.append(self._retry_at - now)
                 if self._outbox.items and not self._flushing:
                     waits.append(self._spool_interval)
+                if self._journal_dirty:
+                    waits.append(JOURNAL_SAVE_INTERVAL)
                 self._cond.wait(max(0.01, min(waits)) if waits else None)
                 backlog = bool(self._outbox.items)
                 report = None
             else:
-                report = self._outbox.items.popleft()
+                report = self._outbox.popleft()
                 self._inflight = report
                 generation = self._generation
         if report is None:
@@ -395,10 +449,9 @@ class Delivery:
                 self._cond.notify_all()
                 return True
             if outcome == "retry":
-                if report.name != "ping" or not any(
-                    r.name == "ping" for r in self._outbox.items
-                ):
-                    self._outbox.items.appendleft(report)
+                # A newer ping queued meanwhile replaces this one.
+                if report.name != "ping" or not self._outbox.pings:
+                    self._outbox.appendleft(report)
                 # The server's Retry-After is honoured up to an hour (a broken header
                 # must not silence a report for days); otherwise our own backoff.
                 wait = (
@@ -474,6 +527,15 @@ class Delivery:
             )
         return "rejected", code, None
 
+    def _send_forget(self) -> None:
+        with self._cond:
+            urls, self._forget = self._forget, []
+        for url in urls:
+            try:
+                self._session.delete(url, timeout=self._timeout).close()
+            except requests.RequestException:
+                self._logger.debug("Could not ask the server to forget an old id")
+
     def _journal_entry(self, report: Report, outcome: str, status: Optional[int]) -> None:
         self._journal.append(
             {
@@ -511,7 +573,9 @@ class Delivery:
                         # Opted out while writing: the spool must not outlive it.
                         self._remove_spool()
                 self._spool_written = now
-            if self._journal_dirty:
+            # The journal is for people: once a second is often enough, and keeps
+            # disk writes out of a fast delivery loop.
+            if self._journal_dirty and now - self._journal_saved >= JOURNAL_SAVE_INTERVAL:
                 self._save_journal()
         except Exception:
             self._logger.exception("Could not update the spool or journal")
@@ -536,7 +600,17 @@ class Delivery:
         with self._cond:
             entries = list(self._journal)
             self._journal_dirty = False
-        write_atomically(self.journal_path, entries)
+        write_atomically(self.journal_path, entries, durable=False)
+        self._journal_saved = time.monotonic()
+        self._save_status()
+
+    def _save_status(self) -> None:
+        """Counts for the CLI, which runs in another process (no id, no server)."""
+        status = self.status()
+        status.pop("last_delivery", None)
+        status["pid"] = os.getpid()
+        status["time"] = time.time()
+        write_atomically(os.path.join(self._folder, STATUS_NAME), status, durable=False)
 
     def _load_journal(self) -> List[Dict[str, Any]]:
         try:

@@ -10,7 +10,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlencode
 
-import pytest
 import requests
 from collector_testkit import REPO_ROOT, new_id
 

@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import requests
 from collector_testkit import COLLECTOR_DIR, free_port, new_id, wait_for
 

@@ -11,9 +11,7 @@ import shutil
 import tempfile
 
 import pytest
-
 import schemathesis  # noqa: E402  (a required test dependency, never skipped)
-
 from hypothesis import HealthCheck, settings  # noqa: E402
 
 from tracking_collector import Config, create_app  # noqa: E402

@@ -48,7 +48,9 @@ class Collector:
     ):
         self.config = config
         self.clock = clock
-        self.store = store if store is not None else SQLiteStore(config.db)
+        self.store = store if store is not None else SQLiteStore(
+            config.db, synchronous=config.synchronous
+        )
         self.geo = geo if geo is not None else GeoLookup(config.geoip)
         self.trusted = parse_networks(config.trusted_proxies)
         self.writer = BatchWriter(self.store)

@@ -19,6 +19,9 @@ class Config:
     min_group: int = 10
     purge_interval: float = 3600.0
     ack_timeout: float = 10.0
+    # SQLite PRAGMA synchronous for the store: FULL (commits survive power loss) or
+    # NORMAL (commits survive a crash or kill -9 of the collector, not of the OS).
+    synchronous: str = "FULL"
     host: str = "127.0.0.1"
     port: int = 8989
 
@@ -29,6 +32,9 @@ class Config:
             raise ValueError("min_group must be at least 1")
         if self.purge_interval <= 0:
             raise ValueError("purge_interval must be positive")
+        self.synchronous = str(self.synchronous).upper()
+        if self.synchronous not in ("FULL", "NORMAL"):
+            raise ValueError("synchronous must be FULL or NORMAL")
 
     @property
     def retention_seconds(self) -> float:
@@ -59,6 +65,8 @@ class Config:
             values["purge_interval"] = float(get("PURGE_INTERVAL"))
         if get("ACK_TIMEOUT"):
             values["ack_timeout"] = float(get("ACK_TIMEOUT"))
+        if get("SYNCHRONOUS"):
+            values["synchronous"] = get("SYNCHRONOUS")
         if get("HOST"):
             values["host"] = get("HOST")
         if get("PORT"):

@@ -8,7 +8,10 @@ commit is on disk when ``commit()`` returns.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
+import os
 import queue
 import sqlite3
 import threading
@@ -17,6 +20,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not on Windows
+    fcntl = None  # type: ignore[assignment]
 
 PRINT_EVENTS = ("print_started", "print_done", "print_failed", "print_cancelled")
 
@@ -90,6 +98,15 @@ class Store:
         """Print counts since ``since`` grouped by "day", "version" or "day_version"."""
         raise NotImplementedError
 
+    def write_lock(self) -> contextlib.AbstractContextManager[None]:
+        """Exclusive right to write, reentrant for the holding thread.
+
+        :class:`BatchWriter` takes it before it drains its queue, so everything
+        that arrived while another writer (possibly in another process) held the
+        store goes into the next commit.
+        """
+        return contextlib.nullcontext()
+
     def close(self) -> None:
         pass
 
@@ -110,6 +127,19 @@ CREATE INDEX IF NOT EXISTS reports_ts ON reports (ts);
 CREATE INDEX IF NOT EXISTS reports_event_ts ON reports (event, ts);
 """
 
+_COLUMNS = 7
+# 128 rows x 7 columns stays below SQLite's historic limit of 999 parameters.
+_ROWS_PER_INSERT = 128
+
+
+@functools.lru_cache(maxsize=_ROWS_PER_INSERT)
+def _insert_sql(rows: int) -> str:
+    return (
+        "INSERT INTO reports (instance, event, ts, version, country, city, fields)"
+        " VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * rows)
+    )
+
+
 _GROUPS = {
     "day": ("date(ts, 'unixepoch')", "NULL"),
     "version": ("NULL", "COALESCE(version, 'unknown')"),
@@ -120,14 +150,53 @@ _GROUPS = {
 class SQLiteStore(Store):
     """SQLite implementation; one connection per thread, WAL journal."""
 
-    def __init__(self, path: str, busy_timeout: float = 30.0):
+    def __init__(self, path: str, busy_timeout: float = 30.0, synchronous: str = "FULL"):
         self.path = path
         self._busy_timeout = busy_timeout
+        synchronous = str(synchronous).upper()
+        if synchronous not in ("FULL", "NORMAL", "EXTRA"):
+            raise ValueError("synchronous must be FULL, NORMAL or EXTRA")
+        self._synchronous = synchronous
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        # Writers (in this process: the BatchWriter thread, checkpoints) are
+        # serialised by a thread lock plus, across processes (several gunicorn
+        # workers, ``tracking-collector purge``), an flock on a side file. SQLite's
+        # own busy handler polls with growing sleeps, so a worker waiting for
+        # another one's commit would lose milliseconds each time; a blocked flock
+        # wakes as soon as the lock is released, and the waiter's queue has grown
+        # into a bigger batch meanwhile. SQLite's locking stays the safety net.
+        self._write_mutex = threading.RLock()
+        self._write_depth = 0
+        self._lock_fd: int | None = None
+        if fcntl is not None and path != ":memory:" and not path.startswith("file:"):
+            self._lock_fd = os.open(path + "-writelock", os.O_RDWR | os.O_CREAT, 0o600)
         # executescript manages its own transaction; the statements are idempotent.
-        self._conn().executescript(_SCHEMA)
+        with self._write_lock():
+            self._conn().executescript(_SCHEMA)
+
+    @contextlib.contextmanager
+    def _write_lock(self) -> Iterator[None]:
+        with self._write_mutex:
+            fd = self._lock_fd
+            if fd is None or self._write_depth:
+                self._write_depth += 1
+                try:
+                    yield
+                finally:
+                    self._write_depth -= 1
+                return
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            self._write_depth = 1
+            try:
+                yield
+            finally:
+                self._write_depth = 0
+                fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def write_lock(self) -> contextlib.AbstractContextManager[None]:
+        return self._write_lock()
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -139,9 +208,11 @@ class SQLiteStore(Store):
                 check_same_thread=False,
             )
             conn.execute("PRAGMA journal_mode=WAL")
-            # FULL: a commit is fsynced before it returns, so "acknowledged" means
-            # "on disk" even on power loss (NORMAL would only survive app crashes).
-            conn.execute("PRAGMA synchronous=FULL")
+            # FULL (default): a commit is fsynced before it returns, so
+            # "acknowledged" means "on disk" even on power loss. NORMAL fsyncs only
+            # at checkpoints: a commit survives a crash or kill -9 of the collector
+            # but the last ones may roll back on power loss or an OS crash.
+            conn.execute(f"PRAGMA synchronous={self._synchronous}")
             conn.execute("PRAGMA foreign_keys=ON")
             # Deleted data (forget, purge) is overwritten, not left in free pages.
             conn.execute("PRAGMA secure_delete=ON")
@@ -165,28 +236,26 @@ class SQLiteStore(Store):
         finally:
             conn.close()
 
-    class _Tx:
-        def __init__(self, conn: sqlite3.Connection):
-            self.conn = conn
-
-        def __enter__(self) -> sqlite3.Connection:
-            self.conn.execute("BEGIN IMMEDIATE")
-            return self.conn
-
-        def __exit__(self, exc_type, exc, tb) -> None:
-            if exc_type is None:
-                self.conn.execute("COMMIT")
-            else:
-                self.conn.execute("ROLLBACK")
-
-    def _tx(self) -> SQLiteStore._Tx:
-        return SQLiteStore._Tx(self._conn())
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction (BEGIN IMMEDIATE) under the cross-process write lock."""
+        conn = self._conn()
+        with self._write_lock():
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
 
     def add_many(self, reports: Sequence[Report]) -> None:
         if not reports:
             return
-        rows = [
-            (
+        params: list[Any] = []
+        for r in reports:
+            params += (
                 r.instance,
                 r.event,
                 r.ts,
@@ -195,15 +264,18 @@ class SQLiteStore(Store):
                 r.city,
                 json.dumps(r.fields, ensure_ascii=False, sort_keys=True),
             )
-            for r in reports
-        ]
+        statements = []
+        for start in range(0, len(reports), _ROWS_PER_INSERT):
+            n = min(_ROWS_PER_INSERT, len(reports) - start)
+            chunk = params[start * _COLUMNS : (start + n) * _COLUMNS]
+            statements.append((_insert_sql(n), chunk))
         with self._tx() as conn:
-            conn.executemany(
-                "INSERT INTO reports"
-                " (instance, event, ts, version, country, city, fields)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+            # One multi-row INSERT per chunk rather than executemany: every
+            # statement step releases and re-takes the GIL, and under load each
+            # re-take can wait for a request thread's switch interval. Fewer steps
+            # keep the commit (and the cross-process write lock) short.
+            for sql, args in statements:
+                conn.execute(sql, args)
 
     def forget(self, instance: str) -> int:
         with self._tx() as conn:
@@ -308,17 +380,23 @@ class SQLiteStore(Store):
 
     def checkpoint(self) -> None:
         """Fold the WAL into the main file (used by tests and on close)."""
-        self._conn().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn = self._conn()
+        with self._write_lock():
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def close(self) -> None:
         with self._lock:
             conns, self._connections = self._connections, []
+            fd, self._lock_fd = self._lock_fd, None
         for conn in conns:
             try:
                 conn.close()
             except sqlite3.Error:
                 pass
         self._local = threading.local()
+        if fd is not None:
+            with self._write_mutex:
+                os.close(fd)
 
 
 @dataclass
@@ -340,9 +418,14 @@ class BatchWriter:
     Operations are applied in submission order (a forget after a report wins).
     """
 
-    def __init__(self, store: Store, max_batch: int = 500, max_wait: float = 0.005):
+    def __init__(self, store: Store, max_batch: int = 500, max_wait: float = 0.0):
         self.store = store
         self.max_batch = max_batch
+        # 0 (default): group commit. The writer takes whatever is queued, commits it
+        # at once and repeats; operations that arrive while a commit runs form the
+        # next batch, so batches grow with the load and an idle collector answers a
+        # lone report after one commit. A positive value additionally lingers that
+        # long for more operations before each commit.
         self.max_wait = max_wait
         self._queue: queue.Queue[_Op | None] = queue.Queue()
         self._closed = False
@@ -369,25 +452,29 @@ class BatchWriter:
     def purge(self, older_than: float) -> Future:
         return self._submit("purge", older_than)
 
-    def _collect(self, first: _Op) -> tuple[list[_Op], bool]:
-        batch = [first]
-        deadline = time.monotonic() + self.max_wait
-        stop = False
+    def _collect(self, batch: list[_Op], linger: bool) -> bool:
+        """Add queued operations to ``batch``; True when the stop marker came."""
+        get_nowait = self._queue.get_nowait
+        deadline = None
+        if linger and self.max_wait > 0:
+            deadline = time.monotonic() + self.max_wait
         while len(batch) < self.max_batch:
-            timeout = deadline - time.monotonic()
             try:
-                op = (
-                    self._queue.get(timeout=timeout)
-                    if timeout > 0
-                    else self._queue.get_nowait()
-                )
+                op = get_nowait()
             except queue.Empty:
-                break
+                if deadline is None:
+                    break  # drained: commit now
+                timeout = deadline - time.monotonic()
+                if timeout <= 0:
+                    break
+                try:
+                    op = self._queue.get(timeout=timeout)
+                except queue.Empty:
+                    break
             if op is None:
-                stop = True
-                break
+                return True
             batch.append(op)
-        return batch, stop
+        return False
 
     def _run(self) -> None:
         stop = False
@@ -395,8 +482,13 @@ class BatchWriter:
             first = self._queue.get()
             if first is None:
                 break
-            batch, stop = self._collect(first)
-            self._apply(batch)
+            batch = [first]
+            stop = self._collect(batch, linger=True)
+            with self.store.write_lock():
+                # Whatever queued up while waiting for the lock joins this commit.
+                if not stop:
+                    stop = self._collect(batch, linger=False)
+                self._apply(batch)
 
     @staticmethod
     def _groups(batch: list[_Op]) -> Iterator[list[_Op]]:

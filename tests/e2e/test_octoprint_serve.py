@@ -73,3 +73,18 @@ def test_sigterm_delivers_shutdown(octoprint, receiver):
     took = server.stop(signal.SIGTERM)
     assert receiver.received("shutdown"), receiver.events()
     assert took < 15
+
+
+def test_takes_over_the_bundled_decision_and_id_when_undecided(octoprint, receiver):
+    config = {"plugins": {"tracking": {"enabled": True, "unique_id": "bundled-1",
+                                       "server": receiver.url}}}  # fmt: skip
+    server = octoprint(config=config)
+    receiver.wait_for_event("startup")
+    assert {h.instance for h in receiver.hits} == {"bundled-1"}
+    assert all("UsageTracking/" in h.headers["User-Agent"] for h in receiver.hits)
+    assert "tracking" in server.config["plugins"]["_disabled"]
+    s = server.session()
+    status = server.api(s, "GET", "/api/plugin/usage_tracking").json()
+    # The bundled yes covered version 1: version 2's additions wait for the wizard.
+    assert status["consent"]["accepted"] == 1 and status["wizard_required"] is True
+    assert "stats_users" not in receiver.wait_for_event("pong")[0].fields

@@ -61,12 +61,16 @@ def base_config(server_url: Optional[str]) -> Dict[str, Any]:
     }
 
 
-def octoprint_cli(basedir: Path, *args: str, env: Optional[dict] = None, check=True):
+def octoprint_cli(
+    basedir: Path, *args: str, env: Optional[dict] = None, check=True, python=None
+):
     return subprocess.run(
-        [sys.executable, "-m", "octoprint", "--basedir", str(basedir), *args],
+        [python or sys.executable, "-m", "octoprint", "--basedir", str(basedir), *args],
         capture_output=True,
         text=True,
         env=env or clean_env(),
+        # Not the source tree: its *.egg-info would make the plugin importable.
+        cwd=str(basedir),
         check=check,
         timeout=120,
     )
@@ -83,7 +87,9 @@ def make_basedir(path: Path, with_users: bool = True) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     if with_users:
         octoprint_cli(path, "user", "add", ADMIN[0], "--password", ADMIN[1], "--admin")
-        octoprint_cli(path, "user", "add", USER[0], "--password", USER[1])
+        octoprint_cli(
+            path, "user", "add", USER[0], "--password", USER[1], "--group", "users"
+        )
     return path
 
 
@@ -94,8 +100,10 @@ class OctoPrint:
         server_url: Optional[str] = None,
         config: Optional[Dict[str, Any]] = None,
         env: Optional[Dict[str, str]] = None,
+        python: Optional[str] = None,
     ):
         self.basedir = Path(basedir)
+        self.python = python or sys.executable
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = clean_env(**(env or {}))
@@ -119,7 +127,7 @@ class OctoPrint:
         self._out = open(self.basedir / "serve.out", "ab")
         self.process = subprocess.Popen(
             [
-                sys.executable,
+                self.python,
                 "-m",
                 "octoprint",
                 "serve",
@@ -132,6 +140,7 @@ class OctoPrint:
                 str(self.port),
             ],
             env=self.env,
+            cwd=str(self.basedir),
             stdout=self._out,
             stderr=subprocess.STDOUT,
         )
@@ -161,6 +170,12 @@ class OctoPrint:
                 return
             time.sleep(0.2)
         raise AssertionError(f"{text!r} not in octoprint.log after {timeout}s")
+
+    def cli(self, *args: str, check=True) -> subprocess.CompletedProcess:
+        """``octoprint --basedir <ours> <args>`` with the server's Python and env."""
+        return octoprint_cli(
+            self.basedir, *args, env=self.env, check=check, python=self.python
+        )
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> float:
         """Stop the server; returns how long it took."""
@@ -212,7 +227,7 @@ class OctoPrint:
             if r.ok and predicate(last):
                 return last
             time.sleep(0.2)
-        raise AssertionError(f"{what} not reached in {timeout}s, last: {last}")
+        raise AssertionError(f"{what} not reached in {timeout}s, last: {str(last)[:500]}")
 
     def connect_printer(self, s) -> None:
         r = self.api(

@@ -66,6 +66,8 @@ def build(
     values: Optional[Dict[str, Any]] = None,
     logger: Optional[logging.Logger] = None,
     initialize: bool = True,
+    plugin_manager: Any = None,
+    global_values: Optional[Dict[str, Any]] = None,
 ):
     settings = real_settings()
     plugin = cls()
@@ -76,16 +78,26 @@ def build(
     plugin._data_folder = str(data_folder)
     plugin._logger = logger or logging.getLogger(f"tests.{identifier}")
     plugin._printer = Printer()
-    plugin._plugin_manager = PluginManager()
+    plugin._plugin_manager = plugin_manager or PluginManager()
     plugin._connectivity_checker = Connectivity()
     plugin._printer_profile_manager = Profiles()
     plugin._user_manager = Users()
+    # As OctoPrint's settings_plugin_inject_factory does: the defaults become an
+    # overlay, without which a set() outside of them is dropped.
+    settings.add_overlay(
+        {"plugins": {identifier: plugin.get_settings_defaults()}},
+        at_end=True,
+        key=f"defaults-{identifier}",
+        replace=True,
+    )
     plugin._settings = PluginSettings(
         settings, identifier, defaults=plugin.get_settings_defaults()
     )
     settings.remove(["plugins", identifier])
     for key, value in (values or {}).items():
-        settings.set(["plugins", identifier, key], value)
+        settings.set(["plugins", identifier, key], value, force=True)
+    for path, value in (global_values or {}).items():
+        settings.set(list(path), value, force=True)
     if initialize:
         plugin.initialize()
     return plugin

@@ -1,9 +1,39 @@
 /*
  * View models of Anonymous Usage Tracking: the first-run wizard and the settings pane.
+ * Every API call goes through the client component OctoPrint.plugins.usage_tracking.
  */
 $(function () {
     function client() {
         return OctoPrint.plugins.usage_tracking;
+    }
+
+    // Catalog meanings and titles are English in the API's answers; the German (or
+    // any) catalog holds them because catalog.py marks them with N_. The feature
+    // fields are "<name> (on/off only)" and are translated in two parts, as in
+    // templates/snippets/catalog.jinja2.
+    const ON_OFF = " (on/off only)";
+    const SERVER_RULE =
+        "The tracking server must be an https:// address, or http:// to a loopback address, with {id} and {event} in it.";
+    function translateMeaning(text) {
+        if (!text) return "";
+        if (_.endsWith(text, ON_OFF)) {
+            return (
+                gettext(text.slice(0, -ON_OFF.length)) +
+                " (" +
+                gettext("on/off only") +
+                ")"
+            );
+        }
+        return gettext(text);
+    }
+
+    function notifyError(text) {
+        new PNotify({
+            title: gettext("Anonymous Usage Tracking"),
+            text: text,
+            type: "error",
+            hide: false
+        });
     }
 
     function UsageTrackingWizardViewModel(parameters) {
@@ -11,10 +41,13 @@ $(function () {
         self.settingsViewModel = parameters[0];
 
         self.active = ko.observable(false);
+        // "enabled", "disabled" or "declined" once the owner decided in this wizard.
         self.decision = ko.observable();
         self.accepted = ko.observable(0);
         self.upgrade = ko.observable(false);
-        self.decided = ko.observable(false);
+        self.decided = ko.pureComputed(function () {
+            return !!self.decision();
+        });
         self.required = false;
 
         self.isNew = function (since) {
@@ -22,13 +55,13 @@ $(function () {
         };
 
         self.onWizardDetails = function (response) {
-            const details = response && response.usage_tracking;
-            self.required = !!(details && details.required);
-            const accepted = (details && details.details && details.details.accepted) || 0;
-            self.accepted(accepted);
-            self.upgrade(
-                !!(details && details.details && details.details.enabled && accepted > 0)
-            );
+            const wizard = (response && response.usage_tracking) || {};
+            const details = wizard.details || {};
+            self.required = !!wizard.required && !wizard.ignored;
+            self.accepted(details.accepted || 0);
+            // Already enabled and still asked: the consent version rose, so only
+            // what is new is shown, with Accept or Decline.
+            self.upgrade(details.enabled === true);
         };
 
         self._decide = function (call, decision) {
@@ -36,17 +69,13 @@ $(function () {
             return call()
                 .done(function () {
                     self.decision(decision);
-                    self.decided(true);
                 })
                 .fail(function () {
-                    new PNotify({
-                        title: gettext("Something went wrong"),
-                        text: gettext(
+                    notifyError(
+                        gettext(
                             "Your decision on anonymous usage tracking could not be saved."
-                        ),
-                        type: "error",
-                        hide: false
-                    });
+                        )
+                    );
                 })
                 .always(function () {
                     self.active(false);
@@ -56,20 +85,20 @@ $(function () {
         self.enable = function () {
             self._decide(function () {
                 return client().decide(true);
-            }, true);
+            }, "enabled");
         };
         self.accept = self.enable;
 
         self.disable = function () {
             self._decide(function () {
                 return client().decide(false);
-            }, false);
+            }, "disabled");
         };
 
         self.decline = function () {
             self._decide(function () {
                 return client().declineUpdate();
-            }, true);
+            }, "declined");
         };
 
         self._decisionNeeded = function () {
@@ -111,40 +140,44 @@ $(function () {
         self.settings = undefined;
         self.status = ko.observable();
         self.preview = ko.observableArray([]);
+        self.previewShown = ko.observable(false);
         self.journal = ko.observableArray([]);
+        self.webuiLoadSent = false;
+
+        self.killSwitch = ko.pureComputed(function () {
+            const status = self.status();
+            return (status && status.kill_switch) || "";
+        });
 
         self.lastProblem = ko.pureComputed(function () {
             const status = self.status();
             const problem = status && status.delivery && status.delivery.last_problem;
             if (!problem) return "";
-            return (
-                problem.report +
-                " (" +
-                (problem.status ? "HTTP " + problem.status : gettext("no answer")) +
-                ")"
-            );
+            return _.sprintf(gettext("%(report)s at %(time)s: %(answer)s"), {
+                report: problem.report,
+                time: new Date(problem.time * 1000).toLocaleString(),
+                answer: problem.status
+                    ? _.sprintf(gettext("the server answered HTTP %(status)s"), {
+                          status: problem.status
+                      })
+                    : gettext("no answer from the server")
+            });
         });
 
-        self.previewRows = ko.pureComputed(function () {
-            const rows = [];
-            _.each(self.preview(), function (report) {
-                _.each(report.fields, function (value, field) {
-                    rows.push({
-                        report: report.report,
-                        field: field,
-                        value: value,
-                        sent: report.sent
-                    });
-                });
-            });
-            return rows;
+        self.previewButtonText = ko.pureComputed(function () {
+            return self.previewShown() ? gettext("Hide preview") : gettext("Show preview");
         });
 
         self.onBeforeBinding = function () {
             self.settings = self.settingsViewModel.settings.plugins.usage_tracking;
         };
 
-        self.onStartupComplete = function () {
+        // webui_load, once per page load and only for a logged-in user (the API is
+        // protected). The server's consent gate drops it unless tracking and its
+        // switch are on, so nothing leaves while tracking is off.
+        self.onUserLoggedIn = function () {
+            if (self.webuiLoadSent) return;
+            self.webuiLoadSent = true;
             const browser = OctoPrint.coreui.browser || {};
             client().track("webui_load", {
                 browser_name: browser.browser_name,
@@ -154,12 +187,31 @@ $(function () {
             });
         };
 
+        self.onDataUpdaterPluginMessage = function (plugin, data) {
+            if (plugin !== "usage_tracking" || !data) return;
+            if (data.type === "server_refused") {
+                // The server sends its rule in English (SERVER_RULE in __init__.py).
+                // The same sentence is written out here so that pybabel extracts it
+                // and the owner reads it in their language; another text is shown
+                // as it comes.
+                const rule = gettext(
+                    "The tracking server must be an https:// address, or http:// to a loopback address, with {id} and {event} in it."
+                );
+                notifyError(
+                    gettext("The new tracking server was refused.") +
+                        " " +
+                        (data.message === SERVER_RULE ? rule : data.message || "")
+                );
+            }
+        };
+
         self.onSettingsShown = function () {
             self.loadStatus();
             self.loadJournal();
         };
 
         self.onSettingsHidden = function () {
+            self.previewShown(false);
             self.preview([]);
         };
 
@@ -167,14 +219,47 @@ $(function () {
             return client().status().done(self.status);
         };
 
+        self.togglePreview = function () {
+            if (self.previewShown()) {
+                self.previewShown(false);
+                return;
+            }
+            self.loadPreview().done(function () {
+                self.previewShown(true);
+            });
+        };
+
         self.loadPreview = function () {
             return client()
                 .preview()
                 .done(function (response) {
-                    self.preview(response.preview);
+                    self.preview(
+                        _.map(response.preview, function (report) {
+                            return {
+                                report: report.report,
+                                method: report.method,
+                                description: translateMeaning(report.description),
+                                sample: report.sample,
+                                sent: report.sent,
+                                rows: _.map(report.fields, function (value, field) {
+                                    return {
+                                        field: field,
+                                        value: value,
+                                        meaning: translateMeaning(
+                                            report.meanings[field]
+                                        )
+                                    };
+                                })
+                            };
+                        })
+                    );
+                })
+                .fail(function () {
+                    notifyError(gettext("The preview could not be loaded."));
                 });
         };
 
+        // The file holds the API's answer unchanged: exactly what would be sent.
         self.downloadPreview = function () {
             client()
                 .preview()
@@ -188,7 +273,19 @@ $(function () {
                     document.body.appendChild(link);
                     link.click();
                     document.body.removeChild(link);
+                    setTimeout(function () {
+                        URL.revokeObjectURL(link.href);
+                    }, 0);
+                })
+                .fail(function () {
+                    notifyError(gettext("The preview could not be loaded."));
                 });
+        };
+
+        const OUTCOMES = {
+            delivered: gettext("delivered"),
+            rejected: gettext("rejected by the server"),
+            expired: gettext("expired before it could be sent")
         };
 
         self.loadJournal = function () {
@@ -203,9 +300,10 @@ $(function () {
                                 fieldsText: _.map(entry.fields, function (v, k) {
                                     return k + "=" + v;
                                 }).join(", "),
+                                delivered: entry.outcome === "delivered",
                                 outcome:
-                                    entry.outcome +
-                                    (entry.status ? " (" + entry.status + ")" : "")
+                                    (OUTCOMES[entry.outcome] || entry.outcome) +
+                                    (entry.status ? " (HTTP " + entry.status + ")" : "")
                             };
                         })
                     );
@@ -223,6 +321,9 @@ $(function () {
                         .done(function () {
                             self.settingsViewModel.requestData();
                             self.loadStatus();
+                        })
+                        .fail(function () {
+                            notifyError(gettext("The instance ID could not be reset."));
                         });
                 }
             });

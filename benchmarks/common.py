@@ -1,0 +1,228 @@
+"""Shared pieces: the environment, plugin factories, statistics and the result rows."""
+
+from __future__ import annotations
+
+import logging
+import os
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+from octoprint.events import Events
+from octoprint.plugins.tracking import TrackingPlugin
+
+import octoprint_tracking
+from octoprint_tracking import catalog
+from octoprint_tracking.consent import KILL_SWITCHES
+from tests.support import plugin as support
+
+OURS = "usage_tracking"
+BUNDLED = "tracking"
+OURS_ID = "5f4dcc3b-5aa7-4a1c-9b0d-0123456789ab"
+BUNDLED_ID = "0d1b4c3e-2a7f-4b8e-a1c2-fedcba987654"
+
+#: What ``on_environment_detected`` hands both plugins (a Raspberry Pi-like host).
+ENVIRONMENT: Dict[str, Any] = {
+    "os": {"id": "linux", "platform": "linux", "bits": 64},
+    "python": {"version": "3.11.2", "pip": "24.0", "virtualenv": True},
+    "hardware": {"cores": 4, "freq": 1800.0, "ram": 4 * 1024**3},
+    "plugins": {"pi_support": {"model": "Raspberry Pi 4 Model B Rev 1.4"}},
+}
+
+#: Realistic payloads of OctoPrint 1.11 events.
+PRINT_STARTED = {
+    "name": "3DBenchy_PLA_0.2mm.gcode",
+    "path": "calibration/3DBenchy_PLA_0.2mm.gcode",
+    "origin": "local",
+    "size": 4821733,
+    "owner": "admin",
+    "user": "admin",
+}
+PRINT_DONE = {**PRINT_STARTED, "time": 5423.716}
+PLUGIN_INSTALL = {
+    "id": "octolapse",
+    "version": "0.4.2",
+    "source": "https://github.com/FormerLurker/Octolapse/archive/master.zip",
+    "source_type": "url",
+    "from_repo": True,
+}
+THROTTLE = {
+    "current_undervoltage": False,
+    "past_undervoltage": True,
+    "current_overheat": False,
+    "past_overheat": False,
+    "current_issue": False,
+    "past_issue": True,
+    "raw_value": 0x50000,
+}
+
+_tmp_root: Optional[Path] = None
+
+
+def scratch(name: str) -> Path:
+    """A fresh folder below the run's temporary directory."""
+    global _tmp_root
+    if _tmp_root is None:
+        _tmp_root = Path(tempfile.mkdtemp(prefix="usage-tracking-bench-"))
+    return Path(tempfile.mkdtemp(prefix=f"{name}-", dir=_tmp_root))
+
+
+def clean_environment() -> None:
+    """Remove the kill switches (CI sets CI=true); both plugins would send nothing."""
+    for name in KILL_SWITCHES:
+        os.environ.pop(name, None)
+
+
+#: Custom events that OctoPrint registers at startup from plugins' hooks
+#: (``octoprint.events.register_custom_events``). The bundled plugin only handles an
+#: event whose ``Events`` attribute exists, so outside a server they must be added.
+CUSTOM_EVENTS = {
+    "pluginmanager": ["install_plugin", "uninstall_plugin", "enable_plugin",
+                      "disable_plugin"],
+    "softwareupdate": ["update_succeeded", "update_failed"],
+    "pi_support": ["throttle_state"],
+    "achievements": ["achievement_unlocked"],
+    "printer_safety_check": ["warning"],
+}  # fmt: skip
+
+
+def register_custom_events() -> None:
+    for plugin, names in CUSTOM_EVENTS.items():
+        for name in names:
+            Events.register_event(name, prefix=f"plugin_{plugin}_")
+
+
+def prepare() -> None:
+    """Process-wide setup before any row: kill switches off, custom events known."""
+    clean_environment()
+    register_custom_events()
+
+
+def quiet_logger(name: str) -> logging.Logger:
+    logger = logging.getLogger(f"benchmarks.{name}")
+    logger.propagate = False
+    logger.addHandler(logging.NullHandler())
+    logger.setLevel(logging.INFO)
+    return logger
+
+
+def _build(cls, identifier: str, values: Dict[str, Any]):
+    """``tests.support.plugin.build`` and then the values, through the plugin's own
+    ``PluginSettings`` (``Settings.set`` without the plugin's defaults ignores a path
+    that exists neither in the defaults nor in config.yaml), then ``initialize()``."""
+    plugin = support.build(
+        cls, identifier, scratch(identifier), logger=quiet_logger(identifier),
+        initialize=False,
+    )  # fmt: skip
+    for key, value in values.items():
+        plugin._settings.set([key], value, force=True)
+    plugin.initialize()
+    plugin.on_environment_detected(ENVIRONMENT)
+    return plugin
+
+
+def ours(server: str, delivery: Optional[Dict[str, Any]] = None, start: bool = True):
+    """Our plugin, enabled with the current consent, started as OctoPrint would."""
+    values = {
+        "enabled": True,
+        "consent_version": catalog.CONSENT_VERSION,
+        "unique_id": OURS_ID,
+        "server": server,
+        "ping": 900,
+        "pong": 86400,
+    }
+    if delivery:
+        values["delivery"] = delivery
+    plugin = _build(octoprint_tracking.UsageTrackingPlugin, OURS, values)
+    if not plugin._config.active or plugin._server is None:
+        raise RuntimeError(f"our plugin is not active: {plugin.status()}")
+    if start:
+        plugin.on_after_startup()
+    return plugin
+
+
+def bundled(server: str):
+    """The bundled plugin, enabled. Its timers are not started (their first ping and
+    pong would only add noise); its executor is what ``_track`` submits to."""
+    plugin = _build(
+        TrackingPlugin,
+        BUNDLED,
+        {
+            "enabled": True,
+            "unique_id": BUNDLED_ID,
+            "server": server,
+        },
+    )
+    if (
+        not plugin._settings.get_boolean(["enabled"])
+        or plugin._settings.get(["server"]) != server
+    ):
+        raise RuntimeError("the bundled plugin is not enabled")
+    return plugin
+
+
+def stop_ours(plugin) -> None:
+    """End our worker quickly (used between rows, not measured)."""
+    if plugin._delivery is not None:
+        plugin._delivery.shutdown(deadline=0.2)
+
+
+def stop_bundled(plugin) -> None:
+    """Drop the bundled plugin's backlog so that it does not load later rows."""
+    plugin._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, step: float = 0.005):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(step)
+    return True
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+@dataclass
+class Row:
+    """One line of the result table."""
+
+    number: str
+    metric: str
+    ours: str
+    bundled: str = "n/a"
+    ratio: str = "n/a"
+    goal: str = ""
+    met: Optional[bool] = None
+
+
+def ratio(ours_value: Optional[float], bundled_value: Optional[float]) -> str:
+    """``ours / bundled`` with three significant digits, or n/a."""
+    if ours_value is None or bundled_value is None or bundled_value == 0:
+        return "n/a"
+    value = ours_value / bundled_value
+    return f"{value:.3g}×" if value < 10 else f"{value:.0f}×"
+
+
+def fmt(value: Optional[float], unit: str = "", digits: int = 1) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:,.{digits}f}{(' ' + unit) if unit else ''}"
+
+
+def failed(number: str, metric: str, exc: BaseException, goal: str = "") -> List[Row]:
+    text = f"error: {type(exc).__name__}: {exc}"[:120]
+    return [Row(number, metric, text, text, "n/a", goal, False)]

@@ -1,0 +1,130 @@
+"""Host facts for startup, shutdown and pong, gathered from OctoPrint's objects.
+
+Shared by the plugin (in the server) and the CLI (on the same basedir), so that the
+CLI's preview is built by the very code that builds what the server sends. Only the
+delivery worker and the CLI call these: they read the disk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Callable, List, Optional, Tuple
+
+import yaml
+
+from . import privacy, reports
+
+
+def thirdparty_plugins(plugin_manager: Any) -> List[Tuple[str, str]]:
+    """Enabled plugins not bundled with OctoPrint, as (identifier, version)."""
+    try:
+        plugins = list(plugin_manager.enabled_plugins.values())
+    except Exception:
+        return []
+    out = []
+    for p in plugins:
+        if getattr(p, "bundled", True) or not privacy.token(getattr(p, "key", None)):
+            continue
+        version = privacy.token(getattr(p, "version", None)) or "?"
+        out.append((p.key.lower(), version.lower()))
+    return sorted(out)
+
+
+def counts(settings: Any, plugins: int) -> dict:
+    """Counts only, never a name. Read from the basedir, so the CLI counts the same."""
+    stats = {"stats_plugins": plugins}
+    try:
+        folder = settings.getBaseFolder("printerProfiles")
+        names = {
+            f[: -len(".profile")] for f in os.listdir(folder) if f.endswith(".profile")
+        }
+        stats["stats_printer_profiles"] = len(names | {"_default"})
+    except Exception:
+        pass
+    try:
+        userfile = settings.get(["accessControl", "userfile"]) or os.path.join(
+            settings.getBaseFolder("base"), "users.yaml"
+        )
+        with open(userfile, encoding="utf-8") as f:
+            users = yaml.safe_load(f) or {}
+        stats["stats_users"] = len(users) if isinstance(users, dict) else 0
+    except FileNotFoundError:
+        stats["stats_users"] = 0
+    except Exception:
+        pass
+    try:
+        stats["stats_files"] = sum(
+            1
+            for _root, _dirs, files in os.walk(settings.getBaseFolder("uploads"))
+            for name in files
+            if not name.startswith(".")
+        )
+    except Exception:
+        pass
+    try:
+        from octoprint.timelapse import get_finished_timelapses
+
+        stats["stats_timelapses"] = len(get_finished_timelapses())
+    except Exception:
+        pass
+    return stats
+
+
+def achievements(plugin_manager: Any, settings: Any = None) -> Optional[str]:
+    """Unlocked achievements: from the achievements plugin's helper in the server,
+    from its data file where the plugin is not running (the CLI)."""
+    keys = None
+    try:
+        helpers = plugin_manager.get_helpers("achievements", "get_unlocked_achievements")
+        if helpers and "get_unlocked_achievements" in helpers:
+            keys = [a.key for a in helpers["get_unlocked_achievements"]()]
+    except Exception:
+        keys = None
+    if keys is None and settings is not None:
+        keys = _achievements_from_file(settings)
+    if keys is None:
+        return None
+    tokens = [privacy.token(k.lower()) for k in keys if isinstance(k, str)]
+    return ",".join(t for t in tokens if t)
+
+
+def _achievements_from_file(settings: Any) -> Optional[List[str]]:
+    try:
+        from octoprint.plugins.achievements.achievements import Achievements
+
+        path = os.path.join(settings.getBaseFolder("data"), "achievements", "data.json")
+        with open(path, encoding="utf-8") as f:
+            unlocked = (json.load(f) or {}).get("achievements") or {}
+        return [k for k in unlocked if Achievements.get(k) is not None]
+    except FileNotFoundError:
+        return []
+    except Exception:
+        return None
+
+
+def pong(env_fields: dict, plugin_manager: Any, settings: Any) -> reports.Report:
+    plugins = thirdparty_plugins(plugin_manager)
+    fields = dict(env_fields)
+    fields["plugins"] = ",".join(f"{key}:{version}" for key, version in plugins)
+    fields["achievements"] = achievements(plugin_manager, settings)
+    fields.update(counts(settings, len(plugins)))
+    fields.update(reports.features(lambda path: _global(settings, path)))
+    return reports.make("pong", **fields)
+
+
+def _global(settings: Any, path) -> Any:
+    try:
+        return settings.get(list(path))
+    except Exception:
+        return None
+
+
+def detect_environment(plugin_manager: Any) -> dict:
+    """OctoPrint's own environment detection, for the CLI (the server gets it pushed)."""
+    from octoprint.environment import EnvironmentDetector
+
+    return EnvironmentDetector(plugin_manager).run_detection(notify_plugins=False) or {}
+
+
+Getter = Callable[[tuple], Any]

@@ -1,0 +1,51 @@
+"""The preview: every report as it would be sent now, each field explained.
+
+Live reports (startup, shutdown, ping, pong) come in built by the caller with this
+instance's real values; the others are built from the catalog's realistic samples.
+Used by the settings pane, the "Download preview" file and ``preview --json``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+from . import catalog, consent, reports
+
+
+def build(
+    live: Dict[str, reports.Report], config: consent.Config
+) -> List[Dict[str, Any]]:
+    # Under the owner's current switches, but as if every consent version were
+    # accepted: the preview shows what saying yes would send.
+    everything = consent.Config(
+        enabled=True,
+        unique_id=config.unique_id or "preview",
+        accepted=catalog.CONSENT_VERSION,
+        events=config.events,
+    )
+    out = []
+    for spec in catalog.REPORTS:
+        report = live.get(spec.name) or reports.make(
+            spec.name.replace("<reason>", "timeout"),
+            **{f.name: f.example for f in spec.fields},
+        )
+        sendable = consent.gate(report, everything)
+        out.append(
+            {
+                "report": report.name,
+                "description": spec.description,
+                "category": spec.category,
+                "method": "POST" if spec.post else "GET",
+                "sample": spec.name not in live,
+                "sent": sendable is not None,
+                "fields": {
+                    name: reports.wire_value(value)
+                    for name, value in (sendable or report).fields.items()
+                },
+                "meanings": {
+                    name: catalog.field_spec(report.name, name).meaning
+                    for name in (sendable or report).fields
+                },
+            }
+        )
+    return out

@@ -1,0 +1,179 @@
+"""The plugin class with OctoPrint's real settings: takeover, hooks, host thread."""
+
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+
+import pytest
+from octoprint.plugins.tracking import TrackingPlugin
+
+import octoprint_tracking
+from octoprint_tracking import catalog
+from tests.support import plugin as support
+
+JOB = {"name": "x.gcode", "path": "x.gcode", "origin": "local", "time": 12.0}
+
+
+class WithBundled(support.PluginManager):
+    def __init__(self, implementation):
+        self.info = SimpleNamespace(implementation=implementation, key="tracking")
+
+    def get_plugin_info(self, identifier, require_enabled=True):
+        return self.info if identifier == "tracking" else None
+
+
+def build(tmp_path, values=None, plugin_manager=None, bundled=None):
+    globals_ = {("plugins", "_disabled"): []}
+    if bundled is not None:
+        globals_[("plugins", "tracking")] = bundled
+    else:
+        support.real_settings().remove(["plugins", "tracking"])
+    return support.build(
+        octoprint_tracking.UsageTrackingPlugin,
+        "usage_tracking",
+        tmp_path,
+        values,
+        plugin_manager=plugin_manager,
+        global_values=globals_,
+    )
+
+
+def test_takeover_adopts_the_bundled_decision_and_id_when_ours_is_undecided(tmp_path):
+    bundled = TrackingPlugin()
+    p = build(tmp_path, plugin_manager=WithBundled(bundled),
+              bundled={"enabled": True, "unique_id": "bundled-id"})  # fmt: skip
+    assert p._settings.get(["enabled"]) is True
+    assert p._settings.get(["unique_id"]) == "bundled-id"
+    # A yes given to the bundled plugin covers what it sent: consent version 1.
+    assert p._config.accepted == 1 and p._config.wizard_required
+    assert "tracking" in p._settings.global_get(["plugins", "_disabled"])
+
+
+def test_takeover_silences_the_bundled_plugin_at_once(tmp_path):
+    bundled = TrackingPlugin()
+    build(tmp_path, plugin_manager=WithBundled(bundled), bundled={"enabled": True})
+    assert bundled.is_wizard_required() is False
+    for method in ("_track", "on_event", "on_after_startup", "on_shutdown"):
+        assert getattr(bundled, method)("anything") is None
+    assert bundled._executor._work_queue.qsize() == 0
+
+
+def test_takeover_keeps_our_own_decision(tmp_path):
+    p = build(tmp_path, {"enabled": False, "unique_id": "ours"},
+              plugin_manager=WithBundled(TrackingPlugin()),
+              bundled={"enabled": True, "unique_id": "bundled-id"})  # fmt: skip
+    assert (p._settings.get(["enabled"]), p._settings.get(["unique_id"])) == (
+        False,
+        "ours",
+    )
+
+
+def test_without_the_bundled_plugin_nothing_is_disabled(tmp_path):
+    p = build(tmp_path)
+    assert p._took_over is False
+    assert "tracking" not in (p._settings.global_get(["plugins", "_disabled"]) or [])
+
+
+def test_a_unique_id_is_made_at_first_start(tmp_path):
+    p = build(tmp_path)
+    assert len(p._settings.get(["unique_id"])) == 36
+
+
+def test_settings_are_read_from_the_cache_not_on_every_event(tmp_path, monkeypatch):
+    p = build(tmp_path, {"enabled": True, "consent_version": catalog.CONSENT_VERSION})
+    calls = []
+    monkeypatch.setattr(p._settings, "get", lambda *a, **k: calls.append(a))
+    monkeypatch.setattr(p._settings, "get_boolean", lambda *a, **k: calls.append(a))
+    for _ in range(100):
+        p.on_event("PrintDone", JOB)
+    assert calls == []
+    assert p._delivery.status()["queued"] == 100
+
+
+def test_on_event_returns_without_waiting_while_the_server_hangs(tmp_path, receiver):
+    receiver.set_mode("hang")
+    p = build(tmp_path, {"enabled": True, "consent_version": 2, "server": receiver.url})
+    p.on_after_startup()
+    deadline = time.monotonic() + 10
+    while not receiver.attempts:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    slowest = 0.0
+    for _ in range(500):
+        t = time.perf_counter()
+        p.on_event("PrintDone", JOB)
+        slowest = max(slowest, time.perf_counter() - t)
+    assert slowest < 0.1, f"on_event blocked {slowest:.3f}s"
+    p._delivery.shutdown(deadline=0.2)
+    receiver.set_mode("ok")
+
+
+def test_disabling_through_settings_drops_queued_reports(tmp_path):
+    p = build(tmp_path, {"enabled": True, "consent_version": 2})
+    p._plugin_manager.send_plugin_message = lambda *a: None
+    for _ in range(5):
+        p.on_event("PrintDone", JOB)
+    assert p._delivery.status()["queued"] == 5
+    p.on_settings_save({"enabled": False})
+    assert p._delivery.status()["queued"] == 0
+    p.on_event("PrintDone", JOB)
+    assert p._delivery.status()["queued"] == 0
+
+
+def test_switching_a_category_off_stops_its_reports(tmp_path):
+    p = build(tmp_path, {"enabled": True, "consent_version": 2})
+    p.on_settings_save({"events": {"printjob": False}})
+    p.on_event("PrintDone", JOB)
+    p.on_event("plugin_pluginmanager_install_plugin", {"id": "x", "version": "1"})
+    assert [r.name for r in p._delivery.queued()] == ["install_plugin"]
+
+
+def test_saying_yes_in_settings_accepts_the_current_consent_version(tmp_path):
+    p = build(tmp_path, {"enabled": None})
+    p.on_settings_save({"enabled": True})
+    assert p._settings.get(["consent_version"]) == catalog.CONSENT_VERSION
+    assert p._config.active and not p._config.wizard_required
+
+
+def test_software_update_entry_uses_github_releases_and_pip(tmp_path):
+    p = build(tmp_path)
+    entry = p.get_update_information()["usage_tracking"]
+    assert entry["type"] == "github_release"
+    assert entry["pip"].endswith("/archive/{target_version}.zip")
+
+
+def test_a_permission_for_admins_is_registered(tmp_path):
+    (permission,) = build(tmp_path).get_additional_permissions()
+    assert permission["key"] == "ADMIN" and permission["default_groups"] == ["admins"]
+
+
+@pytest.mark.parametrize("name", ["CI", "DO_NOT_TRACK"])
+def test_kill_switch_is_reported_in_status(tmp_path, monkeypatch, name):
+    monkeypatch.setenv(name, "1")
+    p = build(tmp_path, {"enabled": True, "consent_version": 2})
+    status = p.status()
+    assert status["kill_switch"] == name and status["active"] is False
+    assert p.is_wizard_required() is False
+
+
+def test_a_local_collector_gets_reports_while_octoprint_is_offline(tmp_path, receiver):
+    # The connectivity check is about the internet: a local collector gets reports
+    # even while OctoPrint thinks it is offline.
+    p = build(tmp_path, {"enabled": True, "consent_version": 2, "server": receiver.url})
+    p._connectivity_checker.online = False
+    try:
+        p.on_after_startup()
+        receiver.wait_for_event("startup")
+    finally:
+        p._connectivity_checker.online = True
+        p._delivery.shutdown(deadline=0.2)
+
+
+def test_offline_holds_reports_for_a_remote_server(tmp_path):
+    remote = "https://tracking.example.org/track/{id}/{event}/"
+    p = build(tmp_path, {"enabled": True, "consent_version": 2, "server": remote})
+    p._set_online(False)
+    assert p._delivery.status()["online"] is False
+    p._set_online(True)
+    assert p._delivery.status()["online"] is True
