@@ -7,10 +7,20 @@ from pathlib import Path
 
 import pytest
 
+from octoprint_tracking.consent import KILL_SWITCHES
 from tests.support.octoprint import OctoPrint, copy_basedir, make_basedir
 from tests.support.receiver import Receiver
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def tracking_environment(monkeypatch):
+    """CI sets CI=true, which switches tracking off. Plugins built inside the test
+    process must see a controlled environment, like the servers the tests start; a
+    test that wants a kill switch sets it itself."""
+    for name in KILL_SWITCHES:
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture
