@@ -48,8 +48,10 @@ class Collector:
     ):
         self.config = config
         self.clock = clock
-        self.store = store if store is not None else SQLiteStore(
-            config.db, synchronous=config.synchronous
+        self.store = (
+            store
+            if store is not None
+            else SQLiteStore(config.db, synchronous=config.synchronous)
         )
         self.geo = geo if geo is not None else GeoLookup(config.geoip)
         self.trusted = parse_networks(config.trusted_proxies)
@@ -127,6 +129,13 @@ def create_app(
     collector = Collector(config, store, geo, clock, background_purge)
     app.extensions[EXTENSION] = collector
     openapi = load_openapi()
+    # The success body is the same for every report: serialise it once (the same
+    # bytes jsonify would produce) instead of on every request.
+    ok_body = app.json.response({"ok": True}).get_data()
+    ok_mimetype = app.json.mimetype
+
+    def _ok() -> Response:
+        return app.response_class(ok_body, mimetype=ok_mimetype)
 
     @app.errorhandler(v.ValidationError)
     def _validation_error(exc: v.ValidationError) -> Response:
@@ -223,7 +232,7 @@ def create_app(
                 503, "shutting_down", "collector is shutting down"
             ) from None
         _wait(future)
-        return jsonify({"ok": True})
+        return _ok()
 
     @app.route("/track/<instance>/", methods=["DELETE"])
     @app.route("/track/<instance>", methods=["DELETE"])
@@ -236,7 +245,7 @@ def create_app(
                 503, "shutting_down", "collector is shutting down"
             ) from None
         _wait(future)
-        return jsonify({"ok": True})
+        return _ok()
 
     def _stats() -> dict[str, Any]:
         return compute_stats(collector.store, config.min_group, now=collector.clock())
@@ -255,6 +264,6 @@ def create_app(
 
     @app.get("/healthz")
     def healthz() -> Response:
-        return jsonify({"ok": True})
+        return _ok()
 
     return app

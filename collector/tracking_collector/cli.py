@@ -105,8 +105,25 @@ def main() -> None:
     show_default=True,
     help="Seconds between background retention purges.",
 )
+@click.option(
+    "--synchronous",
+    envvar=ENV_PREFIX + "SYNCHRONOUS",
+    type=click.Choice(["NORMAL", "FULL"], case_sensitive=False),
+    default="NORMAL",
+    show_default=True,
+    help="SQLite synchronous mode: NORMAL survives collector crashes, "
+    "FULL also power loss.",
+)
 def serve(
-    db, retention_days, geoip, trusted_proxies, host, port, min_group, purge_interval
+    db,
+    retention_days,
+    geoip,
+    trusted_proxies,
+    host,
+    port,
+    min_group,
+    purge_interval,
+    synchronous,
 ) -> None:
     """Run the collector with the built-in threaded server (development, demos).
 
@@ -125,6 +142,7 @@ def serve(
         trusted_proxies=proxies,
         min_group=min_group,
         purge_interval=purge_interval,
+        synchronous=synchronous,
         host=host,
         port=port,
     )

@@ -19,9 +19,10 @@ class Config:
     min_group: int = 10
     purge_interval: float = 3600.0
     ack_timeout: float = 10.0
-    # SQLite PRAGMA synchronous for the store: FULL (commits survive power loss) or
-    # NORMAL (commits survive a crash or kill -9 of the collector, not of the OS).
-    synchronous: str = "FULL"
+    # SQLite PRAGMA synchronous for the store. NORMAL: a commit survives a crash or
+    # kill -9 of the collector, but not necessarily a power cut or OS crash. FULL:
+    # every commit is fsynced before it is acknowledged (slower on most disks).
+    synchronous: str = "NORMAL"
     host: str = "127.0.0.1"
     port: int = 8989
 
