@@ -93,3 +93,32 @@ def test_reports_acknowledged_by_server_survive_kill_9_and_restart(
     store = SQLiteStore(str(db))
     assert set(ids) <= {r.instance for r in store.reports()}
     store.close()
+
+
+def test_large_batches_are_stored_completely_and_in_order(tmp_path):
+    store = SQLiteStore(str(tmp_path / "big.sqlite"))
+    iid = new_id()
+    # Spans several multi-row INSERT chunks.
+    store.add_many(
+        [Report(iid, "ping", float(i), fields={"n": str(i)}) for i in range(300)]
+    )
+    assert [r.fields["n"] for r in store.reports(iid)] == [str(i) for i in range(300)]
+    store.close()
+
+
+def test_two_writers_on_one_file_store_every_acknowledged_report(tmp_path):
+    # Two gunicorn workers each own a store and a writer on the same file.
+    db = str(tmp_path / "shared.sqlite")
+    stores = [SQLiteStore(db), SQLiteStore(db)]
+    writers = [BatchWriter(s) for s in stores]
+
+    def send(i):
+        return writers[i % 2].add(Report(new_id(), "ping", float(i))).result(10)
+
+    with ThreadPoolExecutor(16) as pool:
+        assert all(pool.map(send, range(400)))
+    for w in writers:
+        w.close()
+    assert stores[0].count() == 400
+    for s in stores:
+        s.close()
