@@ -323,8 +323,15 @@ class UsageTrackingPlugin(
         if mtime is None or mtime == self._config_mtime:
             return
         self._config_mtime = mtime
+        settings = self._settings.settings
+        # Only an outside change (the CLI) needs a reload, never over unsaved changes;
+        # the server's own saves were applied by on_settings_save already.
+        if getattr(settings, "_mtime", None) == mtime or getattr(
+            settings, "_dirty", False
+        ):
+            return
         try:
-            self._settings.settings.load()
+            settings.load()
         except Exception:
             self._logger.exception("Could not reload config.yaml")
             return
