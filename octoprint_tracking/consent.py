@@ -165,5 +165,7 @@ def gate(report: Optional[Report], config: Config) -> Optional[Report]:
     if allowed is None:
         return None
     # Undeclared fields never leave; newer fields wait for the owner's consent.
-    fields = {k: v for k, v in report.fields.items() if k in allowed}
-    return Report(report.name, fields, report.created)
+    if not allowed.issuperset(report.fields):
+        fields = {k: v for k, v in report.fields.items() if k in allowed}
+        return Report(report.name, fields, report.created)
+    return report

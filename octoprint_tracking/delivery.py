@@ -103,52 +103,74 @@ class Backoff:
 
 
 class Outbox:
-    """Bounded FIFO of reports; not thread-safe on its own (Delivery holds the lock)."""
+    """Bounded FIFO of reports; not thread-safe on its own (Delivery holds the lock).
+
+    Every operation the host thread reaches is O(1): a superseded ping is only marked,
+    and skipped when it reaches the front.
+    """
 
     def __init__(self, capacity: int = 1000):
         self.capacity = max(1, capacity)
         self.items: Deque[Report] = collections.deque()
         self.dropped = 0
-        self.pings = 0
+        self.ping: Optional[Report] = None
+        """The one undelivered ping that counts, if any."""
+        self._stale = 0
 
     def __len__(self) -> int:
-        return len(self.items)
+        return len(self.items) - self._stale
 
     def put(self, report: Report) -> None:
-        if report.name == "ping" and self.pings:
+        if report.name == "ping" and self.ping is not None:
             # One undelivered ping says as much as many: keep only the latest.
-            self.remove_pings()
-        if len(self.items) >= self.capacity:
-            if self.pings:
-                self.remove_pings()
+            self._supersede(self.ping)
+        if len(self) >= self.capacity:
+            # Full: the ping goes first (there is at most one), then the oldest.
+            if self.ping is not None:
+                self._supersede(self.ping)
             else:
-                self.items.popleft()
+                self.popleft()
                 self.dropped += 1
         self.items.append(report)
         if report.name == "ping":
-            self.pings += 1
+            self.ping = report
 
     def popleft(self) -> Report:
-        report = self.items.popleft()
-        if report.name == "ping":
-            self.pings -= 1
-        return report
+        while True:
+            report = self.items.popleft()
+            if report.superseded:
+                self._stale -= 1
+                continue
+            if report is self.ping:
+                self.ping = None
+            return report
 
     def appendleft(self, report: Report) -> None:
+        """Put a report back at the front (after a failed attempt)."""
+        if report.name == "ping" and self.ping is not None:
+            return  # a newer ping came in meanwhile
         self.items.appendleft(report)
         if report.name == "ping":
-            self.pings += 1
+            self.ping = report
+
+    def pending(self) -> List[Report]:
+        return [r for r in self.items if not r.superseded]
 
     def clear(self) -> None:
         self.items.clear()
-        self.pings = 0
+        self.ping = None
+        self._stale = 0
 
-    def remove_pings(self) -> None:
-        # Scans the queue, but only when it holds a ping: at most one at a time.
-        kept = [r for r in self.items if r.name != "ping"]
-        self.dropped += len(self.items) - len(kept)
-        self.items = collections.deque(kept)
-        self.pings = 0
+    def _supersede(self, report: Report) -> None:
+        report.superseded = True
+        self._stale += 1
+        self.dropped += 1
+        if self.ping is report:
+            self.ping = None
+        if self._stale > self.capacity:
+            # Rare (a ping every 15 minutes against a dead server): keep memory bound.
+            self.items = collections.deque(self.pending())
+            self._stale = 0
 
 
 def write_atomically(path: str, data: Any, durable: bool = True) -> None:
@@ -253,6 +275,7 @@ class Delivery:
         self._delivered = 0
         self._last_problem: Optional[Dict[str, Any]] = None
         self._thread: Optional[threading.Thread] = None
+        self._worker_idle = False
         self._forget: List[str] = []
 
         self._session = requests.Session()
@@ -299,7 +322,10 @@ class Delivery:
                 if self._stopping:
                     return False
                 self._outbox.put(report)
-                self._cond.notify()
+                # Wake the worker only when it sleeps: a busy worker finds the report
+                # on its next round, and the host thread is spared the hand-over.
+                if self._worker_idle:
+                    self._cond.notify()
             return True
         except Exception:  # pragma: no cover - defensive: the host thread is sacred
             return False
@@ -360,7 +386,7 @@ class Delivery:
 
     def queued(self) -> List[Report]:
         with self._cond:
-            return ([self._inflight] if self._inflight else []) + list(self._outbox.items)
+            return ([self._inflight] if self._inflight else []) + self._outbox.pending()
 
     def shutdown(self, final: Optional[Report] = None, deadline: float = 2.0) -> int:
         """Send ``final`` and flush for at most ``deadline`` seconds in total, then
@@ -374,13 +400,13 @@ class Delivery:
             self._cond.notify()
             # Leave time to write the spool within the deadline.
             flush_end = end - min(0.3, deadline / 4)
-            while (self._outbox.items or self._inflight) and self._online:
+            while (len(self._outbox) or self._inflight) and self._online:
                 remaining = flush_end - time.monotonic()
                 if remaining <= 0 or self._thread is None or not self._thread.is_alive():
                     break
                 self._cond.wait(remaining)
             self._stopping = True
-            left = ([self._inflight] if self._inflight else []) + list(self._outbox.items)
+            left = ([self._inflight] if self._inflight else []) + self._outbox.pending()
             self._cond.notify()
         try:
             if left and self._get_target() is not None:
@@ -417,21 +443,25 @@ class Delivery:
             if self._stopping:
                 return False
             now = time.monotonic()
-            ready = self._online and self._outbox.items and now >= self._retry_at
+            ready = self._online and len(self._outbox) and now >= self._retry_at
             if not ready:
                 waits = (
                     [self._next_tick - now]
                     if self._on_tick and not self._flushing
                     else []
                 )
-                if self._outbox.items and self._online:
+                if len(self._outbox) and self._online:
                     waits.append(self._retry_at - now)
-                if self._outbox.items and not self._flushing:
+                if len(self._outbox) and not self._flushing:
                     waits.append(self._spool_interval)
                 if self._journal_dirty:
                     waits.append(JOURNAL_SAVE_INTERVAL)
-                self._cond.wait(max(0.01, min(waits)) if waits else None)
-                backlog = bool(self._outbox.items)
+                self._worker_idle = True
+                try:
+                    self._cond.wait(max(0.01, min(waits)) if waits else None)
+                finally:
+                    self._worker_idle = False
+                backlog = bool(len(self._outbox))
                 report = None
             else:
                 report = self._outbox.popleft()
@@ -449,9 +479,7 @@ class Delivery:
                 self._cond.notify_all()
                 return True
             if outcome == "retry":
-                # A newer ping queued meanwhile replaces this one.
-                if report.name != "ping" or not self._outbox.pings:
-                    self._outbox.appendleft(report)
+                self._outbox.appendleft(report)
                 # The server's Retry-After is honoured up to an hour (a broken header
                 # must not silence a report for days); otherwise our own backoff.
                 wait = (
@@ -477,7 +505,7 @@ class Delivery:
                 if outcome != "withheld":
                     self._journal_entry(report, outcome, status)
             self._cond.notify_all()
-            backlog = bool(self._outbox.items)
+            backlog = bool(len(self._outbox))
         self._maintain(backlog)
         return True
 
@@ -564,7 +592,7 @@ class Delivery:
                 >= self._spool_interval
             ):
                 with self._cond:
-                    pending = list(self._outbox.items)
+                    pending = self._outbox.pending()
                     generation = self._generation
                 if pending:
                     write_atomically(self.spool_path, self._spool_data(pending))

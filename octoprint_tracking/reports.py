@@ -29,6 +29,9 @@ class Report:
     created: float = field(default_factory=time.time)
     """Wall-clock time of the event, to compute ``age`` and expire old reports."""
 
+    superseded: bool = field(default=False, compare=False, repr=False)
+    """Set by the outbox when a newer ping replaces this one."""
+
     @property
     def spec(self) -> catalog.ReportSpec:
         found = catalog.spec(self.name)
