@@ -388,3 +388,11 @@ def test_retry_after_parses_seconds_and_dates():
     assert retry_after("5", 0) == 5
     assert retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 1445412480 - 10) == 10
     assert retry_after("soon", 0) is None
+
+
+def test_forget_asks_the_server_once_to_delete_an_old_instance(make, receiver):
+    d = make()
+    d.start()
+    d.forget(receiver.url.split("{event}")[0].format(id="old-id"))
+    hit = receiver.wait_for(lambda hits: any(h.method == "DELETE" for h in hits))[0]
+    assert (hit.method, hit.instance) == ("DELETE", "old-id")

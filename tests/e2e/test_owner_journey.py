@@ -244,6 +244,9 @@ def test_9_enable_and_reset_id_through_the_cli(journey):
     assert "is enabled" in out and "next start" in out
     out = server.cli("plugins", "usage_tracking:reset-id").stdout
     assert "new instance id" in out
+    assert "asked to forget the old id" in out
+    forgets = [h for h in journey["receiver"].hits if h.method == "DELETE"]
+    assert [h.instance for h in forgets] == [old]
     new = server.config["plugins"]["usage_tracking"]["unique_id"]
     assert new != old and re.fullmatch(r"[0-9a-f-]{36}", new)
     assert server.config["plugins"]["usage_tracking"]["enabled"] is True
