@@ -7,7 +7,9 @@ calls and events into calls on them.
 
 from __future__ import annotations
 
+import collections
 import os
+import threading
 import time
 import uuid
 
@@ -21,6 +23,9 @@ from .logsafe import RedactFilter
 
 BUNDLED = "tracking"
 SETTINGS_VERSION = 2
+#: More web UI loads than this in a minute are refused (429): a page load is a
+#: report, and a script could otherwise push real reports out of the queue.
+WEBUI_LOADS_PER_MINUTE = 30
 #: Longest pause of the timer: how soon a change to config.yaml by the CLI is noticed.
 WATCH_INTERVAL = 2.0
 SERVER_RULE = (
@@ -36,15 +41,6 @@ def _version() -> str:
         return version("OctoPrint-UsageTracking")
     except Exception:
         return "0.0.0"
-
-
-def _octoprint_version() -> str:
-    try:
-        from octoprint.util.version import get_octoprint_version_string
-
-        return get_octoprint_version_string()
-    except Exception:
-        return "unknown"
 
 
 class UsageTrackingPlugin(
@@ -72,6 +68,8 @@ class UsageTrackingPlugin(
         self._took_over = False
         self._online = True
         self._config_mtime = None
+        self._change_lock = threading.RLock()
+        self._webui_loads = collections.deque(maxlen=WEBUI_LOADS_PER_MINUTE)
         self._throttle_checked = False
         self._redact = RedactFilter()
 
@@ -87,7 +85,7 @@ class UsageTrackingPlugin(
         self._delivery = delivery.Delivery(
             data_folder=self.get_plugin_data_folder(),
             get_target=self._target,
-            user_agent=f"OctoPrint/{_octoprint_version()} UsageTracking/{_version()}",
+            user_agent=f"OctoPrint/{host.octoprint_version()} UsageTracking/{_version()}",
             logger=self._logger,
             capacity=int(options.get("queue_size", 1000)),
             timeout=float(options.get("timeout", 3.05)),
@@ -113,13 +111,14 @@ class UsageTrackingPlugin(
                 "The configured tracking server is neither https nor http to a loopback "
                 "address; nothing will be sent to it"
             )
-        self._redact.secrets = [s for s in (self._config.unique_id, server) if s]
+        # Added, never replaced: an old id (before "Reset ID") must stay out of the log.
+        self._redact.add(s for s in (self._config.unique_id, server) if s)
 
     def _target(self):
         config = self._config
         if not config.active or self._server is None:
             return None
-        return self._server, config.unique_id, config.accepted
+        return self._server, config
 
     ##~~ takeover of the bundled plugin
 
@@ -217,12 +216,23 @@ class UsageTrackingPlugin(
             # Saying yes (wizard or settings) accepts what this version sends.
             self._settings.set(["consent_version"], catalog.CONSENT_VERSION)
             self._settings.save()
-        self._refresh()
-        self._apply_change(before)
+        self._refresh_and_apply()
         return result
+
+    def _refresh_and_apply(self, wait: float = 1.0):
+        """Re-read the settings and act on what changed. Serialised: the request
+        thread (settings dialog) and the worker (config.yaml watch) may both get here,
+        and each change must be acted on once."""
+        with self._change_lock:
+            before = self._config
+            self._refresh()
+            self._apply_change(before, wait)
 
     def _apply_change(self, before: Config, wait: float = 1.0):
         after = self._config
+        if before.unique_id != after.unique_id and before.active:
+            # A new id: nothing queued under the old one may go out under the new.
+            self._delivery.purge(wait=wait)
         if before.active and not after.active:
             self._delivery.purge(wait=wait)
             self._logger.info("Usage tracking switched off: queue and spool emptied")
@@ -237,7 +247,9 @@ class UsageTrackingPlugin(
 
     def on_environment_detected(self, environment, *args, **kwargs):
         self._environment = environment
-        self._env_fields = reports.environment_fields(environment, _octoprint_version())
+        self._env_fields = reports.environment_fields(
+            environment, host.octoprint_version()
+        )
 
     ##~~ StartupPlugin
 
@@ -322,30 +334,26 @@ class UsageTrackingPlugin(
         mtime = self._config_file_mtime()
         if mtime is None or mtime == self._config_mtime:
             return
-        self._config_mtime = mtime
         settings = self._settings.settings
-        # Only an outside change (the CLI) needs a reload, never over unsaved changes;
-        # the server's own saves were applied by on_settings_save already.
-        if getattr(settings, "_mtime", None) == mtime or getattr(
-            settings, "_dirty", False
-        ):
-            return
-        try:
-            settings.load()
-        except Exception:
-            self._logger.exception("Could not reload config.yaml")
-            return
-        before = self._config
-        self._refresh()
-        if before.unique_id != self._config.unique_id and before.active:
-            self._delivery.purge(wait=0)
-        self._apply_change(before, wait=0)
+        if getattr(settings, "_dirty", False):
+            return  # unsaved changes of the server itself: look again next round
+        if getattr(settings, "_mtime", None) != mtime:
+            # Changed outside: read it. (OctoPrint also reloads on its next set(),
+            # so the file may already be loaded: then only the snapshot is stale.)
+            try:
+                settings.load()
+            except Exception:
+                self._logger.error("Could not reload config.yaml; keeping the settings")
+                return
+        self._config_mtime = mtime
+        self._refresh_and_apply(wait=0)
 
     def _read_throttle_state(self):
-        helpers = self._plugin_manager.get_helpers("pi_support", "get_throttle_state")
-        if helpers and "get_throttle_state" in helpers:
+        # The Pi support plugin's helper runs vcgencmd: only ever on this worker.
+        helpers = self._plugin_manager.get_helpers("pi_support", "get_throttled")
+        if helpers and "get_throttled" in helpers:
             try:
-                reports.throttle(self._state, "", helpers["get_throttle_state"]())
+                reports.throttle(self._state, "", helpers["get_throttled"](run_now=True))
             except Exception:
                 self._logger.debug("Could not read the throttle state", exc_info=True)
 
@@ -420,16 +428,24 @@ class UsageTrackingPlugin(
             report = reports.webui_load(data.get("payload"))
             if report is None:
                 return abort(400, description="Invalid webui_load payload")
+            now = time.monotonic()
+            if (
+                len(self._webui_loads) == self._webui_loads.maxlen
+                and now - self._webui_loads[0] < 60
+            ):
+                return abort(429, description="Too many web interface loads")
+            self._webui_loads.append(now)
             self._queue(report)
             return jsonify(queued=self._config.active)
         if not self._is_admin():
             return abort(403)
         if command == "reset_id":
             old, target = self._config.unique_id, self._target()
-            self._delivery.purge()
+            # New id first, then purge: an event in between is built with the new salt
+            # and never goes out under the old id.
             self._settings.set(["unique_id"], str(uuid.uuid4()))
             self._settings.save()
-            self._refresh()
+            self._refresh_and_apply()  # purges: see _apply_change
             if old and target is not None:
                 self._delivery.forget(cli.forget_url(target[0], old))
             return jsonify(self.status())
@@ -437,19 +453,17 @@ class UsageTrackingPlugin(
             enabled = data.get("enabled")
             if not isinstance(enabled, bool):
                 return abort(400, description="enabled must be true or false")
-            before = self._config
             self._settings.set(["enabled"], enabled)
             if enabled:
                 self._settings.set(["consent_version"], catalog.CONSENT_VERSION)
             self._settings.save()
-            self._refresh()
-            self._apply_change(before)
+            self._refresh_and_apply()
             return jsonify(self.status())
         if command == "decline_update":
             # Keep sending what was agreed before, without the new data, and stop asking.
             self._settings.set(["consent_declined"], catalog.CONSENT_VERSION)
             self._settings.save()
-            self._refresh()
+            self._refresh_and_apply()
             return jsonify(self.status())
 
     def _is_admin(self):

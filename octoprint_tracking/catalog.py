@@ -122,7 +122,7 @@ PRINT_FIELDS = (
         "file",
         N_(
             "SHA1 of the file's path salted with the instance id: tells repeated prints of"
-            " one file apart, never reveals its name"
+            " one file apart without sending its name"
         ),
         "a3b1c0ffee5c2b1d4f2e8d9a7c6b5a4f3e2d1c0b",
     ),

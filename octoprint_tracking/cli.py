@@ -15,6 +15,7 @@ import uuid
 from typing import Any, Dict
 
 import click
+import yaml
 
 from . import catalog, consent, delivery, host, preview, reports
 
@@ -31,6 +32,15 @@ def read_json(path: str, default: Any) -> Any:
             return json.load(f)
     except (OSError, ValueError):
         return default
+
+
+def read_yaml(path: str) -> dict:
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = yaml.safe_load(f)
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError, yaml.YAMLError):
+        return {}
 
 
 def running_server(folder: str):
@@ -63,9 +73,28 @@ def commands(cli_group, pass_octoprint_ctx, *args, **kwargs):
         return consent.Config.from_settings(data(), consent.kill_switch(os.environ))
 
     def save(**values) -> None:
+        # force: outside the server the plugin's defaults are not registered, and
+        # OctoPrint drops a set() outside known paths silently.
         for key, value in values.items():
-            settings().set(["plugins", KEY, key], value)
+            settings().set(["plugins", KEY, key], value, force=True)
         settings().save(force=True)
+        # Read back what is really in config.yaml.
+        path = getattr(settings(), "_configfile", None) or os.path.join(
+            settings().getBaseFolder("base"), "config.yaml"
+        )
+        stored = (read_yaml(path).get("plugins") or {}).get(KEY) or {}
+        if any(stored.get(key) != value for key, value in values.items()):
+            raise click.ClickException("The setting could not be saved to config.yaml.")
+
+    def remove_spool() -> None:
+        try:
+            os.unlink(os.path.join(data_folder(settings()), delivery.SPOOL_NAME))
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise click.ClickException(
+                f"Could not delete the unsent reports: {exc}"
+            ) from exc
 
     def takes_effect() -> None:
         pid = running_server(data_folder(settings()))
@@ -93,7 +122,9 @@ def commands(cli_group, pass_octoprint_ctx, *args, **kwargs):
             "running_server": running_server(folder),
             "queued": live.get("queued") if isinstance(live, dict) else None,
             "dropped": live.get("dropped") if isinstance(live, dict) else None,
-            "spooled": len(spool.get("reports", [])) if isinstance(spool, dict) else 0,
+            "spooled": len(spool["reports"])
+            if isinstance(spool, dict) and isinstance(spool.get("reports"), list)
+            else 0,
             "last_delivery": journal[-1]
             if isinstance(journal, list) and journal
             else None,
@@ -142,9 +173,7 @@ def commands(cli_group, pass_octoprint_ctx, *args, **kwargs):
     def disable():
         """Stop sharing; the spool of unsent reports is deleted at once."""
         save(enabled=False)
-        spool = os.path.join(data_folder(settings()), delivery.SPOOL_NAME)
-        if os.path.exists(spool):
-            os.unlink(spool)
+        remove_spool()
         click.echo("Anonymous usage tracking is disabled. Unsent reports were deleted.")
         takes_effect()
 
@@ -153,7 +182,7 @@ def commands(cli_group, pass_octoprint_ctx, *args, **kwargs):
     def show_preview(as_json):
         """What would be sent now, field by field."""
         env = host.detect_environment(cli_group.plugin_manager)
-        fields = reports.environment_fields(env, _octoprint_version())
+        fields = reports.environment_fields(env, host.octoprint_version())
         live = {
             "startup": reports.make("startup", **fields),
             "shutdown": reports.make("shutdown", **fields),
@@ -177,9 +206,7 @@ def commands(cli_group, pass_octoprint_ctx, *args, **kwargs):
         d = data()
         old = d.get("unique_id")
         save(unique_id=str(uuid.uuid4()))
-        spool = os.path.join(data_folder(settings()), delivery.SPOOL_NAME)
-        if os.path.exists(spool):
-            os.unlink(spool)
+        remove_spool()
         click.echo(
             "A new instance id was made. Unsent reports of the old one were deleted."
         )
@@ -187,7 +214,8 @@ def commands(cli_group, pass_octoprint_ctx, *args, **kwargs):
             try:
                 import requests
 
-                requests.delete(forget_url(d["server"], old), timeout=3)
+                answer = requests.delete(forget_url(d["server"], old), timeout=3)
+                answer.raise_for_status()
                 click.echo("The tracking server was asked to forget the old id.")
             except Exception:
                 click.echo("The tracking server could not be asked to forget the old id.")
@@ -195,7 +223,10 @@ def commands(cli_group, pass_octoprint_ctx, *args, **kwargs):
 
     @click.command("sent")
     @click.option("--json", "as_json", is_flag=True, help="The journal as JSON.")
-    @click.option("-n", "count", default=20, show_default=True, help="How many.")
+    @click.option(
+        "-n", "count", default=20, show_default=True, type=click.IntRange(min=1),
+        help="How many.",
+    )  # fmt: skip
     def sent(as_json, count):
         """The journal: what was delivered or dropped, newest last."""
         journal = read_json(
@@ -215,15 +246,6 @@ def commands(cli_group, pass_octoprint_ctx, *args, **kwargs):
             click.echo(f"{when}  {e.get('report')}  {e.get('outcome')}{status}  {fields}")
 
     return [status, enable, disable, show_preview, reset_id, sent]
-
-
-def _octoprint_version() -> str:
-    try:
-        from octoprint.util.version import get_octoprint_version_string
-
-        return get_octoprint_version_string()
-    except Exception:  # pragma: no cover
-        return "unknown"
 
 
 if __name__ == "__main__":  # pragma: no cover

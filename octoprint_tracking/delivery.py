@@ -28,7 +28,8 @@ from urllib.parse import urlencode, urlsplit
 
 import requests
 
-from .reports import Report
+from . import consent
+from .reports import Report, wire_value
 
 SPOOL_FORMAT = "octoprint-usage-tracking-spool"
 SPOOL_NAME = "spool.json"
@@ -63,6 +64,10 @@ def server_allowed(url: Any) -> bool:
         host = parts.hostname or ""
     except ValueError:
         return False
+    try:
+        url.format(id="x", event="y")
+    except (KeyError, IndexError, ValueError):
+        return False  # other placeholders: it could never be filled in
     if parts.scheme == "https" and host:
         return True
     return parts.scheme == "http" and is_loopback(url)
@@ -209,7 +214,11 @@ def load_spool(path: str, logger: logging.Logger) -> List[Report]:
             raise ValueError("no report list")
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         aside = f"{path}.corrupt-{int(time.time())}"
-        logger.warning(f"Spool file is unreadable ({exc}), moved aside to {aside}")
+        # The file name only: the full path holds the basedir (often a user name).
+        logger.warning(
+            f"Spool file is unreadable ({type(exc).__name__}), moved aside as "
+            f"{os.path.basename(aside)}"
+        )
         try:
             os.replace(path, aside)
         except OSError:
@@ -246,8 +255,10 @@ class Delivery:
         on_tick: Optional[Callable[[], float]] = None,
         online: bool = True,
     ):
-        """``get_target()`` returns ``(url_template, unique_id, accepted_version)`` while
-        sending is allowed, None otherwise; it is asked before every attempt."""
+        """``get_target()`` returns ``(url_template, config)`` while sending is allowed,
+        None otherwise. It is asked before every attempt, and each report passes the
+        consent gate of that moment again: a switch turned off during an outage also
+        holds back what was queued before."""
         self._folder = data_folder
         self._get_target = get_target
         self._logger = logger or logging.getLogger(__name__)
@@ -471,7 +482,12 @@ class Delivery:
             self._maintain(backlog)
             return True
 
-        outcome, status, delay = self._attempt(report)
+        try:
+            outcome, status, delay = self._attempt(report)
+        except Exception:
+            # Never leave a report "in flight" forever: journal it as undeliverable.
+            self._logger.exception(f"Could not send {report.name}")
+            outcome, status, delay = "rejected", None, None
 
         with self._cond:
             self._inflight = None
@@ -515,15 +531,22 @@ class Delivery:
         if target is None:
             # Tracking was switched off or the server is not allowed: nothing leaves.
             return "withheld", None, None
-        url_template, unique_id, accepted = target
-        fields = dict(report.fields)
+        url_template, config = target
+        original = report
         age = time.time() - report.created
         if age > self._max_age:
             return "expired", None, None
-        if age > AGE_THRESHOLD and accepted >= 2:
-            fields["age"] = int(age)
-        params = urlencode({k: str(v) for k, v in fields.items()}).replace("+", "%20")
-        url = url_template.format(id=unique_id, event=report.name)
+        if age > AGE_THRESHOLD:
+            report = Report(
+                report.name, {**report.fields, "age": int(age)}, report.created
+            )
+        gated = consent.gate(report, config)
+        if gated is None:
+            return "withheld", None, None
+        fields = gated.fields
+        params = urlencode({k: wire_value(v) for k, v in fields.items()})
+        params = params.replace("+", "%20")  # as the bundled plugin sends spaces
+        url = url_template.format(id=config.unique_id, event=report.name)
         timeout = self._timeout
         if self._flushing:
             timeout = max(0.1, min(timeout, 1.5))
@@ -545,7 +568,7 @@ class Delivery:
         code = response.status_code
         if 200 <= code < 300:
             self._logger.debug(f"Sent tracking report {report.name}")
-            report.fields = fields
+            original.fields = dict(fields)  # the journal shows what was really sent
             return "delivered", code, None
         if code >= 500 or code in (408, 429):
             return (
@@ -579,6 +602,8 @@ class Delivery:
     def _maintain(self, backlog: bool) -> None:
         """Disk work of the worker: keep the spool in step with a lasting backlog (so
         a crash loses little), and the journal on disk."""
+        if self._stopping:
+            return  # shutdown() has written the final spool: never overwrite it
         try:
             now = time.monotonic()
             if not backlog:
@@ -647,8 +672,3 @@ class Delivery:
             return [e for e in data if isinstance(e, dict)][-JOURNAL_SIZE:]
         except (OSError, ValueError, TypeError):
             return []
-
-    def clear_journal(self) -> None:
-        with self._cond:
-            self._journal.clear()
-            self._journal_dirty = True

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 import yaml
 
@@ -127,4 +127,10 @@ def detect_environment(plugin_manager: Any) -> dict:
     return EnvironmentDetector(plugin_manager).run_detection(notify_plugins=False) or {}
 
 
-Getter = Callable[[tuple], Any]
+def octoprint_version() -> str:
+    try:
+        from octoprint.util.version import get_octoprint_version_string
+
+        return get_octoprint_version_string()
+    except Exception:  # pragma: no cover
+        return "unknown"

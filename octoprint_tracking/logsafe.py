@@ -23,11 +23,11 @@ class RedactFilter(logging.Filter):
     def secrets(self) -> List[str]:
         return self._secrets
 
-    @secrets.setter
-    def secrets(self, values):
-        out = []
+    def add(self, values) -> None:
+        """Redact these from now on, besides everything added before."""
+        out = set(self._secrets)
         for value in values:
-            out.append(value)
+            out.add(value)
             if "://" in value:
                 try:
                     host = urlsplit(
@@ -36,9 +36,9 @@ class RedactFilter(logging.Filter):
                 except ValueError:
                     host = None
                 if host:
-                    out.append(host)
+                    out.add(host)
         # Longest first, so a URL is replaced before its host.
-        self._secrets = sorted(set(out), key=len, reverse=True)
+        self._secrets = sorted(out, key=len, reverse=True)
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not self._secrets:

@@ -7,9 +7,10 @@ its catalog entry and one line to ``EVENTS``.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Mapping, Optional
+from typing import Any, Callable, Dict, Mapping, Optional
 
 from . import catalog, privacy
 
@@ -86,6 +87,12 @@ class HostState:
 
     connected_at: float = 0.0
 
+    lock: threading.Lock = field(
+        default_factory=threading.Lock, compare=False, repr=False
+    )
+    """Guards ``connection``: the firmware event (host thread) and the timeout
+    (delivery worker) must not both send ``printer_connected``."""
+
 
 Builder = Callable[[HostState, str, Any], Optional[Report]]
 
@@ -154,9 +161,10 @@ def connected(state: HostState, event: str, payload: Any) -> Optional[Report]:
 
 
 def firmware(state: HostState, event: str, payload: Any) -> Optional[Report]:
-    if state.connection is None:
+    with state.lock:
+        fields, state.connection = state.connection, None
+    if fields is None:
         return None
-    fields, state.connection = state.connection, None
     name = _get(payload, "name")
     return make(
         "printer_connected",
@@ -168,9 +176,10 @@ def firmware(state: HostState, event: str, payload: Any) -> Optional[Report]:
 def due(state: HostState, now: Optional[float] = None) -> Optional[Report]:
     """The ``printer_connected`` report whose firmware name did not come in time."""
     now = time.monotonic() if now is None else now
-    if state.connection is None or now - state.connected_at < FIRMWARE_WAIT:
-        return None
-    fields, state.connection = state.connection, None
+    with state.lock:
+        if state.connection is None or now - state.connected_at < FIRMWARE_WAIT:
+            return None
+        fields, state.connection = state.connection, None
     return make("printer_connected", **fields)
 
 
@@ -359,7 +368,3 @@ def check(report: Report) -> Report:
     """Raise if the report carries an undeclared field (used by tests and preview)."""
     catalog.check_fields(report.name, report.fields)
     return report
-
-
-def all_builders() -> List[str]:
-    return sorted(EVENTS)

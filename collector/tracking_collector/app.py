@@ -21,6 +21,7 @@ from werkzeug.exceptions import HTTPException
 from . import validation as v
 from .config import Config
 from .dashboard import render
+from .fastpath import FastPath
 from .geo import GeoLookup, client_ip, parse_networks
 from .stats import compute_stats
 from .store import BatchWriter, Report, SQLiteStore, Store, WriterClosed
@@ -105,12 +106,6 @@ def _read_body(stream, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _error(status: int, code: str, message: str) -> Response:
-    response = jsonify({"ok": False, "error": code, "message": message})
-    response.status_code = status
-    return response
-
-
 def create_app(
     config: Config | None = None,
     *,
@@ -118,6 +113,7 @@ def create_app(
     geo: GeoLookup | None = None,
     clock: Callable[[], float] = time.time,
     background_purge: bool = True,
+    fast_path: bool = True,
 ) -> Flask:
     config = config or Config.from_env()
     app = Flask(__name__)
@@ -137,6 +133,13 @@ def create_app(
     def _ok() -> Response:
         return app.response_class(ok_body, mimetype=ok_mimetype)
 
+    def _error(status: int, code: str, message: str) -> Response:
+        # What jsonify() does, without needing an app context (the fast path
+        # renders its errors with this too, so both paths give the same bytes).
+        response = app.json.response({"ok": False, "error": code, "message": message})
+        response.status_code = status
+        return response
+
     @app.errorhandler(v.ValidationError)
     def _validation_error(exc: v.ValidationError) -> Response:
         return _error(exc.status, exc.code, exc.message)
@@ -149,21 +152,28 @@ def create_app(
             response.headers["Allow"] = ", ".join(exc.valid_methods)
         return response
 
-    @app.errorhandler(Exception)
-    def _unexpected(exc: Exception) -> Response:
-        log.exception("Unhandled error on %s", request.path)
+    def _internal_error(path: str) -> Response:
+        log.exception("Unhandled error on %s", path)
         return _error(500, "internal_error", "internal error")
 
-    def _read_fields() -> dict[str, str]:
-        if len(request.query_string) > v.MAX_QUERY_BYTES:
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        return _internal_error(request.path)
+
+    def _read_fields(
+        method: str,
+        query_string: bytes,
+        length: int | None,
+        mimetype: Callable[[], str],
+        stream: Callable[[], Any],
+    ) -> dict[str, str]:
+        if len(query_string) > v.MAX_QUERY_BYTES:
             raise v.ValidationError(413, "query_too_large", "query string exceeds 64 KiB")
-        length = request.content_length
         if length is not None and length > v.MAX_BODY_BYTES:
             raise v.ValidationError(413, "body_too_large", "request body exceeds 64 KiB")
-        pairs = v.parse_pairs(request.query_string, "query string")
-        if request.method == "POST":
-            mimetype = request.mimetype or ""
-            if mimetype not in v.FORM_TYPES:
+        pairs = v.parse_pairs(query_string, "query string")
+        if method == "POST":
+            if mimetype() not in v.FORM_TYPES:
                 raise v.ValidationError(
                     400,
                     "unsupported_content_type",
@@ -171,7 +181,7 @@ def create_app(
                 )
             # OctoPrint posts an urlencoded str with requests, which sends no
             # Content-Type, so the raw body is parsed whatever the header says.
-            body = _read_body(request.stream, v.MAX_BODY_BYTES + 1)
+            body = _read_body(stream(), v.MAX_BODY_BYTES + 1)
             if len(body) > v.MAX_BODY_BYTES:
                 raise v.ValidationError(
                     413, "body_too_large", "request body exceeds 64 KiB"
@@ -184,13 +194,10 @@ def create_app(
             pairs += body_pairs
         return v.fields(pairs)
 
-    def _location() -> tuple[str, str]:
+    def _location(remote_addr: str | None, forwarded_for: str | None) -> tuple[str, str]:
         # The address is resolved and geolocated in this one scope and never
         # assigned to anything that outlives the request.
-        ip = client_ip(
-            request.remote_addr, request.headers.get("X-Forwarded-For"), collector.trusted
-        )
-        return collector.geo.lookup(ip)
+        return collector.geo.lookup(client_ip(remote_addr, forwarded_for, collector.trusted))
 
     def _wait(future) -> Any:
         try:
@@ -205,22 +212,32 @@ def create_app(
                 503, "store_unavailable", "report could not be stored, retry later"
             ) from None
 
-    @app.route("/track/<instance>/<event>/", methods=["GET", "POST"])
-    @app.route("/track/<instance>/<event>", methods=["GET", "POST"])
-    def track(instance: str, event: str) -> Response:
-        if request.method == "HEAD":
-            # Flask adds HEAD to GET routes; a HEAD must not record a report.
-            raise v.ValidationError(405, "method_not_allowed", "use GET or POST")
+    def record(
+        instance: str,
+        event: str,
+        method: str,
+        query_string: bytes,
+        length: int | None,
+        mimetype: Callable[[], str],
+        stream: Callable[[], Any],
+        remote_addr: str | None,
+        forwarded_for: str | None,
+        user_agent: str | None,
+    ) -> None:
+        """Validate, locate and store one report (GET or POST); ValidationError if not.
+
+        Shared by the Flask view and the WSGI fast path, so the rules live here once.
+        """
         instance = v.instance_id(instance)
         event = v.event_name(event)
-        fields = _read_fields()
+        fields = _read_fields(method, query_string, length, mimetype, stream)
         age = v.age_seconds(fields.pop("age", None), config.retention_seconds)
-        country, city = _location()
+        country, city = _location(remote_addr, forwarded_for)
         report = Report(
             instance=instance,
             event=event,
             ts=collector.clock() - age,
-            version=v.version_from(fields, request.headers.get("User-Agent")),
+            version=v.version_from(fields, user_agent),
             country=country,
             city=city,
             fields=fields,
@@ -232,6 +249,26 @@ def create_app(
                 503, "shutting_down", "collector is shutting down"
             ) from None
         _wait(future)
+
+    @app.route("/track/<instance>/<event>/", methods=["GET", "POST"])
+    @app.route("/track/<instance>/<event>", methods=["GET", "POST"])
+    def track(instance: str, event: str) -> Response:
+        if request.method == "HEAD":
+            # Flask adds HEAD to GET routes; a HEAD must not record a report.
+            raise v.ValidationError(405, "method_not_allowed", "use GET or POST")
+        headers = request.headers
+        record(
+            instance,
+            event,
+            request.method,
+            request.query_string,
+            request.content_length,
+            lambda: request.mimetype or "",
+            lambda: request.stream,
+            request.remote_addr,
+            headers.get("X-Forwarded-For"),
+            headers.get("User-Agent"),
+        )
         return _ok()
 
     @app.route("/track/<instance>/", methods=["DELETE"])
@@ -266,4 +303,15 @@ def create_app(
     def healthz() -> Response:
         return _ok()
 
+    if fast_path:
+        # Flask.__call__ (what WSGI servers call) goes through app.wsgi_app, so this
+        # puts the fast path in front of every request, served or test client.
+        app.wsgi_app = FastPath(  # type: ignore[method-assign]
+            app.wsgi_app,
+            record=record,
+            ok=_ok(),
+            error=_error,
+            http_error=_http_error,
+            internal_error=_internal_error,
+        )
     return app

@@ -14,7 +14,8 @@ import tracemalloc
 
 import pytest
 
-from octoprint_tracking import reports
+from octoprint_tracking import catalog, reports
+from octoprint_tracking.consent import Config
 from octoprint_tracking.delivery import Delivery, retry_after, server_allowed
 
 ID = "0e4b4c5e-8d3f-4f7e-9a41-6b1f3b0b2c11"
@@ -23,8 +24,11 @@ ID = "0e4b4c5e-8d3f-4f7e-9a41-6b1f3b0b2c11"
 class Target:
     """What the plugin's consent gate answers; switchable like the owner's decision."""
 
-    def __init__(self, url, accepted=2):
-        self.value = (url, ID, accepted)
+    def __init__(self, url, accepted=2, **config):
+        self.value = (
+            url,
+            Config(enabled=True, unique_id=ID, accepted=accepted, **config),
+        )
 
     def __call__(self):
         return self.value
@@ -245,7 +249,9 @@ def test_zero_requests_follow_a_disable(make, receiver, tmp_path):
     window = threading.Event()
     window.wait(1.0)
     assert [t for t in receiver.attempts if t > disabled_at] == []
-    assert d.status()["queued"] == 0 or target() is None
+    # The raced report was withheld (dropped unsent), not left for later.
+    assert d.status()["queued"] == 0
+    assert not [e for e in d.journal() if e["time"] > disabled_at]
     assert not (tmp_path / "spool.json").exists()
 
 
@@ -396,3 +402,37 @@ def test_forget_asks_the_server_once_to_delete_an_old_instance(make, receiver):
     d.forget(receiver.url.split("{event}")[0].format(id="old-id"))
     hit = receiver.wait_for(lambda hits: any(h.method == "DELETE" for h in hits))[0]
     assert (hit.method, hit.instance) == ("DELETE", "old-id")
+
+
+def test_a_switch_turned_off_during_an_outage_holds_back_what_was_queued(make, receiver):
+    receiver.set_mode("reject")
+    target = Target(receiver.url)
+    d = make(target=target)
+    d.start()
+    d.put(numbered(1))
+    d.put(reports.make("install_plugin", plugin="x", plugin_version="1"))
+    target.value = (receiver.url, Config(enabled=True, unique_id=ID, accepted=2,
+                    events={**catalog.default_events(), "printjob": False}))  # fmt: skip
+    receiver.set_mode("ok")
+    receiver.wait_for_event("install_plugin")
+    assert receiver.received("print_done") == []
+
+
+def test_a_template_with_unknown_placeholders_is_not_allowed():
+    assert not server_allowed("https://x.org/{id}/{event}/{other}")
+    assert not server_allowed("https://x.org/{id}/{event}/{0}")
+
+
+def test_an_unexpected_error_while_sending_never_leaves_a_report_in_flight(
+    make, receiver
+):
+    d = make(target=lambda: ("https://x.org/{id}/{event}/{oops}", Config(
+        enabled=True, unique_id=ID, accepted=2)))  # fmt: skip
+    d.start()
+    d.put(numbered(1))
+    deadline = time.monotonic() + 10
+    while not d.journal():
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert d.journal()[0]["outcome"] == "rejected"
+    assert d.status()["queued"] == 0

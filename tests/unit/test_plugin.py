@@ -6,6 +6,7 @@ import time
 from types import SimpleNamespace
 
 import pytest
+import yaml
 from octoprint.plugins.tracking import TrackingPlugin
 
 import octoprint_tracking
@@ -177,3 +178,23 @@ def test_offline_holds_reports_for_a_remote_server(tmp_path):
     assert p._delivery.status()["online"] is False
     p._set_online(True)
     assert p._delivery.status()["online"] is True
+
+
+def test_a_running_server_notices_a_cli_disable_even_after_another_set(tmp_path):
+    # OctoPrint reloads a changed config.yaml on its next set(): the watcher must
+    # still see that the snapshot is stale.
+    p = build(tmp_path, {"enabled": True, "consent_version": 2})
+    settings = p._settings.settings
+    settings.save(force=True)
+    p._config_mtime = p._config_file_mtime()
+    assert p._config.active
+    with open(settings._configfile) as f:
+        config = yaml.safe_load(f)
+    config["plugins"]["usage_tracking"]["enabled"] = False
+    with open(settings._configfile, "w") as f:
+        yaml.safe_dump(config, f)
+    settings.set(["appearance", "name"], "printer-a")  # reloads the file itself
+    p._watch_config()  # unsaved change in memory: not now
+    settings.save()  # as OctoPrint's API does right after a set
+    p._watch_config()
+    assert p._config.active is False

@@ -57,13 +57,16 @@ def test_hash_path_never_contains_the_name():
 
 def test_redact_filter_removes_id_and_server_from_urllib3_records(caplog):
     f = RedactFilter()
-    f.secrets = ["1234-abcd", "https://track.example.org/track/{id}/{event}/"]
+    f.add(["old-id-9"])
+    f.add(["1234-abcd", "https://track.example.org/track/{id}/{event}/"])
     f.install()
     logger = logging.getLogger("urllib3.connectionpool")
     with caplog.at_level(logging.DEBUG, logger="urllib3.connectionpool"):
         logger.debug('%s://%s:%s "%s %s %s" %s', "https", "track.example.org", 443,
                      "GET", "/track/1234-abcd/ping/?x=1", "HTTP/1.1", 200)  # fmt: skip
+        logger.debug("DELETE /track/old-id-9/")
     text = caplog.text
     assert "1234-abcd" not in text and "track.example.org" not in text
+    assert "old-id-9" not in text, "an id from before Reset ID stays redacted"
     assert "<redacted>" in text
     logger.removeFilter(f)
