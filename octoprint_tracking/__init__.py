@@ -208,7 +208,7 @@ class UsageTrackingPlugin(
                 data.pop("server")
                 self._logger.warning(f"Refused a new tracking server. {SERVER_RULE}")
                 self._plugin_manager.send_plugin_message(
-                    self._identifier, {"type": "server_refused", "message": SERVER_RULE}
+                    self._identifier, {"type": "server_refused"}
                 )
         before = self._config
         result = octoprint.plugin.SettingsPlugin.on_settings_save(self, data)

@@ -7,6 +7,7 @@ its catalog entry and one line to ``EVENTS``.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -343,9 +344,15 @@ def webui_load(payload: Any) -> Optional[Report]:
     return make("webui_load", **values)
 
 
+_UI_STRING = re.compile(r"^[\w .()+,:;-]{1,64}$")
+
+
 def valid_ui_string(value: Any) -> bool:
-    """At most 64 printable characters, as the API promises."""
-    return isinstance(value, str) and 0 < len(value) <= 64 and value.isprintable()
+    """At most 64 printable characters, as the API promises, and only those a browser
+    or OS name and version use: no "@" or "/", so no address or path gets through."""
+    return (
+        isinstance(value, str) and bool(_UI_STRING.match(value)) and value.isprintable()
+    )
 
 
 def features(get: Callable[[tuple], Any]) -> Fields:

@@ -10,7 +10,9 @@ with an flock, so each worker's writer commits everything that queued up while t
 other one was committing.
 """
 
+import logging
 import os
+import traceback
 
 from gunicorn.glogging import Logger
 
@@ -63,6 +65,56 @@ class PrivateLogger(Logger):
         if "%(t)s" in self.cfg.access_log_format:
             atoms["t"] = self.now()
         return atoms
+
+    def access(self, resp, req, environ, request_time):
+        """Write the access line straight to gunicorn's own plain handler.
+
+        Same line as ``Logger.access`` (format % atoms, newline, flushed), without
+        building a LogRecord and walking the stack for it on every request. Any
+        other logging setup (logconfig, syslog, filters, extra handlers) goes
+        through the standard path.
+        """
+        if not self.access_log_enabled:
+            return
+        handler = self._plain_access_handler()
+        if handler is None:
+            super().access(resp, req, environ, request_time)
+            return
+        try:
+            line = self.cfg.access_log_format % self.atoms_wrapper_class(
+                self.atoms(resp, req, environ, request_time)
+            )
+            handler.acquire()
+            try:
+                stream = handler.stream
+                stream.write(line + handler.terminator)
+                stream.flush()
+            finally:
+                handler.release()
+        except Exception:
+            self.error(traceback.format_exc())
+
+    def _plain_access_handler(self):
+        log = self.access_log
+        handlers = log.handlers
+        if (
+            len(handlers) != 1
+            or log.propagate
+            or log.filters
+            or not log.isEnabledFor(logging.INFO)
+        ):
+            return None
+        handler = handlers[0]
+        if (
+            type(handler) not in (logging.StreamHandler, logging.FileHandler)
+            or not getattr(handler, "_gunicorn", False)
+            or handler.filters
+            or handler.level > logging.INFO
+            or getattr(handler.formatter, "_fmt", None) != "%(message)s"
+            or handler.stream is None
+        ):
+            return None
+        return handler
 
 
 logger_class = PrivateLogger

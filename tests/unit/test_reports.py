@@ -281,6 +281,11 @@ def test_webui_load_accepts_short_printable_strings_only():
     assert reports.webui_load({**ok, "os_name": "x" * 65}) is None
     assert reports.webui_load({**ok, "os_name": "bad\nline"}) is None
     assert reports.webui_load({**ok, "os_name": 7}) is None
+    assert reports.webui_load({**ok, "os_name": "bob@example.com"}) is None
+    assert reports.webui_load({**ok, "os_name": "/home/bob"}) is None
+    assert fields(
+        reports.webui_load({**ok, "os_name": "Mac OS", "os_version": "10.15.7"})
+    )
     assert reports.webui_load(None) is None
 
 

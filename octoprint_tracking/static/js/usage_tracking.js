@@ -12,8 +12,6 @@ $(function () {
     // fields are "<name> (on/off only)" and are translated in two parts, as in
     // templates/snippets/catalog.jinja2.
     const ON_OFF = " (on/off only)";
-    const SERVER_RULE =
-        "The tracking server must be an https:// address, or http:// to a loopback address, with {id} and {event} in it.";
     function translateMeaning(text) {
         if (!text) return "";
         if (_.endsWith(text, ON_OFF)) {
@@ -190,17 +188,14 @@ $(function () {
         self.onDataUpdaterPluginMessage = function (plugin, data) {
             if (plugin !== "usage_tracking" || !data) return;
             if (data.type === "server_refused") {
-                // The server sends its rule in English (SERVER_RULE in __init__.py).
-                // The same sentence is written out here so that pybabel extracts it
-                // and the owner reads it in their language; another text is shown
-                // as it comes.
-                const rule = gettext(
-                    "The tracking server must be an https:// address, or http:// to a loopback address, with {id} and {event} in it."
-                );
+                // Every open page gets this message, whatever its language: the
+                // rule is worded (and translated) here, not sent by the server.
                 notifyError(
                     gettext("The new tracking server was refused.") +
                         " " +
-                        (data.message === SERVER_RULE ? rule : data.message || "")
+                        gettext(
+                            "The tracking server must be an https:// address, or http:// to a loopback address, with {id} and {event} in it."
+                        )
                 );
             }
         };
