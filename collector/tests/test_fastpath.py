@@ -22,47 +22,146 @@ BIG = "x" * (64 * 1024 + 1)
 
 # (id, method, path, kwargs for the test client, handled by the fast path?)
 CASES = [
-    ("get_slash", "GET", f"/track/{IID}/ping/?octoprint_uptime=42&printer_state=Op", {}, True),
+    (
+        "get_slash",
+        "GET",
+        f"/track/{IID}/ping/?octoprint_uptime=42&printer_state=Op",
+        {},
+        True,
+    ),
     ("get_no_slash", "GET", f"/track/{IID}/ping?octoprint_uptime=42", {}, True),
     ("get_no_query", "GET", f"/track/{IID}/startup/", {}, True),
     ("get_upper_id", "GET", f"/track/{IID.upper()}/ping/", {}, True),
-    ("get_ua_version", "GET", f"/track/{IID}/ping/", {"headers": {"User-Agent": UA}}, True),
-    ("get_version_wins", "GET", f"/track/{IID}/ping/?version=1.2.3", {"headers": {"User-Agent": UA}}, True),
+    (
+        "get_ua_version",
+        "GET",
+        f"/track/{IID}/ping/",
+        {"headers": {"User-Agent": UA}},
+        True,
+    ),
+    (
+        "get_version_wins",
+        "GET",
+        f"/track/{IID}/ping/?version=1.2.3",
+        {"headers": {"User-Agent": UA}},
+        True,
+    ),
     ("get_repeated_key", "GET", f"/track/{IID}/ping/?a=1&a=2&b=", {}, True),
     ("get_age", "GET", f"/track/{IID}/ping/?age=120.5", {}, True),
     ("get_age_clamped", "GET", f"/track/{IID}/ping/?age=1e12", {}, True),
-    ("get_spaces_utf8", "GET", f"/track/{IID}/ping/?printer_state=%C3%9Cbung%20ok", {}, True),
+    (
+        "get_spaces_utf8",
+        "GET",
+        f"/track/{IID}/ping/?printer_state=%C3%9Cbung%20ok",
+        {},
+        True,
+    ),
     ("bad_id", "GET", "/track/not-a-uuid/ping/", {}, True),
     ("bad_event", "GET", f"/track/{IID}/Ping/", {}, True),
     ("long_event", "GET", f"/track/{IID}/{'e' * 65}/", {}, True),
     ("bad_field_name", "GET", f"/track/{IID}/ping/?bad%20key=1", {}, True),
     ("empty_field_name", "GET", f"/track/{IID}/ping/?=1", {}, True),
     ("value_too_long", "GET", f"/track/{IID}/ping/?v={'x' * 1025}", {}, True),
-    ("too_many_fields", "GET", f"/track/{IID}/ping/?" + "&".join(f"k{i}=1" for i in range(65)), {}, True),
+    (
+        "too_many_fields",
+        "GET",
+        f"/track/{IID}/ping/?" + "&".join(f"k{i}=1" for i in range(65)),
+        {},
+        True,
+    ),
     ("bad_percent_utf8", "GET", f"/track/{IID}/ping/?v=%ff", {}, True),
     ("bad_age_text", "GET", f"/track/{IID}/ping/?age=soon", {}, True),
     ("bad_age_negative", "GET", f"/track/{IID}/ping/?age=-1", {}, True),
     ("bad_age_nan", "GET", f"/track/{IID}/ping/?age=nan", {}, True),
     ("bad_age_inf", "GET", f"/track/{IID}/ping/?age=inf", {}, True),
     ("query_too_large", "GET", f"/track/{IID}/ping/?v={BIG}", {}, True),
-    ("post_no_type", "POST", f"/track/{IID}/pong/", {"data": b"os=linux&python=3.11.7"}, True),
-    ("post_form", "POST", f"/track/{IID}/pong/?version=1.11.8", {"data": b"os=linux", "content_type": FORM}, True),
-    ("post_form_charset", "POST", f"/track/{IID}/pong/", {"data": b"os=linux", "content_type": FORM + "; charset=utf-8"}, True),
-    ("post_text_plain", "POST", f"/track/{IID}/pong", {"data": b"os=linux", "content_type": "Text/Plain"}, True),
+    (
+        "post_no_type",
+        "POST",
+        f"/track/{IID}/pong/",
+        {"data": b"os=linux&python=3.11.7"},
+        True,
+    ),
+    (
+        "post_form",
+        "POST",
+        f"/track/{IID}/pong/?version=1.11.8",
+        {"data": b"os=linux", "content_type": FORM},
+        True,
+    ),
+    (
+        "post_form_charset",
+        "POST",
+        f"/track/{IID}/pong/",
+        {"data": b"os=linux", "content_type": FORM + "; charset=utf-8"},
+        True,
+    ),
+    (
+        "post_text_plain",
+        "POST",
+        f"/track/{IID}/pong",
+        {"data": b"os=linux", "content_type": "Text/Plain"},
+        True,
+    ),
     ("post_dict_form", "POST", f"/track/{IID}/pong/", {"data": {"os": "linux"}}, True),
     ("post_empty_body", "POST", f"/track/{IID}/pong/", {"data": b""}, True),
     ("post_bad_utf8", "POST", f"/track/{IID}/pong/", {"data": b"os=\xff"}, True),
     ("post_bad_key", "POST", f"/track/{IID}/pong/", {"data": b"b%20d=1"}, True),
-    ("post_body_too_large", "POST", f"/track/{IID}/pong/", {"data": ("v=" + BIG).encode()}, True),
-    ("post_too_many_merged", "POST", f"/track/{IID}/pong/?" + "&".join(f"q{i}=1" for i in range(40)),
-     {"data": "&".join(f"b{i}=1" for i in range(30)).encode()}, True),
-    ("post_chunked", "POST", f"/track/{IID}/pong/", {"data": b"os=linux", "headers": {"Transfer-Encoding": "chunked"}, "environ_overrides": {"wsgi.input_terminated": True}}, True),
-    ("post_chunked_unterminated", "POST", f"/track/{IID}/pong/", {"data": b"os=linux", "headers": {"Transfer-Encoding": "chunked"}}, True),
-    ("post_bad_length", "POST", f"/track/{IID}/pong/", {"data": b"os=linux", "headers": {"Content-Length": "abc"}}, True),
+    (
+        "post_body_too_large",
+        "POST",
+        f"/track/{IID}/pong/",
+        {"data": ("v=" + BIG).encode()},
+        True,
+    ),
+    (
+        "post_too_many_merged",
+        "POST",
+        f"/track/{IID}/pong/?" + "&".join(f"q{i}=1" for i in range(40)),
+        {"data": "&".join(f"b{i}=1" for i in range(30)).encode()},
+        True,
+    ),
+    (
+        "post_chunked",
+        "POST",
+        f"/track/{IID}/pong/",
+        {
+            "data": b"os=linux",
+            "headers": {"Transfer-Encoding": "chunked"},
+            "environ_overrides": {"wsgi.input_terminated": True},
+        },
+        True,
+    ),
+    (
+        "post_chunked_unterminated",
+        "POST",
+        f"/track/{IID}/pong/",
+        {"data": b"os=linux", "headers": {"Transfer-Encoding": "chunked"}},
+        True,
+    ),
+    (
+        "post_bad_length",
+        "POST",
+        f"/track/{IID}/pong/",
+        {"data": b"os=linux", "headers": {"Content-Length": "abc"}},
+        True,
+    ),
     ("post_bad_id", "POST", "/track/nope/pong/", {"data": b"os=linux"}, True),
     # Left to Flask: unusual content types, other methods, other paths.
-    ("post_json", "POST", f"/track/{IID}/pong/", {"data": b"{}", "content_type": "application/json"}, False),
-    ("post_multipart", "POST", f"/track/{IID}/pong/", {"data": {"os": "linux"}, "content_type": "multipart/form-data"}, False),
+    (
+        "post_json",
+        "POST",
+        f"/track/{IID}/pong/",
+        {"data": b"{}", "content_type": "application/json"},
+        False,
+    ),
+    (
+        "post_multipart",
+        "POST",
+        f"/track/{IID}/pong/",
+        {"data": {"os": "linux"}, "content_type": "multipart/form-data"},
+        False,
+    ),
     ("head", "HEAD", f"/track/{IID}/ping/", {}, False),
     ("put", "PUT", f"/track/{IID}/ping/", {}, False),
     ("delete_event", "DELETE", f"/track/{IID}/ping/", {}, False),
@@ -90,7 +189,9 @@ def pair(tmp_path, geo_db):
             geoip=str(geo_db),
             trusted_proxies=[TRUSTED_PROXY],
         )
-        apps[name] = create_app(config, clock=clock, background_purge=False, fast_path=fast)
+        apps[name] = create_app(
+            config, clock=clock, background_purge=False, fast_path=fast
+        )
     yield apps
     for app in apps.values():
         get_collector(app).close()
@@ -119,7 +220,9 @@ def _stored(app):
 @pytest.mark.parametrize(
     "method,path,kwargs,fast", [c[1:] for c in CASES], ids=[c[0] for c in CASES]
 )
-def test_fast_path_answers_and_stores_exactly_like_flask(pair, method, path, kwargs, fast):
+def test_fast_path_answers_and_stores_exactly_like_flask(
+    pair, method, path, kwargs, fast
+):
     fast_app, flask_app = pair["fast"], pair["flask"]
     assert isinstance(fast_app.wsgi_app, FastPath)
     assert not isinstance(flask_app.wsgi_app, FastPath)
@@ -155,7 +258,9 @@ def test_fast_path_server_errors_match_flask(tmp_path, failure, monkeypatch):
     for fast in (True, False):
         db = str(tmp_path / f"{fast}.sqlite")
         store = _FailingStore(db) if failure == "store_error" else None
-        app = create_app(Config(db=db), store=store, background_purge=False, fast_path=fast)
+        app = create_app(
+            Config(db=db), store=store, background_purge=False, fast_path=fast
+        )
         collector = get_collector(app)
         if failure == "writer_closed":
             collector.writer.close()
@@ -168,7 +273,11 @@ def test_fast_path_server_errors_match_flask(tmp_path, failure, monkeypatch):
         finally:
             collector.close()
     assert answers[0] == answers[1]
-    assert answers[0][0] == ("500 INTERNAL SERVER ERROR" if failure == "unexpected" else "503 SERVICE UNAVAILABLE")
+    assert answers[0][0] == (
+        "500 INTERNAL SERVER ERROR"
+        if failure == "unexpected"
+        else "503 SERVICE UNAVAILABLE"
+    )
 
 
 def _boom(ip):

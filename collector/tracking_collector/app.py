@@ -197,7 +197,9 @@ def create_app(
     def _location(remote_addr: str | None, forwarded_for: str | None) -> tuple[str, str]:
         # The address is resolved and geolocated in this one scope and never
         # assigned to anything that outlives the request.
-        return collector.geo.lookup(client_ip(remote_addr, forwarded_for, collector.trusted))
+        return collector.geo.lookup(
+            client_ip(remote_addr, forwarded_for, collector.trusted)
+        )
 
     def _wait(future) -> Any:
         try:
