@@ -268,7 +268,8 @@ class Delivery:
         self._on_tick = on_tick
         self._backoff = Backoff(backoff_base, backoff_max)
 
-        self._cond = threading.Condition()
+        # A plain Lock (not the default RLock): cheaper for the host thread's put().
+        self._cond = threading.Condition(threading.Lock())
         self._outbox = Outbox(capacity)
         self._inflight: Optional[Report] = None
         self._generation = 0
