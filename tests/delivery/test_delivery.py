@@ -17,6 +17,7 @@ import pytest
 from octoprint_tracking import catalog, reports
 from octoprint_tracking.consent import Config
 from octoprint_tracking.delivery import Delivery, retry_after, server_allowed
+from tests.support.wait import eventually
 
 ID = "0e4b4c5e-8d3f-4f7e-9a41-6b1f3b0b2c11"
 
@@ -95,19 +96,17 @@ def test_no_report_is_lost_across_an_outage_and_none_arrives_twice(make, receive
     # Many retry cycles through every kind of failure.
     for mode in ("error", "close", "reject", "throttle", "error"):
         receiver.set_mode(mode)
-        before = len(receiver.attempts)
-        deadline = time.monotonic() + 10
-        while len(receiver.attempts) < before + 3 and mode != "reject":
-            assert time.monotonic() < deadline, f"no retries in mode {mode}"
-            time.sleep(0.02)
         if mode == "reject":
-            # Refused connections never reach the receiver: wait for retries to be
-            # counted as problems by the delivery instead.
+            # Refused connections never reach the receiver: wait for the delivery to
+            # count a new problem instead.
             seen = d.status()["last_problem"]
-            deadline = time.monotonic() + 10
-            while d.status()["last_problem"] is seen:
-                assert time.monotonic() < deadline
-                time.sleep(0.02)
+            eventually(lambda seen=seen: d.status()["last_problem"] is not seen)
+        else:
+            before = len(receiver.attempts)
+            eventually(
+                lambda before=before: len(receiver.attempts) >= before + 3,
+                what=f"no retries in mode {mode}",
+            )
     receiver.retry_after = 0
     receiver.set_mode("ok")
     receiver.wait_for(lambda hits: len(hits) >= 30, timeout=30)
@@ -130,10 +129,10 @@ def test_reports_survive_a_restart_through_the_spool(make, receiver, tmp_path):
     second.start()
     receiver.wait_for(lambda hits: len(hits) >= 20)
     assert arrived_numbers(receiver) == list(range(20))
-    deadline = time.monotonic() + 10
-    while (tmp_path / "spool.json").exists():
-        assert time.monotonic() < deadline, "spool not removed after delivery"
-        time.sleep(0.05)
+    eventually(
+        lambda: not ((tmp_path / "spool.json").exists()),
+        what="spool not removed after delivery",
+    )
 
 
 def test_a_lasting_backlog_is_spooled_while_running(make, receiver, tmp_path):
@@ -142,10 +141,7 @@ def test_a_lasting_backlog_is_spooled_while_running(make, receiver, tmp_path):
     d.start()
     for n in range(5):
         d.put(numbered(n))
-    deadline = time.monotonic() + 10
-    while not (tmp_path / "spool.json").exists():
-        assert time.monotonic() < deadline, "backlog never spooled"
-        time.sleep(0.05)
+    eventually(lambda: (tmp_path / "spool.json").exists(), what="backlog never spooled")
     assert len(json.loads((tmp_path / "spool.json").read_text())["reports"]) >= 4
 
 
@@ -186,10 +182,7 @@ def test_memory_stays_bounded_against_a_stalled_server_and_drops_are_counted(
     d = make(capacity=1000, timeout=30)
     d.start()
     d.put(numbered(0))
-    deadline = time.monotonic() + 10
-    while not receiver.attempts:  # the first request is stuck on the wire
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    eventually(lambda: receiver.attempts)  # the first request is stuck on the wire
     gc.collect()
     tracemalloc.start()
     base = tracemalloc.take_snapshot()
@@ -215,10 +208,7 @@ def test_shutdown_takes_at_most_2_seconds_with_500_queued_to_a_stalled_server(
     d.start()
     for n in range(500):
         d.put(numbered(n))
-    deadline = time.monotonic() + 10
-    while not receiver.attempts:
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    eventually(lambda: receiver.attempts)
     started = time.monotonic()
     spooled = d.shutdown(reports.make("shutdown", version="1.11.8"), deadline=2.0)
     took = time.monotonic() - started
@@ -235,10 +225,7 @@ def test_zero_requests_follow_a_disable(make, receiver, tmp_path):
     d.start()
     for n in range(50):
         d.put(numbered(n))
-    deadline = time.monotonic() + 10
-    while len(receiver.attempts) < 10:
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    eventually(lambda: not (len(receiver.attempts) < 10))
     # The owner says no: the plugin first updates its gate, then purges.
     target.value = None
     d.purge()
@@ -286,10 +273,7 @@ def test_retry_after_is_honoured(make, receiver):
     d = make(backoff_base=0.01, backoff_max=0.02)
     d.start()
     d.put(numbered(0))
-    deadline = time.monotonic() + 10
-    while not receiver.attempts:
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    eventually(lambda: receiver.attempts)
     receiver.set_mode("ok")
     hit = receiver.wait_for_event("print_done")[0]
     assert hit.time - receiver.attempts[0] >= 0.95
@@ -300,10 +284,7 @@ def test_undeliverable_4xx_is_dropped_and_journalled(make, receiver, tmp_path):
     d = make()
     d.start()
     d.put(numbered(0))
-    deadline = time.monotonic() + 10
-    while not d.journal():
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    eventually(lambda: d.journal())
     entry = d.journal()[0]
     assert (entry["report"], entry["outcome"], entry["status"]) == (
         "print_done",
@@ -341,10 +322,7 @@ def test_a_late_report_carries_its_age_and_an_ancient_one_is_dropped(make, recei
     d.start()
     hit = receiver.wait_for_event("print_done")[0]
     assert 125 <= int(hit.fields["age"]) < 180
-    deadline = time.monotonic() + 5
-    while len(d.journal()) < 2:
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    eventually(lambda: not (len(d.journal()) < 2), timeout=5)
     assert [e["outcome"] for e in d.journal()] == ["expired", "delivered"]
 
 
@@ -362,10 +340,7 @@ def test_put_never_waits_while_the_server_hangs(make, receiver):
     d = make(timeout=30)
     d.start()
     d.put(numbered(0))
-    deadline = time.monotonic() + 10
-    while not receiver.attempts:
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    eventually(lambda: receiver.attempts)
     slowest = 0.0
     for n in range(2000):
         t = time.perf_counter()
@@ -430,9 +405,6 @@ def test_an_unexpected_error_while_sending_never_leaves_a_report_in_flight(
         enabled=True, unique_id=ID, accepted=2)))  # fmt: skip
     d.start()
     d.put(numbered(1))
-    deadline = time.monotonic() + 10
-    while not d.journal():
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    eventually(lambda: d.journal())
     assert d.journal()[0]["outcome"] == "rejected"
     assert d.status()["queued"] == 0

@@ -12,6 +12,7 @@ from octoprint.plugins.tracking import TrackingPlugin
 import octoprint_tracking
 from octoprint_tracking import catalog
 from tests.support import plugin as support
+from tests.support.wait import eventually
 
 JOB = {"name": "x.gcode", "path": "x.gcode", "origin": "local", "time": 12.0}
 
@@ -95,10 +96,7 @@ def test_on_event_returns_without_waiting_while_the_server_hangs(tmp_path, recei
     receiver.set_mode("hang")
     p = build(tmp_path, {"enabled": True, "consent_version": 2, "server": receiver.url})
     p.on_after_startup()
-    deadline = time.monotonic() + 10
-    while not receiver.attempts:
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    eventually(lambda: receiver.attempts)
     slowest = 0.0
     for _ in range(500):
         t = time.perf_counter()
