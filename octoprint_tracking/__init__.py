@@ -230,11 +230,11 @@ class UsageTrackingPlugin(
 
     def _apply_change(self, before: Config, wait: float = 1.0):
         after = self._config
-        if before.unique_id != after.unique_id and before.active:
-            # A new id: nothing queued under the old one may go out under the new.
+        if before.active and (not after.active or before.unique_id != after.unique_id):
+            # Switched off, or a new id (nothing queued under the old one may go out
+            # under the new): empty queue and spool.
             self._delivery.purge(wait=wait)
         if before.active and not after.active:
-            self._delivery.purge(wait=wait)
             self._logger.info("Usage tracking switched off: queue and spool emptied")
         elif after.active and not before.active:
             self._logger.info("Usage tracking switched on")

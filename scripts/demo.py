@@ -17,6 +17,8 @@ from pathlib import Path
 
 import yaml
 
+from octoprint_tracking.consent import KILL_SWITCHES
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("DEMO_DATA", ROOT / "demo-data"))
 HOST = "127.0.0.1"
@@ -26,17 +28,7 @@ LOGIN = ("demo", "demo-password")
 BIN = Path(sys.executable).parent
 # The demo is meant to send to its own collector: switch the kill switches off for
 # the two processes it starts (CI and friends stay untouched in your shell).
-ENV = {
-    k: v
-    for k, v in os.environ.items()
-    if k
-    not in (
-        "CI",
-        "OCTOPRINT_DISABLE_TRACKING",
-        "OCTOPRINT_TRACKING_DISABLED",
-        "DO_NOT_TRACK",
-    )
-}
+ENV = {k: v for k, v in os.environ.items() if k not in KILL_SWITCHES}
 
 
 def octoprint(*args: str) -> list:

@@ -214,6 +214,16 @@ def create_app(
                 503, "store_unavailable", "report could not be stored, retry later"
             ) from None
 
+    def _submit(operation, argument) -> None:
+        """Hand work to the writer and wait until it is committed (ack == stored)."""
+        try:
+            future = operation(argument)
+        except WriterClosed:
+            raise v.ValidationError(
+                503, "shutting_down", "collector is shutting down"
+            ) from None
+        _wait(future)
+
     def record(
         instance: str,
         event: str,
@@ -244,13 +254,7 @@ def create_app(
             city=city,
             fields=fields,
         )
-        try:
-            future = collector.writer.add(report)
-        except WriterClosed:
-            raise v.ValidationError(
-                503, "shutting_down", "collector is shutting down"
-            ) from None
-        _wait(future)
+        _submit(collector.writer.add, report)
 
     @app.route("/track/<instance>/<event>/", methods=["GET", "POST"])
     @app.route("/track/<instance>/<event>", methods=["GET", "POST"])
@@ -277,13 +281,7 @@ def create_app(
     @app.route("/track/<instance>", methods=["DELETE"])
     def forget(instance: str) -> Response:
         instance = v.instance_id(instance)
-        try:
-            future = collector.writer.forget(instance)
-        except WriterClosed:
-            raise v.ValidationError(
-                503, "shutting_down", "collector is shutting down"
-            ) from None
-        _wait(future)
+        _submit(collector.writer.forget, instance)
         return _ok()
 
     def _stats() -> dict[str, Any]:
