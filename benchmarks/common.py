@@ -15,8 +15,8 @@ from octoprint.events import Events
 from octoprint.plugins.tracking import TrackingPlugin
 
 import octoprint_tracking
-from octoprint_tracking import catalog
-from octoprint_tracking.consent import KILL_SWITCHES
+from octoprint_tracking.core import catalog
+from octoprint_tracking.settings import KILL_SWITCHES
 from tests.support import plugin as support
 
 OURS = "usage_tracking"
@@ -137,7 +137,7 @@ def ours(server: str, delivery: Optional[Dict[str, Any]] = None, start: bool = T
     if delivery:
         values["delivery"] = delivery
     plugin = _build(octoprint_tracking.UsageTrackingPlugin, OURS, values)
-    if not plugin._config.active or plugin._server is None:
+    if not plugin._tracker.config.active or plugin._tracker.target is None:
         raise RuntimeError(f"our plugin is not active: {plugin.status()}")
     if start:
         plugin.on_after_startup()
@@ -166,8 +166,8 @@ def bundled(server: str):
 
 def stop_ours(plugin) -> None:
     """End our worker quickly (used between rows, not measured)."""
-    if plugin._delivery is not None:
-        plugin._delivery.shutdown(deadline=0.2)
+    if plugin._tracker is not None:
+        plugin._tracker.delivery.shutdown(deadline=0.2)
 
 
 def stop_bundled(plugin) -> None:

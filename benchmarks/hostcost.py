@@ -8,8 +8,8 @@ between cases: this row is the cost while the server answers. What is timed is t
 - print, plugin and throttle: ``plugin.on_event(event, payload)``;
 - ping: both plugins produce pings on a timer, not from an event. For the bundled
   plugin the timer calls ``_track_ping()`` (on a RepeatedTimer thread); ours builds
-  it on its delivery worker, so the equivalent timed here is
-  ``plugin._queue(plugin._ping_report())`` without ``_tick``'s bookkeeping.
+  it on its tracker's RepeatedTimer thread, so the equivalent timed here is
+  ``tracker.queue(tracker.ping_report())`` without the timer's bookkeeping.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def run() -> List[Row]:
         for index, (label, events) in enumerate(CASES):
             sent = receiver.sent_by(common.OURS_ID), receiver.sent_by(common.BUNDLED_ID)
             ours_us = sample(
-                _caller(ours, events, lambda: ours._queue(ours._ping_report()))
+                _caller(ours, events, lambda: ours._tracker.queue(ours._tracker.ping_report()))
             )
             theirs_us = sample(_caller(theirs, events, theirs._track_ping))
             # Both must really have sent something, or the row timed a no-op.
@@ -86,7 +86,7 @@ def run() -> List[Row]:
                     raise RuntimeError(f"nothing arrived from {who} for {label}")
             # Drop both backlogs between cases, so each starts equal (a full outbox
             # is row 4's subject, not this one's).
-            ours._delivery.purge()
+            ours._tracker.delivery.purge()
             common.stop_bundled(theirs)
             theirs._executor = ThreadPoolExecutor(max_workers=1)
             for stat, fn in (("median", common.median), ("p99", _p99)):

@@ -54,12 +54,12 @@ def run() -> List[Row]:
     receiver = Receiver().start()
     try:
         ours = common.ours(receiver.url)
-        common.wait_until(lambda: ours._delivery.status()["delivered"] >= 3, 10)
+        common.wait_until(lambda: ours._tracker.delivery.status()["delivered"] >= 3, 10)
         receiver.set_mode("hang")
         try:
             mine = _grow(ours)
-            dropped = ours._delivery.status()["dropped"]
-            queued = ours._delivery.status()["queued"]
+            dropped = ours._tracker.delivery.status()["dropped"]
+            queued = ours._tracker.delivery.status()["queued"]
         finally:
             common.stop_ours(ours)
             receiver.set_mode("ok")

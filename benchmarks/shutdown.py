@@ -34,14 +34,14 @@ def _queue(plugin, n: int) -> None:
 def _ours(receiver: Receiver, n: int):
     receiver.set_mode("ok")
     plugin = common.ours(receiver.url)
-    common.wait_until(lambda: plugin._delivery.status()["delivered"] >= 3, 10)
+    common.wait_until(lambda: plugin._tracker.delivery.status()["delivered"] >= 3, 10)
     receiver.set_mode("hang")
     try:
         _queue(plugin, n)
         start = time.perf_counter()
         plugin.on_shutdown()
         elapsed = time.perf_counter() - start
-        return elapsed, plugin._delivery.status()["spooled"]
+        return elapsed, plugin._tracker.delivery.status()["spooled"]
     finally:
         receiver.set_mode("ok")
 

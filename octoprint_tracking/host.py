@@ -2,7 +2,7 @@
 
 Shared by the plugin (in the server) and the CLI (on the same basedir), so that the
 CLI's preview is built by the very code that builds what the server sends. Only the
-delivery worker and the CLI call these: they read the disk.
+tracker's timer thread and the CLI call these: they read the disk.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from typing import Any, List, Optional, Tuple
 
 import yaml
 
-from . import privacy, reports
+from .core import builders, privacy
+from .core.model import Report, make
 
 
 def thirdparty_plugins(plugin_manager: Any) -> List[Tuple[str, str]]:
@@ -103,21 +104,30 @@ def _achievements_from_file(settings: Any) -> Optional[List[str]]:
         return None
 
 
-def pong(env_fields: dict, plugin_manager: Any, settings: Any) -> reports.Report:
+def pong(env_fields: dict, plugin_manager: Any, settings: Any) -> Report:
     plugins = thirdparty_plugins(plugin_manager)
     fields = dict(env_fields)
     fields["plugins"] = ",".join(f"{key}:{version}" for key, version in plugins)
     fields["achievements"] = achievements(plugin_manager, settings)
     fields.update(counts(settings, len(plugins)))
-    fields.update(reports.features(lambda path: _global(settings, path)))
-    return reports.make("pong", **fields)
+    fields.update(builders.features(lambda paths: _first_setting(settings, paths)))
+    return make("pong", **fields)
 
 
-def _global(settings: Any, path) -> Any:
-    try:
-        return settings.get(list(path))
-    except Exception:
-        return None
+def _first_setting(settings: Any, paths) -> Any:
+    """The value at the first path this OctoPrint knows. A moved setting is read where
+    it is now: reading the old path on 2.0 logs a deprecation warning."""
+    for path in paths:
+        try:
+            return settings.get(list(path), error_on_path=True)
+        except Exception:
+            continue
+    return None
+
+
+def environment_fields(environment: Any) -> dict:
+    """The environment fields of startup, shutdown and pong."""
+    return builders.environment_fields(environment, octoprint_version())
 
 
 def detect_environment(plugin_manager: Any) -> dict:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .catalog import markdown_table
+from .core.catalog import markdown_table
 
 BEGIN, END = "<!-- catalog:begin -->", "<!-- catalog:end -->"
 

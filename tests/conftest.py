@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from octoprint_tracking.consent import KILL_SWITCHES
+from octoprint_tracking.settings import KILL_SWITCHES
 from tests.support.octoprint import OctoPrint, copy_basedir, make_basedir
 from tests.support.receiver import Receiver
 

@@ -15,7 +15,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from octoprint_tracking import catalog
+from octoprint_tracking.core import catalog
 from tests.browser.ui import (
     API,
     open_settings,

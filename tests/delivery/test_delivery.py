@@ -14,38 +14,32 @@ import tracemalloc
 
 import pytest
 
-from octoprint_tracking import catalog, reports
-from octoprint_tracking.consent import Config
-from octoprint_tracking.delivery import Delivery, retry_after, server_allowed
+from octoprint_tracking.core import builders, catalog, model
+from octoprint_tracking.core.consent import Config
+from octoprint_tracking.delivery import Delivery, Options, Target
+from octoprint_tracking.delivery.protocol import retry_after, server_allowed
 from tests.support.wait import eventually
 
 ID = "0e4b4c5e-8d3f-4f7e-9a41-6b1f3b0b2c11"
 
 
-class Target:
-    """What the plugin's consent gate answers; switchable like the owner's decision."""
-
-    def __init__(self, url, accepted=2, **config):
-        self.value = (
-            url,
-            Config(enabled=True, unique_id=ID, accepted=accepted, **config),
-        )
-
-    def __call__(self):
-        return self.value
+def target(url, accepted=2, **config):
+    """Where the plugin lets delivery send, under the owner's consent."""
+    return Target(url, Config(enabled=True, unique_id=ID, accepted=accepted, **config))
 
 
 @pytest.fixture
 def make(tmp_path, receiver):
     made = []
 
-    def factory(folder=None, target=None, **options):
+    def factory(folder=None, to=None, online=True, **options):
         options = {"backoff_base": 0.05, "backoff_max": 0.2, "timeout": 1.0, **options}
         d = Delivery(
             data_folder=str(folder or tmp_path),
-            get_target=target or Target(receiver.url),
+            target=to or target(receiver.url),
             user_agent="OctoPrint/1.11.8 UsageTracking/test",
-            **options,
+            options=Options(**options),
+            online=online,
         )
         made.append(d)
         return d
@@ -58,7 +52,7 @@ def make(tmp_path, receiver):
 
 def numbered(n):
     # print_done with a distinct "elapsed" tells reports apart at the receiver.
-    return reports.make("print_done", origin="local", file="f", elapsed=n + 1)
+    return model.make("print_done", origin="local", file="f", elapsed=n + 1)
 
 
 def arrived_numbers(receiver):
@@ -68,7 +62,7 @@ def arrived_numbers(receiver):
 def test_delivers_with_the_bundled_wire_format(make, receiver):
     d = make()
     d.start()
-    d.put(reports.make("webui_load", browser_name="Chrome", browser_version="131",
+    d.put(model.make("webui_load", browser_name="Chrome", browser_version="131",
                        os_name="Linux", os_version="x86 64"))  # fmt: skip
     hit = receiver.wait_for_event("webui_load")[0]
     assert hit.method == "GET" and hit.instance == ID
@@ -79,7 +73,7 @@ def test_delivers_with_the_bundled_wire_format(make, receiver):
 def test_pong_is_posted_as_a_form_body(make, receiver):
     d = make()
     d.start()
-    d.put(reports.make("pong", version="1.11.8", plugins="a:1,b:2"))
+    d.put(model.make("pong", version="1.11.8", plugins="a:1,b:2"))
     hit = receiver.wait_for_event("pong")[0]
     assert hit.method == "POST" and hit.fields == {
         "version": "1.11.8",
@@ -179,7 +173,7 @@ def test_memory_stays_bounded_against_a_stalled_server_and_drops_are_counted(
     make, receiver
 ):
     receiver.set_mode("hang")
-    d = make(capacity=1000, timeout=30)
+    d = make(queue_size=1000, timeout=30)
     d.start()
     d.put(numbered(0))
     eventually(lambda: receiver.attempts)  # the first request is stuck on the wire
@@ -210,7 +204,7 @@ def test_shutdown_takes_at_most_2_seconds_with_500_queued_to_a_stalled_server(
         d.put(numbered(n))
     eventually(lambda: receiver.attempts)
     started = time.monotonic()
-    spooled = d.shutdown(reports.make("shutdown", version="1.11.8"), deadline=2.0)
+    spooled = d.shutdown(model.make("shutdown", version="1.11.8"), deadline=2.0)
     took = time.monotonic() - started
     assert took <= 2.0, f"shutdown took {took:.2f}s"
     assert spooled == 501
@@ -220,14 +214,13 @@ def test_shutdown_takes_at_most_2_seconds_with_500_queued_to_a_stalled_server(
 
 def test_zero_requests_follow_a_disable(make, receiver, tmp_path):
     receiver.set_mode("error")  # keeps the worker retrying as fast as backoff allows
-    target = Target(receiver.url)
-    d = make(target=target, backoff_base=0.01, backoff_max=0.02, spool_interval=0.05)
+    d = make(backoff_base=0.01, backoff_max=0.02, spool_interval=0.05)
     d.start()
     for n in range(50):
         d.put(numbered(n))
     eventually(lambda: not (len(receiver.attempts) < 10))
     # The owner says no: the plugin first updates its gate, then purges.
-    target.value = None
+    d.set_target(None)
     d.purge()
     disabled_at = time.time()
     receiver.set_mode("ok")  # a server that would now accept everything
@@ -259,7 +252,7 @@ def test_only_the_latest_undelivered_ping_is_kept(make, receiver):
     d = make(online=False)
     d.start()
     for uptime in (900, 1800, 2700):
-        d.put(reports.ping(uptime, "OPERATIONAL"))
+        d.put(builders.ping(uptime, "OPERATIONAL"))
     d.set_online(True)
     receiver.wait_for_event("ping")
     d.put(numbered(0))
@@ -327,7 +320,7 @@ def test_a_late_report_carries_its_age_and_an_ancient_one_is_dropped(make, recei
 
 
 def test_age_is_not_sent_under_consent_version_1(make, receiver):
-    d = make(target=Target(receiver.url, accepted=1))
+    d = make(to=target(receiver.url, accepted=1))
     late = numbered(1)
     late.created -= 125
     d.put(late)
@@ -381,13 +374,13 @@ def test_forget_asks_the_server_once_to_delete_an_old_instance(make, receiver):
 
 def test_a_switch_turned_off_during_an_outage_holds_back_what_was_queued(make, receiver):
     receiver.set_mode("reject")
-    target = Target(receiver.url)
-    d = make(target=target)
+    d = make()
     d.start()
     d.put(numbered(1))
-    d.put(reports.make("install_plugin", plugin="x", plugin_version="1"))
-    target.value = (receiver.url, Config(enabled=True, unique_id=ID, accepted=2,
-                    events={**catalog.default_events(), "printjob": False}))  # fmt: skip
+    d.put(model.make("install_plugin", plugin="x", plugin_version="1"))
+    d.set_target(
+        target(receiver.url, events={**catalog.default_events(), "printjob": False})
+    )
     receiver.set_mode("ok")
     receiver.wait_for_event("install_plugin")
     assert receiver.received("print_done") == []
@@ -401,8 +394,7 @@ def test_a_template_with_unknown_placeholders_is_not_allowed():
 def test_an_unexpected_error_while_sending_never_leaves_a_report_in_flight(
     make, receiver
 ):
-    d = make(target=lambda: ("https://x.org/{id}/{event}/{oops}", Config(
-        enabled=True, unique_id=ID, accepted=2)))  # fmt: skip
+    d = make(to=target("https://x.org/{id}/{event}/{oops}"))
     d.start()
     d.put(numbered(1))
     eventually(lambda: d.journal())

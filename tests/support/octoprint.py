@@ -21,7 +21,7 @@ from typing import Any, Dict, Optional
 import requests
 import yaml
 
-from octoprint_tracking.consent import KILL_SWITCHES
+from octoprint_tracking.settings import KILL_SWITCHES
 
 ADMIN = ("admin", "admin-password-1")
 USER = ("viewer", "viewer-password-1")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from octoprint_tracking import catalog, consent, reports
-from octoprint_tracking.consent import Config, gate, kill_switch
+from octoprint_tracking.core import builders, catalog, model
+from octoprint_tracking.core.consent import Config, gate
+from octoprint_tracking.settings import KILL_SWITCHES, kill_switch
 
 ON = {"enabled": True, "unique_id": "id-1", "accepted": catalog.CONSENT_VERSION}
-PRINT = reports.make("print_done", origin="local", file="abc", elapsed=5)
+PRINT = model.make("print_done", origin="local", file="abc", elapsed=5)
 
 
 def test_passes_when_enabled():
@@ -30,13 +31,13 @@ def test_category_switch_off_stops_its_reports():
 
 
 def test_ping_has_no_switch_but_tracking_itself():
-    ping = reports.ping(1, "OPERATIONAL")
+    ping = builders.ping(1, "OPERATIONAL")
     off = dict.fromkeys(catalog.CATEGORY_KEYS, False)
     assert gate(ping, Config(**ON, events=off)) is not None
 
 
 def test_field_with_its_own_switch_is_removed_when_that_switch_is_off():
-    pong = reports.make("pong", version="1.11.8", achievements="a,b", stats_users=2)
+    pong = model.make("pong", version="1.11.8", achievements="a,b", stats_users=2)
     events = {**catalog.default_events(), "achievements": False}
     assert set(gate(pong, Config(**ON, events=events)).fields) == {
         "version",
@@ -44,7 +45,7 @@ def test_field_with_its_own_switch_is_removed_when_that_switch_is_off():
     }
 
 
-@pytest.mark.parametrize("name", consent.KILL_SWITCHES)
+@pytest.mark.parametrize("name", KILL_SWITCHES)
 def test_each_kill_switch_stops_everything(name):
     config = Config(**ON, kill=kill_switch({name: "true"}))
     assert config.kill == name
@@ -58,7 +59,7 @@ def test_empty_or_zero_is_not_a_kill_switch(value):
 
 
 def test_fields_newer_than_the_accepted_consent_are_not_sent():
-    pong = reports.make(
+    pong = model.make(
         "pong", version="1.11.8", plugins="", stats_users=2, feature_webcam=True
     )
     sent = gate(pong, Config(**{**ON, "accepted": 1}))
@@ -96,5 +97,5 @@ def test_settings_of_the_wrong_type_are_read_safely():
 
 
 def test_undeclared_fields_never_pass_the_gate():
-    rogue = reports.Report("print_done", {"origin": "local", "filename": "secret.gcode"})
+    rogue = model.Report("print_done", {"origin": "local", "filename": "secret.gcode"})
     assert gate(rogue, Config(**ON)).fields == {"origin": "local"}

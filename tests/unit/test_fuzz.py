@@ -9,10 +9,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import octoprint_tracking
-from octoprint_tracking import catalog, reports
+from octoprint_tracking.core import catalog, events, model
 from tests.support import plugin as support
 
-EVENTS = sorted(reports.EVENTS) + ["ConnectivityChanged", "Unknown", None, 7]
+EVENTS = sorted(events.EVENTS) + ["ConnectivityChanged", "Unknown", None, 7]
 
 scalars = st.one_of(
     st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=80),
@@ -38,12 +38,13 @@ payloads = st.one_of(
 
 
 @settings(max_examples=3000, deadline=None, suppress_health_check=list(HealthCheck))
-@given(event=st.sampled_from(sorted(reports.EVENTS)), payload=payloads)
+@given(event=st.sampled_from(sorted(events.EVENTS)), payload=payloads)
 def test_builders_never_raise_and_emit_only_declared_fields(event, payload):
-    # The builders themselves, without the safety net of reports.build.
-    state = reports.HostState(salt="salt")
+    # The builders themselves, without the safety net of events.build.
+    state = model.HostState(file_key=b"key")
+    name, builder = events.EVENTS[event]
     for _ in range(2):  # twice: the second call sees the state the first one left
-        report = reports.EVENTS[event](state, event, payload)
+        report = builder(state, name, payload)
         if report is not None:
             catalog.check_fields(report.name, report.fields)
             assert all(v is not None for v in report.fields.values())
@@ -69,4 +70,4 @@ def test_on_event_handles_any_payload_without_hitting_its_safety_net(
     plugin.on_event(event, payload)
     # The except branch logs at debug: it must never have been needed.
     assert not plugin._logger.debug.called
-    assert plugin._delivery is not None
+    assert plugin._tracker.delivery is not None

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from octoprint_tracking import reports
-from octoprint_tracking.delivery import Outbox
+from octoprint_tracking.core import builders, model
+from octoprint_tracking.delivery.outbox import Outbox
 
 
 def ping(n):
-    return reports.ping(n, "OPERATIONAL")
+    return builders.ping(n, "OPERATIONAL")
 
 
 def job(n):
-    return reports.make("print_done", origin="local", file="f", elapsed=n)
+    return model.make("print_done", origin="local", file="f", elapsed=n)
 
 
 def drain(box):

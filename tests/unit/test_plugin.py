@@ -10,7 +10,7 @@ import yaml
 from octoprint.plugins.tracking import TrackingPlugin
 
 import octoprint_tracking
-from octoprint_tracking import catalog
+from octoprint_tracking.core import catalog
 from tests.support import plugin as support
 from tests.support.wait import eventually
 
@@ -48,7 +48,7 @@ def test_takeover_adopts_the_bundled_decision_and_id_when_ours_is_undecided(tmp_
     assert p._settings.get(["enabled"]) is True
     assert p._settings.get(["unique_id"]) == "bundled-id"
     # A yes given to the bundled plugin covers what it sent: consent version 1.
-    assert p._config.accepted == 1 and p._config.wizard_required
+    assert p._tracker.config.accepted == 1 and p._tracker.config.wizard_required
     assert "tracking" in p._settings.global_get(["plugins", "_disabled"])
 
 
@@ -89,7 +89,7 @@ def test_settings_are_read_from_the_cache_not_on_every_event(tmp_path, monkeypat
     for _ in range(100):
         p.on_event("PrintDone", JOB)
     assert calls == []
-    assert p._delivery.status()["queued"] == 100
+    assert p._tracker.delivery.status()["queued"] == 100
 
 
 def test_on_event_returns_without_waiting_while_the_server_hangs(tmp_path, receiver):
@@ -103,7 +103,7 @@ def test_on_event_returns_without_waiting_while_the_server_hangs(tmp_path, recei
         p.on_event("PrintDone", JOB)
         slowest = max(slowest, time.perf_counter() - t)
     assert slowest < 0.1, f"on_event blocked {slowest:.3f}s"
-    p._delivery.shutdown(deadline=0.2)
+    p._tracker.delivery.shutdown(deadline=0.2)
     receiver.set_mode("ok")
 
 
@@ -112,11 +112,11 @@ def test_disabling_through_settings_drops_queued_reports(tmp_path):
     p._plugin_manager.send_plugin_message = lambda *a: None
     for _ in range(5):
         p.on_event("PrintDone", JOB)
-    assert p._delivery.status()["queued"] == 5
+    assert p._tracker.delivery.status()["queued"] == 5
     p.on_settings_save({"enabled": False})
-    assert p._delivery.status()["queued"] == 0
+    assert p._tracker.delivery.status()["queued"] == 0
     p.on_event("PrintDone", JOB)
-    assert p._delivery.status()["queued"] == 0
+    assert p._tracker.delivery.status()["queued"] == 0
 
 
 def test_switching_a_category_off_stops_its_reports(tmp_path):
@@ -124,14 +124,14 @@ def test_switching_a_category_off_stops_its_reports(tmp_path):
     p.on_settings_save({"events": {"printjob": False}})
     p.on_event("PrintDone", JOB)
     p.on_event("plugin_pluginmanager_install_plugin", {"id": "x", "version": "1"})
-    assert [r.name for r in p._delivery.queued()] == ["install_plugin"]
+    assert [r.name for r in p._tracker.delivery.queued()] == ["install_plugin"]
 
 
 def test_saying_yes_in_settings_accepts_the_current_consent_version(tmp_path):
     p = build(tmp_path, {"enabled": None})
     p.on_settings_save({"enabled": True})
     assert p._settings.get(["consent_version"]) == catalog.CONSENT_VERSION
-    assert p._config.active and not p._config.wizard_required
+    assert p._tracker.config.active and not p._tracker.config.wizard_required
 
 
 def test_software_update_entry_uses_github_releases_and_pip(tmp_path):
@@ -165,16 +165,16 @@ def test_a_local_collector_gets_reports_while_octoprint_is_offline(tmp_path, rec
         receiver.wait_for_event("startup")
     finally:
         p._connectivity_checker.online = True
-        p._delivery.shutdown(deadline=0.2)
+        p._tracker.delivery.shutdown(deadline=0.2)
 
 
 def test_offline_holds_reports_for_a_remote_server(tmp_path):
     remote = "https://tracking.example.org/track/{id}/{event}/"
     p = build(tmp_path, {"enabled": True, "consent_version": 2, "server": remote})
-    p._set_online(False)
-    assert p._delivery.status()["online"] is False
-    p._set_online(True)
-    assert p._delivery.status()["online"] is True
+    p._tracker.set_online(False)
+    assert p._tracker.delivery.status()["online"] is False
+    p._tracker.set_online(True)
+    assert p._tracker.delivery.status()["online"] is True
 
 
 def test_a_running_server_notices_a_cli_disable_even_after_another_set(tmp_path):
@@ -183,15 +183,15 @@ def test_a_running_server_notices_a_cli_disable_even_after_another_set(tmp_path)
     p = build(tmp_path, {"enabled": True, "consent_version": 2})
     settings = p._settings.settings
     settings.save(force=True)
-    p._config_mtime = p._config_file_mtime()
-    assert p._config.active
+    p._tracker.mark_config_seen()
+    assert p._tracker.config.active
     with open(settings._configfile) as f:
         config = yaml.safe_load(f)
     config["plugins"]["usage_tracking"]["enabled"] = False
     with open(settings._configfile, "w") as f:
         yaml.safe_dump(config, f)
     settings.set(["appearance", "name"], "printer-a")  # reloads the file itself
-    p._watch_config()  # unsaved change in memory: not now
+    p._tracker.tick()  # unsaved change in memory: not now
     settings.save()  # as OctoPrint's API does right after a set
-    p._watch_config()
-    assert p._config.active is False
+    p._tracker.tick()
+    assert p._tracker.config.active is False

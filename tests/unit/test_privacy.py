@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from octoprint_tracking import privacy
+from octoprint_tracking.core import privacy
 from octoprint_tracking.logsafe import RedactFilter
 
 
@@ -51,7 +51,7 @@ def test_token_rejects_paths_and_sentences():
 
 
 def test_hash_path_never_contains_the_name():
-    digest = privacy.hash_path("Secret Benchy.gcode", "salt")
+    digest = privacy.hash_path("Secret Benchy.gcode", b"local-key")
     assert len(digest) == 40 and "Benchy" not in digest
 
 

@@ -4,15 +4,20 @@ would identify the owner."""
 from __future__ import annotations
 
 import hashlib
+import hmac
 
 import pytest
 
-from octoprint_tracking import catalog, reports
-from octoprint_tracking.reports import HostState, build
+from octoprint_tracking import host
+from octoprint_tracking.core import builders, catalog, model
+from octoprint_tracking.core.events import build
+from octoprint_tracking.core.model import HostState
+from octoprint_tracking.schedule import Schedule
 
-SALT = "5d2c8b1e-6a8f-4b0e-9a53-3f1e2c4d5b6a"
+INSTANCE_ID = "5d2c8b1e-6a8f-4b0e-9a53-3f1e2c4d5b6a"
+KEY = bytes(range(32))  # the local secret (secret.py), never sent
 PATH = "prints/My Secret Benchy.gcode"
-SHA = hashlib.sha1((PATH + SALT).encode()).hexdigest()
+SHA = hmac.new(KEY, PATH.encode(), hashlib.sha1).hexdigest()
 
 # Payloads as OctoPrint 1.11.8 fires them (printer/standard.py, util/comm.py, plugins).
 JOB = {
@@ -27,7 +32,7 @@ JOB = {
 
 @pytest.fixture
 def state():
-    return HostState(salt=SALT)
+    return HostState(file_key=KEY)
 
 
 def fields(report):
@@ -92,10 +97,29 @@ def test_print_report_has_no_throttle_fields_on_a_healthy_pi(state):
     assert "throttled_now" not in fields(build(state, "PrintStarted", JOB))
 
 
-def test_file_hash_depends_on_the_instance_id():
-    a = build(HostState(salt="a"), "PrintStarted", JOB).fields["file"]
-    b = build(HostState(salt="b"), "PrintStarted", JOB).fields["file"]
+def test_file_hash_depends_on_the_local_key():
+    a = build(HostState(file_key=b"a" * 32), "PrintStarted", JOB).fields["file"]
+    b = build(HostState(file_key=b"b" * 32), "PrintStarted", JOB).fields["file"]
     assert a != b
+
+
+def test_file_hash_cannot_be_recomputed_from_file_name_and_instance_id(state):
+    # The server knows the id (it is in every URL) and can guess common names.
+    sent = build(state, "PrintStarted", JOB).fields["file"]
+    guesses = set()
+    for name in (PATH, JOB["name"], "My Secret Benchy.gcode"):
+        for salted in (name + INSTANCE_ID, INSTANCE_ID + name, name):
+            for algorithm in ("sha1", "sha256", "md5"):
+                guesses.add(hashlib.new(algorithm, salted.encode()).hexdigest())
+            guesses.add(
+                hmac.new(INSTANCE_ID.encode(), name.encode(), hashlib.sha1).hexdigest()
+            )
+    assert sent not in guesses
+
+
+def test_repeated_prints_of_one_file_match_on_one_instance(state):
+    first = build(state, "PrintStarted", JOB).fields["file"]
+    assert build(state, "PrintDone", {**JOB, "time": 5}).fields["file"] == first
 
 
 def test_commerror_is_named_for_its_reason(state):
@@ -129,11 +153,31 @@ def test_printer_connected_waits_for_the_firmware_name(state):
 
 def test_printer_connected_is_sent_without_firmware_after_15_seconds(state):
     build(state, "Connected", {"port": "VIRTUAL", "baudrate": 0})
-    start = state.connected_at
-    assert reports.due(state, start + 14.9) is None
-    report = reports.due(state, start + 15.0)
+    start = state.awaiting_firmware_since()
+    plan = Schedule(900, 86400)
+    plan.due(start, None)  # the startup ping and pong
+
+    def due(t):
+        if "printer_connected" in plan.due(t, state.awaiting_firmware_since()):
+            return builders.firmware_timeout(state)
+        return None
+
+    assert due(start + 14.9) is None
+    report = due(start + 15.0)
     assert fields(report) == {"printer_port": "VIRTUAL", "printer_baudrate": 0}
-    assert reports.due(state, start + 30) is None
+    assert due(start + 30) is None
+
+
+def test_printer_connected_on_octoprint_2_carries_the_connector(state):
+    # OctoPrint 2.0 names the connector in Connected, as its bundled plugin sends it.
+    assert (
+        build(state, "Connected", {"connector": "serial", "port": "/dev/ttyACM0"}) is None
+    )
+    report = build(state, "FirmwareData", {"name": "Marlin 2.1.2", "data": {}})
+    assert fields(report) == {
+        "firmware_name": "Marlin 2.1.2",
+        "printer_connector": "serial",
+    }
 
 
 def test_firmware_data_without_a_connect_sends_nothing(state):
@@ -236,7 +280,7 @@ def test_unknown_event_gives_nothing(state):
 
 
 def test_ping():
-    report = reports.ping(5400.7, "OPERATIONAL")
+    report = builders.ping(5400.7, "OPERATIONAL")
     assert (report.name, fields(report)) == (
         "ping",
         {"octoprint_uptime": 5400, "printer_state": "OPERATIONAL"},
@@ -258,7 +302,7 @@ ENVIRONMENT = {
 
 
 def test_environment_fields_as_the_bundled_plugin_sends_them():
-    report = reports.make("startup", **reports.environment_fields(ENVIRONMENT, "1.11.8"))
+    report = model.make("startup", **builders.environment_fields(ENVIRONMENT, "1.11.8"))
     assert fields(report) == {
         "version": "1.11.8",
         "os": "linux",
@@ -277,22 +321,24 @@ def test_environment_fields_as_the_bundled_plugin_sends_them():
 def test_webui_load_accepts_short_printable_strings_only():
     ok = {"browser_name": "Chrome", "browser_version": "131", "os_name": "Linux",
           "os_version": "x86_64"}  # fmt: skip
-    assert fields(reports.webui_load(ok)) == ok
-    assert reports.webui_load({**ok, "os_name": "x" * 65}) is None
-    assert reports.webui_load({**ok, "os_name": "bad\nline"}) is None
-    assert reports.webui_load({**ok, "os_name": 7}) is None
-    assert reports.webui_load({**ok, "os_name": "bob@example.com"}) is None
-    assert reports.webui_load({**ok, "os_name": "/home/bob"}) is None
+    assert fields(builders.webui_load(ok)) == ok
+    assert builders.webui_load({**ok, "os_name": "x" * 65}) is None
+    assert builders.webui_load({**ok, "os_name": "bad\nline"}) is None
+    assert builders.webui_load({**ok, "os_name": 7}) is None
+    assert builders.webui_load({**ok, "os_name": "bob@example.com"}) is None
+    assert builders.webui_load({**ok, "os_name": "/home/bob"}) is None
     assert fields(
-        reports.webui_load({**ok, "os_name": "Mac OS", "os_version": "10.15.7"})
+        builders.webui_load({**ok, "os_name": "Mac OS", "os_version": "10.15.7"})
     )
-    assert reports.webui_load(None) is None
+    assert builders.webui_load(None) is None
 
 
 def test_features_are_booleans_never_values():
     settings = {("webcam", "webcamEnabled"): True, ("gcodeAnalysis", "runAt"): "idle",
                 ("serial", "autoconnect"): "yes please"}  # fmt: skip
-    out = reports.features(settings.get)
+    out = builders.features(
+        lambda paths: next((settings[p] for p in paths if p in settings), None)
+    )
     assert set(out) == {name for name, _p, _m in catalog.FEATURE_SETTINGS}
     assert all(isinstance(v, bool) for v in out.values())
     assert out["feature_webcam"] and out["feature_gcode_analysis"]
@@ -300,8 +346,8 @@ def test_features_are_booleans_never_values():
 
 
 def test_spool_round_trip_keeps_reports():
-    report = reports.make("ping", octoprint_uptime=1, printer_state="OPERATIONAL")
-    again = reports.Report.from_dict(report.as_dict())
+    report = model.make("ping", octoprint_uptime=1, printer_state="OPERATIONAL")
+    again = model.Report.from_dict(report.as_dict())
     assert again == report
 
 
@@ -313,4 +359,35 @@ def test_spool_round_trip_keeps_reports():
 )  # fmt: skip
 def test_spool_rejects_foreign_entries(foreign):
     with pytest.raises(ValueError):
-        reports.Report.from_dict(foreign)
+        model.Report.from_dict(foreign)
+
+
+class Settings:
+    """OctoPrint's settings as far as ``get(path, error_on_path=True)`` goes."""
+
+    def __init__(self, values):
+        self.values, self.read = values, []
+
+    def get(self, path, error_on_path=False):
+        self.read.append(tuple(path))
+        if tuple(path) not in self.values:
+            raise KeyError(path)
+        return self.values[tuple(path)]
+
+
+def test_a_moved_setting_is_read_at_its_new_path_where_octoprint_has_it():
+    # OctoPrint 2.0: the old path still answers, through a deprecation warning.
+    new = {("printerConnection", "autoconnect"): True, ("serial", "autoconnect"): False}
+    settings = Settings(new)
+    paths = (("printerConnection", "autoconnect"), ("serial", "autoconnect"))
+    assert host._first_setting(settings, paths) is True
+    assert ("serial", "autoconnect") not in settings.read
+
+
+def test_a_moved_setting_is_read_at_its_old_path_on_octoprint_1():
+    settings = Settings({("server", "pluginBlacklist", "enabled"): True})
+    paths = (
+        ("server", "pluginBlocklist", "enabled"),
+        ("server", "pluginBlacklist", "enabled"),
+    )
+    assert host._first_setting(settings, paths) is True

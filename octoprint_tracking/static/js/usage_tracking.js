@@ -8,21 +8,11 @@ $(function () {
     }
 
     // Catalog meanings and titles are English in the API's answers; the German (or
-    // any) catalog holds them because catalog.py marks them with N_. The feature
-    // fields are "<name> (on/off only)" and are translated in two parts, as in
-    // templates/snippets/catalog.jinja2.
-    const ON_OFF = " (on/off only)";
-    function translateMeaning(text) {
+    // any) catalog holds them because catalog.py marks them with N_. A field the
+    // catalog flags as on/off only gets that note, as in templates/snippets/catalog.jinja2.
+    function translateMeaning(text, onOff) {
         if (!text) return "";
-        if (_.endsWith(text, ON_OFF)) {
-            return (
-                gettext(text.slice(0, -ON_OFF.length)) +
-                " (" +
-                gettext("on/off only") +
-                ")"
-            );
-        }
-        return gettext(text);
+        return gettext(text) + (onOff ? " (" + gettext("on/off only") + ")" : "");
     }
 
     function notifyError(text) {
@@ -189,13 +179,13 @@ $(function () {
             if (plugin !== "usage_tracking" || !data) return;
             if (data.type === "server_refused") {
                 // Every open page gets this message, whatever its language: the
-                // rule is worded (and translated) here, not sent by the server.
+                // rule is worded (and translated) in the page, not sent by the server.
+                // The rule's text comes from the settings template (protocol.py's
+                // SERVER_RULE, translated there).
                 notifyError(
                     gettext("The new tracking server was refused.") +
                         " " +
-                        gettext(
-                            "The tracking server must be an https:// address, or http:// to a loopback address, with {id} and {event} in it."
-                        )
+                        $("#usage_tracking_server_rule").text()
                 );
             }
         };
@@ -241,7 +231,8 @@ $(function () {
                                         field: field,
                                         value: value,
                                         meaning: translateMeaning(
-                                            report.meanings[field]
+                                            report.meanings[field],
+                                            _.contains(report.on_off, field)
                                         )
                                     };
                                 })

@@ -7,14 +7,26 @@ Used by the settings pane, the "Download preview" file and ``preview --json``.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
-from . import catalog, consent, reports
+from . import catalog, consent
+from .model import Fields, Report, make, wire_value
 
 
-def build(
-    live: Dict[str, reports.Report], config: consent.Config
-) -> List[Dict[str, Any]]:
+def live(environment: Fields, ping: Report, pong: Optional[Report]) -> Dict[str, Report]:
+    """The reports built with this instance's real values (the server's and the CLI's
+    preview alike); ``pong`` may not be there yet."""
+    out = {
+        "startup": make("startup", **environment),
+        "shutdown": make("shutdown", **environment),
+        "ping": ping,
+    }
+    if pong is not None:
+        out["pong"] = pong
+    return out
+
+
+def build(live: Dict[str, Report], config: consent.Config) -> List[Dict[str, Any]]:
     # Under the owner's current switches, but as if every consent version were
     # accepted: the preview shows what saying yes would send.
     everything = consent.Config(
@@ -25,7 +37,7 @@ def build(
     )
     out = []
     for spec in catalog.REPORTS:
-        report = live.get(spec.name) or reports.make(
+        report = live.get(spec.name) or make(
             spec.name.replace("<reason>", "timeout"),
             **{f.name: f.example for f in spec.fields},
         )
@@ -39,13 +51,19 @@ def build(
                 "sample": spec.name not in live,
                 "sent": sendable is not None,
                 "fields": {
-                    name: reports.wire_value(value)
+                    name: wire_value(value)
                     for name, value in (sendable or report).fields.items()
                 },
                 "meanings": {
                     name: catalog.field_spec(report.name, name).meaning
                     for name in (sendable or report).fields
                 },
+                # Shown as "(on/off only)" next to the meaning, translated on its own.
+                "on_off": [
+                    name
+                    for name in (sendable or report).fields
+                    if catalog.field_spec(report.name, name).on_off
+                ],
             }
         )
     return out

@@ -6,6 +6,7 @@ Every function here is pure and decides what survives of a value. Each says why.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 from typing import Optional
 
@@ -31,16 +32,15 @@ _SIMPLE_PORT = re.compile(
 )
 
 
-def hash_path(path: object, salt: str) -> Optional[str]:
-    # A SHA1 over the path salted with the instance id lets the server tell repeated
-    # prints of one file apart without learning its name; the salt keeps the same
-    # file on two instances (or after "Reset ID") from matching.
-    if not isinstance(path, str) or not path or not salt:
+def hash_path(path: object, key: bytes) -> Optional[str]:
+    # A keyed hash (HMAC-SHA1) of the path tells repeated prints of one file on this
+    # instance apart without sending its name. The key is a local secret that never
+    # leaves the machine: the server knows the instance id, so a hash salted with the
+    # id would let it test guesses ("benchy.gcode"). A new key on "Reset ID" keeps the
+    # same file from matching across ids.
+    if not isinstance(path, str) or not path or not key:
         return None
-    sha = hashlib.sha1()
-    sha.update(path.encode("utf-8", "replace"))
-    sha.update(salt.encode("utf-8", "replace"))
-    return sha.hexdigest()
+    return hmac.new(key, path.encode("utf-8", "replace"), hashlib.sha1).hexdigest()
 
 
 def scrub_text(value: object, cap: int = TEXT_CAP) -> Optional[str]:

@@ -44,6 +44,9 @@ class Field:
     category: Optional[str] = None
     """Extra category switch that gates this field, on top of the report's own."""
 
+    on_off: bool = False
+    """The value is only ever true or false (a setting's state, never its value)."""
+
 
 @dataclass(frozen=True)
 class Category:
@@ -121,8 +124,9 @@ PRINT_FIELDS = (
     Field(
         "file",
         N_(
-            "SHA1 of the file's path salted with the instance id: tells repeated prints of"
-            " one file apart without sending its name"
+            "HMAC-SHA1 of the file's path, keyed with a secret that never leaves this"
+            " machine and is replaced on Reset ID: tells repeated prints of one file apart"
+            " without sending its name"
         ),
         "a3b1c0ffee5c2b1d4f2e8d9a7c6b5a4f3e2d1c0b",
     ),
@@ -161,39 +165,54 @@ STATISTICS_FIELDS = tuple(
     )
 )
 
-#: Well-known settings reported as on/off: (field, settings path, meaning).
-#: Only names and booleans, never a value, the way Kalico reports config names.
+#: Well-known settings reported as on/off: (field, settings paths, meaning). Only
+#: names and booleans, never a value, the way Kalico reports config names. Where
+#: OctoPrint moved a setting, its paths are listed newest first: the first that exists
+#: in the running version is read (2.0 logs a deprecation warning for the old ones).
 FEATURE_SETTINGS = (
-    ("feature_webcam", ("webcam", "webcamEnabled"), N_("Webcam enabled")),
-    ("feature_timelapse", ("webcam", "timelapseEnabled"), N_("Timelapse enabled")),
+    ("feature_webcam", (("webcam", "webcamEnabled"),), N_("Webcam enabled")),
+    ("feature_timelapse", (("webcam", "timelapseEnabled"),), N_("Timelapse enabled")),
     (
         "feature_autologin",
-        ("accessControl", "autologinLocal"),
+        (("accessControl", "autologinLocal"),),
         N_("Autologin from local net"),
     ),
-    ("feature_serial_autoconnect", ("serial", "autoconnect"), N_("Serial auto-connect")),
-    ("feature_folder_polling", ("feature", "pollWatched"), N_("Watched folder polling")),
-    ("feature_sd_support", ("feature", "sdSupport"), N_("SD card support")),
+    (
+        "feature_serial_autoconnect",
+        # OctoPrint 2.0: printerConnection.autoconnect; 1.x: serial.autoconnect.
+        (("printerConnection", "autoconnect"), ("serial", "autoconnect")),
+        N_("Serial auto-connect"),
+    ),
+    (
+        "feature_folder_polling",
+        (("feature", "pollWatched"),),
+        N_("Watched folder polling"),
+    ),
+    ("feature_sd_support", (("feature", "sdSupport"),), N_("SD card support")),
     (
         "feature_gcode_analysis",
-        ("gcodeAnalysis", "runAt"),
+        (("gcodeAnalysis", "runAt"),),
         N_("Background G-code analysis"),
     ),
     (
         "feature_online_check",
-        ("server", "onlineCheck", "enabled"),
+        (("server", "onlineCheck", "enabled"),),
         N_("Online connectivity check"),
     ),
     (
         "feature_plugin_blacklist",
-        ("server", "pluginBlacklist", "enabled"),
+        # OctoPrint 2.0 renamed the blacklist to blocklist.
+        (
+            ("server", "pluginBlocklist", "enabled"),
+            ("server", "pluginBlacklist", "enabled"),
+        ),
         N_("Plugin blacklist"),
     ),
 )
 
 FEATURE_FIELDS = tuple(
-    Field(name, meaning + " (on/off only)", True, since=2, category="features")
-    for name, _path, meaning in FEATURE_SETTINGS
+    Field(name, meaning, True, since=2, category="features", on_off=True)
+    for name, _paths, meaning in FEATURE_SETTINGS
 )
 
 #: Fields that delivery may add to any report.
@@ -321,10 +340,18 @@ REPORTS: Tuple[ReportSpec, ...] = (
             ),
             Field(
                 "printer_port",
-                N_("Kind of port, e.g. /dev/ttyUSB0 or VIRTUAL; serial numbers removed"),
+                N_(
+                    "Kind of port, e.g. /dev/ttyUSB0 or VIRTUAL; serial numbers removed"
+                    " (OctoPrint 1.x)"
+                ),
                 "/dev/ttyACM0",
             ),
-            Field("printer_baudrate", N_("Baud rate"), 115200),
+            Field("printer_baudrate", N_("Baud rate (OctoPrint 1.x)"), 115200),
+            Field(
+                "printer_connector",
+                N_("Kind of printer connection, e.g. serial (OctoPrint 2.0 and later)"),
+                "serial",
+            ),
         ),
     ),
     ReportSpec("install_plugin", "plugin", N_("A plugin was installed"), PLUGIN_FIELDS),
@@ -436,7 +463,8 @@ def markdown_table() -> str:
             f"{report.description} | v{report.since} |"
         )
         for f in report.fields:
-            extra = f" (switch `{f.category}`)" if f.category else ""
+            extra = " (on/off only)" if f.on_off else ""
+            extra += f" (switch `{f.category}`)" if f.category else ""
             lines.append(f"| | | `{f.name}` | {f.meaning}{extra} | v{f.since} |")
     for f in COMMON_FIELDS:
         lines.append(f"| *any report* | | `{f.name}` | {f.meaning} | v{f.since} |")

@@ -11,71 +11,13 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, FrozenSet, Mapping, Optional
 
 from . import catalog
-from .reports import Report
-
-#: Environment variables that switch tracking off, in the order they are checked.
-#: OCTOPRINT_DISABLE_TRACKING is what OctoPrint's bundled code reads,
-#: OCTOPRINT_TRACKING_DISABLED what its docs name; we honour both.
-KILL_SWITCHES = (
-    "CI",
-    "OCTOPRINT_DISABLE_TRACKING",
-    "OCTOPRINT_TRACKING_DISABLED",
-    "DO_NOT_TRACK",
-)
-
-
-TRACKING_URL = "https://tracking.octoprint.org/track/{id}/{event}/"
-
-
-def settings_defaults() -> Dict[str, Any]:
-    """Defaults of ``plugins.usage_tracking``; keys as in the bundled plugin, plus ours."""
-    return {
-        "enabled": None,
-        "unique_id": None,
-        "consent_version": None,
-        "consent_declined": None,
-        "server": TRACKING_URL,
-        "ping": 15 * 60,
-        "pong": 24 * 60 * 60,
-        "events": catalog.default_events(),
-        "delivery": {
-            "queue_size": 1000,
-            "timeout": 3.05,
-            "backoff_base": 5,
-            "backoff_max": 3600,
-            "spool_interval": 60,
-        },
-    }
-
-
-def merged_settings(stored: Any) -> Dict[str, Any]:
-    """Stored settings over the defaults (the CLI has no PluginSettings to do it)."""
-    out = settings_defaults()
-    if isinstance(stored, Mapping):
-        for key, value in stored.items():
-            if isinstance(value, Mapping) and isinstance(out.get(key), dict):
-                out[key] = {**out[key], **value}
-            else:
-                out[key] = value
-    return out
-
-
-def kill_switch(environ: Mapping[str, str]) -> Optional[str]:
-    """The name of the first kill switch set in ``environ``, or None.
-
-    A variable counts as set with any value but empty or ``0`` (DO_NOT_TRACK's
-    convention; also applied to the others, so ``CI=0`` does not kill tracking).
-    """
-    for name in KILL_SWITCHES:
-        value = environ.get(name)
-        if value is not None and value.strip() not in ("", "0"):
-            return name
-    return None
+from .model import Report
 
 
 @dataclass(frozen=True)
 class Config:
-    """A snapshot of the plugin's settings, read once and refreshed on save."""
+    """An immutable snapshot of the plugin's settings, read once and refreshed on
+    save (``settings.snapshot`` makes it)."""
 
     enabled: Optional[bool] = None
     unique_id: Optional[str] = None

@@ -1,0 +1,53 @@
+"""The owner's decisions, each written once: decide, decline an update, reset the id.
+
+The API, the settings dialog and the CLI all call these. A store is where the values
+go: the plugin's settings in the server, ``config.yaml`` in the CLI.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Dict, Optional, Protocol
+
+from . import secret
+from .core import catalog
+from .delivery import Target
+from .delivery.protocol import forget_url
+
+
+class Store(Protocol):
+    def get(self, key: str) -> Any: ...
+
+    def write(self, values: Dict[str, Any]) -> None:
+        """Set and save these values together."""
+
+
+def decide(store: Store, enabled: bool) -> None:
+    """Yes or no. Saying yes accepts what this version sends (its consent version)."""
+    values: Dict[str, Any] = {"enabled": enabled}
+    if enabled:
+        values["consent_version"] = catalog.CONSENT_VERSION
+    store.write(values)
+
+
+def decline_update(store: Store) -> None:
+    """Keep sending what was agreed before, without the new data, and stop asking."""
+    store.write({"consent_declined": catalog.CONSENT_VERSION})
+
+
+def reset_id(store: Store, data_folder: str) -> Optional[str]:
+    """A new instance id and a new file-hash key; returns the old id.
+
+    The caller empties the queue and spool after this: anything built before must not
+    go out under the new id."""
+    old = store.get("unique_id")
+    store.write({"unique_id": str(uuid.uuid4())})
+    secret.replace(data_folder)
+    return old if isinstance(old, str) and old else None
+
+
+def forget_address(old_id: Optional[str], target: Optional[Target]) -> Optional[str]:
+    """Where to ask the server to forget the old id: only where reports went."""
+    if old_id is None or target is None:
+        return None
+    return forget_url(target.url, old_id)

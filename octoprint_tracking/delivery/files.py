@@ -1,0 +1,245 @@
+"""Delivery's files in the plugin's data folder: spool, journal and status.
+
+This module writes them and is the only one that reads them: the worker through
+``Files``, the CLI (another process on the same basedir) through the readers below.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import os
+import tempfile
+import threading
+import time
+from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
+
+from ..core.model import Report
+
+SPOOL_FORMAT = "octoprint-usage-tracking-spool"
+SPOOL_NAME = "spool.json"
+JOURNAL_NAME = "journal.json"
+STATUS_NAME = "status.json"
+JOURNAL_SIZE = 100
+#: The journal is for people: written at most once a second.
+JOURNAL_SAVE_INTERVAL = 1.0
+
+
+def write_atomically(path: str, data: Any, durable: bool = True) -> None:
+    """Replace ``path`` with ``data`` as JSON, never leaving a half-written file.
+    ``durable`` also survives a power cut (fsync): for the spool, not the journal."""
+    folder = os.path.dirname(path) or "."
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, separators=(",", ":"))
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _read_json(path: str, default: Any) -> Any:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return default
+
+
+# Readers (also for the CLI) ----------------------------------------------------------
+
+
+def read_journal(folder: str) -> List[Dict[str, Any]]:
+    """The journal's entries, oldest first (at most ``JOURNAL_SIZE``)."""
+    data = _read_json(os.path.join(folder, JOURNAL_NAME), [])
+    if not isinstance(data, list):
+        return []
+    return [e for e in data if isinstance(e, dict)][-JOURNAL_SIZE:]
+
+
+def read_status(folder: str) -> Dict[str, Any]:
+    """The counts a running server last wrote (no id, no server)."""
+    data = _read_json(os.path.join(folder, STATUS_NAME), {})
+    return data if isinstance(data, dict) else {}
+
+
+def spooled_count(folder: str) -> int:
+    data = _read_json(os.path.join(folder, SPOOL_NAME), {})
+    reports = data.get("reports") if isinstance(data, dict) else None
+    return len(reports) if isinstance(reports, list) else 0
+
+
+def remove_spool(folder: str) -> None:
+    """Delete the spool; raises OSError if it exists and cannot be deleted."""
+    try:
+        os.unlink(os.path.join(folder, SPOOL_NAME))
+    except FileNotFoundError:
+        pass
+
+
+def load_spool(folder: str, logger: logging.Logger) -> List[Report]:
+    """Reports from the spool file. A corrupt, truncated or foreign file is moved
+    aside with a warning; a report in it that the catalog does not know is skipped."""
+    path = os.path.join(folder, SPOOL_NAME)
+    if not os.path.exists(path):
+        return []
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+        if not isinstance(data, dict) or data.get("format") != SPOOL_FORMAT:
+            raise ValueError("not a spool file of this plugin")
+        items = data.get("reports")
+        if not isinstance(items, list):
+            raise ValueError("no report list")
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        aside = f"{path}.corrupt-{int(time.time())}"
+        # The file name only: the full path holds the basedir (often a user name).
+        logger.warning(
+            f"Spool file is unreadable ({type(exc).__name__}), moved aside as "
+            f"{os.path.basename(aside)}"
+        )
+        try:
+            os.replace(path, aside)
+        except OSError:
+            pass
+        return []
+    reports = []
+    for item in items:
+        try:
+            reports.append(Report.from_dict(item))
+        except ValueError:
+            logger.warning("Skipped a foreign entry in the spool file")
+    return reports
+
+
+# Writer (the worker) ----------------------------------------------------------------
+
+
+class Files:
+    """The worker's side: the journal (in memory and on disk), the spool and the
+    status file. The journal has its own lock; everything else runs on the worker."""
+
+    def __init__(self, folder: str, logger: logging.Logger, spool_interval: float):
+        self.folder = folder
+        self._logger = logger
+        self._spool_interval = spool_interval
+        self._lock = threading.Lock()
+        self._journal: Deque[Dict[str, Any]] = collections.deque(
+            read_journal(folder), maxlen=JOURNAL_SIZE
+        )
+        self._journal_dirty = False
+        self._journal_saved = 0.0
+        self.spooled = 0
+        self._spool_written = 0.0
+        self._backlog_since = 0.0
+
+    @property
+    def spool_path(self) -> str:
+        return os.path.join(self.folder, SPOOL_NAME)
+
+    # journal ----------------------------------------------------------------------
+
+    def record(self, report: Report, outcome: str, status: Optional[int]) -> None:
+        entry = {
+            "time": time.time(),
+            "report": report.name,
+            "fields": {k: str(v) for k, v in report.fields.items()},
+            "outcome": outcome,
+            "status": status,
+        }
+        with self._lock:
+            self._journal.append(entry)
+            self._journal_dirty = True
+
+    def journal(self) -> List[Dict[str, Any]]:
+        with self._lock:
+            return list(self._journal)
+
+    def last(self) -> Optional[Dict[str, Any]]:
+        with self._lock:
+            return self._journal[-1] if self._journal else None
+
+    @property
+    def journal_dirty(self) -> bool:
+        return self._journal_dirty
+
+    def save_journal(self, status: Dict[str, Any]) -> None:
+        with self._lock:
+            entries = list(self._journal)
+            self._journal_dirty = False
+        write_atomically(os.path.join(self.folder, JOURNAL_NAME), entries, durable=False)
+        self._journal_saved = time.monotonic()
+        self.save_status(status)
+
+    # spool ------------------------------------------------------------------------
+
+    def load_spool(self) -> List[Report]:
+        reports = load_spool(self.folder, self._logger)
+        self.spooled = len(reports)
+        return reports
+
+    def write_spool(self, reports: List[Report]) -> None:
+        data = {
+            "format": SPOOL_FORMAT,
+            "version": 1,
+            "reports": [r.as_dict() for r in reports],
+        }
+        write_atomically(self.spool_path, data)
+        self.spooled = len(reports)
+
+    def remove_spool(self) -> None:
+        self.spooled = 0
+        try:
+            remove_spool(self.folder)
+        except OSError:
+            self._logger.exception("Could not remove the spool file")
+
+    def maintain(
+        self,
+        backlog: bool,
+        pending: Callable[[], Tuple[List[Report], int]],
+        generation: Callable[[], int],
+        status: Callable[[], Dict[str, Any]],
+    ) -> None:
+        """Keep the spool in step with a lasting backlog (so that a crash loses little)
+        and the journal on disk. ``pending`` gives the queued reports with the purge
+        generation they belong to; a purge while writing removes the spool again."""
+        try:
+            now = time.monotonic()
+            if not backlog:
+                self._backlog_since = 0.0
+                if self.spooled:
+                    self.remove_spool()
+            elif not self._backlog_since:
+                self._backlog_since = now
+            elif now - max(self._backlog_since, self._spool_written) >= (
+                self._spool_interval
+            ):
+                reports, written_for = pending()
+                if reports:
+                    self.write_spool(reports)
+                    if written_for != generation():
+                        self.remove_spool()  # opted out meanwhile: must not outlive it
+                self._spool_written = now
+            # The journal is for people: once a second is often enough, and keeps
+            # disk writes out of a fast delivery loop.
+            if self._journal_dirty and now - self._journal_saved >= JOURNAL_SAVE_INTERVAL:
+                self.save_journal(status())
+        except Exception:
+            self._logger.exception("Could not update the spool or journal")
+
+    def save_status(self, status: Dict[str, Any]) -> None:
+        """Counts for the CLI, which runs in another process (no id, no server)."""
+        status = {k: v for k, v in status.items() if k != "last_delivery"}
+        status["pid"] = os.getpid()
+        status["time"] = time.time()
+        write_atomically(os.path.join(self.folder, STATUS_NAME), status, durable=False)

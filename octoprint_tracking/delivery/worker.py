@@ -1,0 +1,341 @@
+"""The delivery worker: one thread that sends what the outbox holds.
+
+It is handed a snapshot of where and under which consent it may send (``set_target``)
+and never calls back into the plugin.
+
+- ``put`` never blocks and never raises: the outbox is bounded, and when it is full the
+  oldest ping goes first, then the oldest report, and the drop is counted.
+- Transport errors, 5xx, 408 and 429 are retried with exponential backoff and jitter,
+  honouring ``Retry-After``; any other 4xx is undeliverable and dropped.
+- Offline (OctoPrint's connectivity checker) means hold, not drop.
+- What is left at shutdown, or while a backlog persists, goes to a spool file that is
+  sent after the next start.
+- ``purge`` (opt-out) empties queue and spool; nothing is sent or retried after it.
+- Every delivered or dropped report is journalled; the last 100 are kept on disk.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional
+
+from ..core import consent
+from ..core.model import Report
+from . import files
+from .client import Client
+from .outbox import Outbox
+from .protocol import Backoff, Target
+
+AGE_THRESHOLD = 60
+
+
+@dataclass(frozen=True)
+class Options:
+    """Delivery's tunables; the defaults of ``plugins.usage_tracking.delivery``."""
+
+    queue_size: int = 1000
+    timeout: float = 3.05
+    backoff_base: float = 5
+    backoff_max: float = 3600
+    spool_interval: float = 60
+    max_age: float = 7 * 86400
+
+    @classmethod
+    def from_settings(cls, data: Any) -> "Options":
+        """Options from settings; a value that is not a positive number is ignored."""
+        values = {}
+        for key, default in cls().__dict__.items():
+            value = data.get(key) if isinstance(data, dict) else None
+            try:
+                number = type(default)(value)
+            except (TypeError, ValueError):
+                continue
+            if number > 0:
+                values[key] = number
+        return cls(**values)
+
+
+class Delivery:
+    """The outbox and its worker thread."""
+
+    def __init__(
+        self,
+        *,
+        data_folder: str,
+        user_agent: str,
+        logger: Optional[logging.Logger] = None,
+        options: Options = Options(),
+        target: Optional[Target] = None,
+        online: bool = True,
+    ):
+        """Each report passes the consent gate of ``target`` at the moment it is sent:
+        a switch turned off during an outage also holds back what was queued before."""
+        self._logger = logger or logging.getLogger(__name__)
+        self._options = options
+        self._files = files.Files(data_folder, self._logger, options.spool_interval)
+        self._client = Client(user_agent, options.timeout, self._logger)
+        self._backoff = Backoff(options.backoff_base, options.backoff_max)
+        self._target = target
+
+        # A plain Lock (not the default RLock): cheaper for the host thread's put().
+        self._cond = threading.Condition(threading.Lock())
+        self._outbox = Outbox(options.queue_size)
+        self._inflight: Optional[Report] = None
+        self._generation = 0
+        self._online = online
+        self._retry_at = 0.0
+        self._stopping = False
+        self._flushing = False
+        self._delivered = 0
+        self._last_problem: Optional[Dict[str, Any]] = None
+        self._thread: Optional[threading.Thread] = None
+        self._worker_idle = False
+        self._forget: List[str] = []
+
+    # host side: never blocks for I/O ----------------------------------------------
+
+    def start(self) -> None:
+        """Load the spool and start the worker. Call once, before any shutdown."""
+        try:
+            self._files.save_status(self.status())
+        except Exception:
+            self._logger.exception("Could not write the status file")
+        spooled = self._files.load_spool()
+        with self._cond:
+            for report in spooled:
+                self._outbox.put(report)
+        if self._thread is None:
+            # A daemon thread, started early: Python joins non-daemon threads before
+            # atexit handlers run (so a non-daemon worker would hang shutdown), and
+            # refuses to start threads during atexit, when OctoPrint calls on_shutdown.
+            self._thread = threading.Thread(
+                target=self._run, name="usage_tracking.delivery", daemon=True
+            )
+            self._thread.start()
+
+    def put(self, report: Report) -> bool:
+        """Queue a report. Never blocks on I/O, never raises."""
+        try:
+            with self._cond:
+                if self._stopping:
+                    return False
+                self._outbox.put(report)
+                # Wake the worker only when it sleeps: a busy worker finds the report
+                # on its next round, and the host thread is spared the hand-over.
+                if self._worker_idle:
+                    self._cond.notify()
+            return True
+        except Exception:  # pragma: no cover - defensive: the host thread is sacred
+            return False
+
+    def set_target(self, target: Optional[Target]) -> None:
+        """Where and under which consent to send from now on; None: nothing leaves."""
+        with self._cond:
+            self._target = target
+            self._cond.notify()
+
+    def set_online(self, online: bool) -> None:
+        with self._cond:
+            self._online = bool(online)
+            if online:
+                # Connectivity came back: try at once instead of waiting out backoff.
+                self._retry_at = 0.0
+                self._backoff.reset()
+            self._cond.notify()
+
+    def purge(self, wait: float = 1.0) -> None:
+        """Opt-out: drop everything queued or spooled. A request already on the wire
+        is waited for (at most ``wait`` seconds) and never retried, so that when this
+        returns, no further request leaves. Not for the event thread."""
+        end = time.monotonic() + wait
+        with self._cond:
+            self._outbox.clear()
+            self._generation += 1
+            self._retry_at = 0.0
+            self._backoff.reset()
+            self._cond.notify_all()
+            while self._inflight is not None and time.monotonic() < end:
+                self._cond.wait(end - time.monotonic())
+        self._files.remove_spool()
+
+    def forget(self, url: str) -> None:
+        """Ask the server, best effort and once, to delete an old instance's data."""
+        with self._cond:
+            self._forget.append(url)
+            self._cond.notify()
+
+    def status(self) -> Dict[str, Any]:
+        with self._cond:
+            retry_in = max(0.0, round(self._retry_at - time.monotonic(), 1))
+            return {
+                "queued": len(self._outbox) + (1 if self._inflight else 0),
+                "dropped": self._outbox.dropped,
+                "delivered": self._delivered,
+                "spooled": self._files.spooled,
+                "online": self._online,
+                "retry_in": retry_in if self._retry_at else 0.0,
+                "last_delivery": self._files.last(),
+                "last_problem": self._last_problem,
+            }
+
+    def journal(self) -> List[Dict[str, Any]]:
+        return self._files.journal()
+
+    def queued(self) -> List[Report]:
+        with self._cond:
+            return ([self._inflight] if self._inflight else []) + self._outbox.pending()
+
+    def shutdown(self, final: Optional[Report] = None, deadline: float = 2.0) -> int:
+        """Send ``final`` and flush for at most ``deadline`` seconds in total, then
+        spool what is left. Returns the number of spooled reports."""
+        end = time.monotonic() + deadline
+        if final is not None:
+            self.put(final)
+        with self._cond:
+            self._flushing = True
+            self._retry_at = 0.0
+            self._cond.notify()
+            # Leave time to write the spool within the deadline.
+            flush_end = end - min(0.3, deadline / 4)
+            while (len(self._outbox) or self._inflight) and self._online:
+                remaining = flush_end - time.monotonic()
+                if remaining <= 0 or self._thread is None or not self._thread.is_alive():
+                    break
+                self._cond.wait(remaining)
+            self._stopping = True
+            left = ([self._inflight] if self._inflight else []) + self._outbox.pending()
+            self._cond.notify()
+        try:
+            if left and self._target is not None:
+                self._files.write_spool(left)
+            else:
+                self._files.remove_spool()
+            self._files.save_journal(self.status())
+        except Exception:
+            self._logger.exception("Could not write the spool at shutdown")
+        return len(left)
+
+    # worker side --------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            try:
+                if not self._step():
+                    return
+            except Exception:  # pragma: no cover - keep delivering whatever happens
+                self._logger.exception("Unexpected error in the delivery worker")
+                time.sleep(1)
+
+    def _step(self) -> bool:
+        with self._cond:
+            urls, self._forget = self._forget, []
+        for url in urls:
+            self._client.forget(url)
+        with self._cond:
+            if self._stopping:
+                return False
+            report = self._next_or_wait()
+            if report is None:
+                backlog = bool(len(self._outbox))
+            else:
+                self._inflight, generation, target = (
+                    report,
+                    self._generation,
+                    self._target,
+                )
+        if report is None:
+            self._maintain(backlog)
+            return True
+        try:
+            outcome, status, delay = self._attempt(report, target)
+        except Exception:
+            # Never leave a report "in flight" forever: journal it as undeliverable.
+            self._logger.exception(f"Could not send {report.name}")
+            outcome, status, delay = "rejected", None, None
+        with self._cond:
+            self._inflight = None
+            if generation == self._generation:
+                self._settle(report, outcome, status, delay)
+            self._cond.notify_all()
+            backlog = bool(len(self._outbox))
+        self._maintain(backlog)
+        return True
+
+    def _next_or_wait(self) -> Optional[Report]:
+        """The next report to send, or None after waiting for something to do.
+        Called with the lock held."""
+        now = time.monotonic()
+        if self._online and len(self._outbox) and now >= self._retry_at:
+            return self._outbox.popleft()
+        waits = []
+        if len(self._outbox) and self._online:
+            waits.append(self._retry_at - now)
+        if len(self._outbox) and not self._flushing:
+            waits.append(self._options.spool_interval)
+        if self._files.journal_dirty:
+            waits.append(files.JOURNAL_SAVE_INTERVAL)
+        self._worker_idle = True
+        try:
+            self._cond.wait(max(0.01, min(waits)) if waits else None)
+        finally:
+            self._worker_idle = False
+        return None
+
+    def _settle(self, report: Report, outcome: str, status, delay) -> None:
+        """Book the outcome of one try. Called with the lock held."""
+        problem = {"time": time.time(), "report": report.name, "status": status}
+        if outcome == "retry":
+            self._outbox.appendleft(report)
+            wait = self._backoff.next() if delay is None else delay
+            self._retry_at = time.monotonic() + wait
+            self._last_problem = problem
+            return
+        if outcome == "withheld":
+            return
+        if outcome == "delivered":
+            self._delivered += 1
+            self._backoff.reset()
+            self._retry_at = 0.0
+        else:
+            self._last_problem = problem
+        self._files.record(report, outcome, status)
+
+    def _attempt(self, report: Report, target: Optional[Target]):
+        """One try. Returns (outcome, http status, retry delay or None)."""
+        if target is None:
+            # Tracking was switched off or the server is not allowed: nothing leaves.
+            return "withheld", None, None
+        age = time.time() - report.created
+        if age > self._options.max_age:
+            return "expired", None, None
+        sendable = report
+        if age > AGE_THRESHOLD:
+            sendable = Report(
+                report.name, {**report.fields, "age": int(age)}, report.created
+            )
+        gated = consent.gate(sendable, target.config)
+        if gated is None:
+            return "withheld", None, None
+        timeout = self._options.timeout
+        if self._flushing:
+            timeout = max(0.1, min(timeout, 1.5))
+        outcome, status, delay = self._client.send(
+            gated, target.url_for(report.name), timeout
+        )
+        if outcome == "delivered":
+            report.fields = dict(gated.fields)  # the journal shows what was really sent
+        return outcome, status, delay
+
+    def _maintain(self, backlog: bool) -> None:
+        if self._stopping:
+            return  # shutdown() has written the final spool: never overwrite it
+        self._files.maintain(
+            backlog, self._pending, lambda: self._generation, self.status
+        )
+
+    def _pending(self):
+        with self._cond:
+            return self._outbox.pending(), self._generation

@@ -1,0 +1,236 @@
+"""The tracker: the settings snapshot, the host state and the outbox, put together.
+
+The plugin class hands it OctoPrint's events and calls; a ``RepeatedTimer`` calls
+``tick`` for the periodic reports and the config.yaml watch. It hands the delivery
+worker a snapshot of where and what it may send, and never gets called back.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import threading
+import time
+from typing import Any, Dict, List, Optional
+
+from . import host, secret, settings
+from .core import builders, catalog, consent, events, preview
+from .core.builders import firmware_timeout, ping
+from .core.model import HostState, Report, make
+from .delivery import Delivery, Options, Target
+from .delivery.protocol import SERVER_RULE, is_loopback, server_allowed
+from .logsafe import RedactFilter
+from .schedule import Schedule
+
+#: Longest pause of the timer: how soon a change to config.yaml by the CLI is noticed.
+WATCH_INTERVAL = 2.0
+#: More web UI loads than this in a minute are refused (429): a page load is a
+#: report, and a script could otherwise push real reports out of the queue.
+WEBUI_LOADS_PER_MINUTE = 30
+
+
+class Tracker:
+    def __init__(self, plugin_settings, plugin_manager, printer, logger, data_folder,
+                 user_agent):  # fmt: skip
+        self._settings = plugin_settings
+        self._plugin_manager = plugin_manager
+        self._printer = printer
+        self._logger = logger
+        self._folder = data_folder
+        self._lock = threading.RLock()
+        self._started = time.monotonic()
+        self._online = True
+        self._throttle_checked = False
+        self._pong: Optional[Report] = None
+        self._pong_wanted = True
+        self._webui_loads: collections.deque = collections.deque(
+            maxlen=WEBUI_LOADS_PER_MINUTE
+        )
+        self.env_fields: Dict[str, Any] = {}
+        self.state = HostState(file_key=secret.load(data_folder))
+        self.config = consent.Config()
+        self.target: Optional[Target] = None
+        self._redact = RedactFilter()
+        self._redact.install()
+        data = self._data()
+        self.delivery = Delivery(
+            data_folder=data_folder,
+            user_agent=user_agent,
+            logger=logger,
+            options=Options.from_settings(data.get("delivery")),
+        )
+        self._schedule = Schedule(*settings.intervals(data))
+        self._watch = settings.ConfigWatch(plugin_settings.settings, logger)
+        self.refresh()
+
+    def _data(self) -> Dict[str, Any]:
+        return self._settings.get_all_data(merged=True) or {}
+
+    ##~~ settings snapshot
+
+    def refresh(self) -> None:
+        """Read the settings once into an immutable snapshot (never on the hot path)
+        and hand delivery its new target."""
+        data = self._data()
+        before = self.config
+        self.config = settings.snapshot(data, os.environ)
+        if before.unique_id and before.unique_id != self.config.unique_id:
+            # A new id comes with a new file-hash key (Reset ID, also by the CLI).
+            self.state.file_key = secret.load(self._folder)
+        self._schedule.ping, self._schedule.pong = settings.intervals(data)
+        server = data.get("server")
+        allowed = server if server_allowed(server) else None
+        if server and allowed is None:
+            self._logger.warning(f"Nothing will be sent. {SERVER_RULE}")
+        self.target = Target(allowed, self.config) if allowed else None
+        self.delivery.set_target(self.target if self.config.active else None)
+        # Added, never replaced: an old id (before "Reset ID") must stay out of the log.
+        self._redact.add(s for s in (self.config.unique_id, server) if s)
+
+    def refresh_and_apply(self) -> None:
+        """Re-read the settings and act on what changed. Serialised: a request thread
+        (settings dialog, API) and the timer (config.yaml watch) may both get here, and
+        each change must be acted on once."""
+        with self._lock:
+            before = self.config
+            self.refresh()
+            after = self.config
+            if before.active and (
+                not after.active or before.unique_id != after.unique_id
+            ):
+                # Switched off, or a new id (nothing queued under the old one may go
+                # out under the new): empty queue and spool.
+                self.delivery.purge()
+            if before.active and not after.active:
+                self._logger.info("Usage tracking switched off: queue and spool emptied")
+            elif after.active and not before.active:
+                self._logger.info("Usage tracking switched on")
+                self._schedule.restart()
+                self.queue(self.environment_report("startup"))
+            self.set_online(self._online)
+
+    ##~~ the host's thread: a dict look-up, a pure builder, a queue append
+
+    def on_event(self, event: str, payload: Any) -> None:
+        if event == "ConnectivityChanged":
+            new = payload.get("new") if isinstance(payload, dict) else None
+            if isinstance(new, bool):
+                self.set_online(new)
+            return
+        if self.config.active:
+            self.queue(events.build(self.state, event, payload))
+
+    def queue(self, report: Optional[Report]) -> None:
+        report = consent.gate(report, self.config)
+        if report is not None:
+            self.delivery.put(report)
+
+    def set_online(self, online: bool) -> None:
+        # OctoPrint's connectivity check is about the internet; a collector on this
+        # machine is reachable either way.
+        self._online = online
+        local = self.target is not None and is_loopback(self.target.url)
+        self.delivery.set_online(online or local)
+
+    def webui_load(self, payload: Any) -> Optional[int]:
+        """Queue a web UI load; an HTTP error code if refused, else None."""
+        report = builders.webui_load(payload)
+        if report is None:
+            return 400
+        now = time.monotonic()
+        loads = self._webui_loads
+        if len(loads) == loads.maxlen and now - loads[0] < 60:
+            return 429
+        loads.append(now)
+        self.queue(report)
+        return None
+
+    ##~~ the timer thread (RepeatedTimer): periodic reports and the config watch
+
+    def tick(self) -> None:
+        try:
+            if self._watch.changed():
+                self.refresh_and_apply()
+            if self._pong_wanted or self._pong is None:
+                self._pong_wanted = False
+                self._pong = self._build_pong()
+            if not self.config.active:
+                return
+            if not self._throttle_checked:
+                self._throttle_checked = True
+                self._read_throttle_state()
+            now = time.monotonic()
+            for name in self._schedule.due(now, self.state.awaiting_firmware_since()):
+                self.queue(self._due_report(name))
+        except Exception:
+            self._logger.exception("Error in the tracking timer")
+
+    def next_wait(self) -> float:
+        if not self.config.active:
+            return WATCH_INTERVAL
+        now = time.monotonic()
+        wait = self._schedule.wait(now, self.state.awaiting_firmware_since())
+        return max(0.1, min(wait, WATCH_INTERVAL))
+
+    def _due_report(self, name: str) -> Optional[Report]:
+        if name == "ping":
+            return self.ping_report()
+        if name == "pong":
+            self._pong = self._build_pong()
+            return self._pong
+        return firmware_timeout(self.state)
+
+    def _read_throttle_state(self) -> None:
+        # The Pi support plugin's helper runs vcgencmd: only ever on this thread.
+        helpers = self._plugin_manager.get_helpers("pi_support", "get_throttled")
+        if helpers and "get_throttled" in helpers:
+            try:
+                state = helpers["get_throttled"](run_now=True)
+                events.build(self.state, "plugin_pi_support_throttle_state", state)
+            except Exception:
+                self._logger.debug("Could not read the throttle state", exc_info=True)
+
+    def mark_config_seen(self) -> None:
+        self._watch.mark_seen()
+
+    ##~~ reports that need the host
+
+    def environment_report(self, name: str) -> Report:
+        return make(name, **self.env_fields)
+
+    def ping_report(self) -> Report:
+        try:
+            state = self._printer.get_state_id()
+        except Exception:
+            state = None
+        return ping(time.monotonic() - self._started, state)
+
+    def _build_pong(self) -> Report:
+        # Reads the disk (counts files): on the timer thread only.
+        return host.pong(self.env_fields, self._plugin_manager, self._settings.settings)
+
+    ##~~ preview and status (API, CLI and settings pane)
+
+    def preview(self) -> List[Dict[str, Any]]:
+        """The reports that would be sent now, as the tracker builds them. The pong
+        is the timer's latest (refreshed on its next round): the request thread never
+        walks the uploads folder."""
+        self._pong_wanted = True
+        live = preview.live(self.env_fields, self.ping_report(), self._pong)
+        return preview.build(live, self.config)
+
+    def status(self) -> Dict[str, Any]:
+        config = self.config
+        return {
+            "enabled": config.enabled,
+            "active": config.active,
+            "kill_switch": config.kill,
+            "consent": {"accepted": config.accepted, "current": catalog.CONSENT_VERSION},
+            "wizard_required": config.wizard_required,
+            "server_allowed": self.target is not None,
+            "delivery": self.delivery.status(),
+        }
+
+    def shutdown(self) -> None:
+        final = consent.gate(self.environment_report("shutdown"), self.config)
+        self.delivery.shutdown(final, deadline=2.0)
