@@ -6,18 +6,17 @@ import logging
 import os
 import statistics
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 from octoprint.events import Events
 from octoprint.plugins.tracking import TrackingPlugin
 
 import octoprint_tracking
+from harness import plugin as support
 from octoprint_tracking.core import catalog
 from octoprint_tracking.settings import KILL_SWITCHES
-from tests.support import plugin as support
 
 OURS = "usage_tracking"
 BUNDLED = "tracking"
@@ -110,7 +109,7 @@ def quiet_logger(name: str) -> logging.Logger:
 
 
 def _build(cls, identifier: str, values: Dict[str, Any]):
-    """``tests.support.plugin.build`` and then the values, through the plugin's own
+    """``harness.plugin.build`` and then the values, through the plugin's own
     ``PluginSettings`` (``Settings.set`` without the plugin's defaults ignores a path
     that exists neither in the defaults nor in config.yaml), then ``initialize()``."""
     plugin = support.build(
@@ -173,15 +172,6 @@ def stop_ours(plugin) -> None:
 def stop_bundled(plugin) -> None:
     """Drop the bundled plugin's backlog so that it does not load later rows."""
     plugin._executor.shutdown(wait=False, cancel_futures=True)
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, step: float = 0.005):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(step)
-    return True
 
 
 def percentile(values: Sequence[float], q: float) -> float:

@@ -19,6 +19,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, List
 
+from harness.wait import eventually
+
 from . import common
 from .common import Row
 from .tls import CountingServer
@@ -75,15 +77,18 @@ def run() -> List[Row]:
         for index, (label, events) in enumerate(CASES):
             sent = receiver.sent_by(common.OURS_ID), receiver.sent_by(common.BUNDLED_ID)
             ours_us = sample(
-                _caller(ours, events, lambda: ours._tracker.queue(ours._tracker.ping_report()))
+                _caller(
+                    ours, events, lambda: ours._tracker.queue(ours._tracker.ping_report())
+                )
             )
             theirs_us = sample(_caller(theirs, events, theirs._track_ping))
             # Both must really have sent something, or the row timed a no-op.
             for who, before in zip((common.OURS_ID, common.BUNDLED_ID), sent):
-                if not common.wait_until(
-                    lambda w=who, b=before: receiver.sent_by(w) > b, timeout=10
-                ):
-                    raise RuntimeError(f"nothing arrived from {who} for {label}")
+                eventually(
+                    lambda w=who, b=before: receiver.sent_by(w) > b,
+                    timeout=10,
+                    what=f"something arriving from {who} for {label}",
+                )
             # Drop both backlogs between cases, so each starts equal (a full outbox
             # is row 4's subject, not this one's).
             ours._tracker.delivery.purge()

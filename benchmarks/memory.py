@@ -15,7 +15,8 @@ from typing import List, Tuple
 
 import psutil
 
-from tests.support.receiver import Receiver
+from harness.receiver import Receiver
+from harness.wait import eventually
 
 from . import common
 from .common import Row
@@ -54,7 +55,7 @@ def run() -> List[Row]:
     receiver = Receiver().start()
     try:
         ours = common.ours(receiver.url)
-        common.wait_until(lambda: ours._tracker.delivery.status()["delivered"] >= 3, 10)
+        eventually(lambda: ours._tracker.delivery.status()["delivered"] >= 3, 10)
         receiver.set_mode("hang")
         try:
             mine = _grow(ours)

@@ -1,6 +1,6 @@
 """Row 6: a real ``octoprint serve``: resident memory and time to "server started".
 
-Three configurations, each in a fresh basedir (``tests.support.octoprint``), with a
+Three configurations, each in a fresh basedir (``harness.octoprint``), with a
 loopback receiver answering 200:
 
 - ours: ours enabled and pointing at the receiver; the bundled plugin in
@@ -21,8 +21,8 @@ from typing import Dict, List
 
 import psutil
 
-from tests.support.octoprint import OctoPrint, make_basedir
-from tests.support.receiver import Receiver
+from harness.octoprint import OctoPrint, make_basedir
+from harness.receiver import Receiver
 
 from . import common
 from .common import Row

@@ -1,6 +1,6 @@
 """Row 3: how long ``on_shutdown()`` takes with reports queued to a server that hangs.
 
-The receiver (``tests.support.receiver``, mode "hang") accepts connections and never
+The receiver (``harness.receiver``, mode "hang") accepts connections and never
 answers. Each plugin gets ``n`` plugin-install reports queued, then ``on_shutdown()``
 is timed. Ours flushes for at most its 2 s deadline and spools the rest; the bundled
 plugin waits for every queued request's 3.05 s timeout (``executor.shutdown(wait=True)``).
@@ -14,7 +14,8 @@ import threading
 import time
 from typing import List, Optional
 
-from tests.support.receiver import Receiver
+from harness.receiver import Receiver
+from harness.wait import eventually
 
 from . import common
 from .common import Row
@@ -34,7 +35,7 @@ def _queue(plugin, n: int) -> None:
 def _ours(receiver: Receiver, n: int):
     receiver.set_mode("ok")
     plugin = common.ours(receiver.url)
-    common.wait_until(lambda: plugin._tracker.delivery.status()["delivered"] >= 3, 10)
+    eventually(lambda: plugin._tracker.delivery.status()["delivered"] >= 3, 10)
     receiver.set_mode("hang")
     try:
         _queue(plugin, n)

@@ -87,9 +87,13 @@ class UsageTrackingPlugin(
 
     def get_settings_restricted_paths(self):
         # Non-admins never see the instance id, where reports go, or the switches.
+        # A permission object, as OctoPrint 2.0's bundled plugin uses (the "admin"
+        # string meant the same: the SETTINGS permission).
+        from octoprint.access.permissions import Permissions
+
         admin = ("enabled", "unique_id", "consent_version", "consent_declined")
         return {
-            "admin": [[k] for k in admin] + [["events"], ["server"]],
+            Permissions.SETTINGS: [[k] for k in admin] + [["events"], ["server"]],
             "never": [["ping"], ["pong"], ["delivery"]],
         }
 

@@ -84,6 +84,8 @@ class ConfigStore:
         for key, value in values.items():
             self._settings.set(["plugins", KEY, key], value, force=True)
         self._settings.save(force=True)
+        # Read back what is really in config.yaml. ``_configfile`` is private (OctoPrint
+        # 1.10 to 2.0 have it); without it, the basedir's default file name.
         path = getattr(self._settings, "_configfile", None) or os.path.join(
             self._settings.getBaseFolder("base"), "config.yaml"
         )

@@ -27,6 +27,8 @@ WATCH_INTERVAL = 2.0
 #: More web UI loads than this in a minute are refused (429): a page load is a
 #: report, and a script could otherwise push real reports out of the queue.
 WEBUI_LOADS_PER_MINUTE = 30
+#: How long the preview waits for a pong built now (it counts the uploads).
+PREVIEW_WAIT = 3.0
 
 
 class Tracker:
@@ -42,7 +44,6 @@ class Tracker:
         self._online = True
         self._throttle_checked = False
         self._pong: Optional[Report] = None
-        self._pong_wanted = True
         self._webui_loads: collections.deque = collections.deque(
             maxlen=WEBUI_LOADS_PER_MINUTE
         )
@@ -151,9 +152,6 @@ class Tracker:
         try:
             if self._watch.changed():
                 self.refresh_and_apply()
-            if self._pong_wanted or self._pong is None:
-                self._pong_wanted = False
-                self._pong = self._build_pong()
             if not self.config.active:
                 return
             if not self._throttle_checked:
@@ -176,8 +174,7 @@ class Tracker:
         if name == "ping":
             return self.ping_report()
         if name == "pong":
-            self._pong = self._build_pong()
-            return self._pong
+            return self._build_pong()
         return firmware_timeout(self.state)
 
     def _read_throttle_state(self) -> None:
@@ -206,17 +203,33 @@ class Tracker:
         return ping(time.monotonic() - self._started, state)
 
     def _build_pong(self) -> Report:
-        # Reads the disk (counts files): on the timer thread only.
-        return host.pong(self.env_fields, self._plugin_manager, self._settings.settings)
+        # Reads the disk (counts files): never on OctoPrint's event or request thread.
+        self._pong = host.pong(
+            self.env_fields, self._plugin_manager, self._settings.settings
+        )
+        return self._pong
+
+    def _fresh_pong(self) -> Optional[Report]:
+        """A pong built now on a thread of its own, waited for at most PREVIEW_WAIT
+        seconds; after that, the last one built (a huge uploads folder must not hang
+        the request)."""
+        done = threading.Event()
+
+        def build():
+            try:
+                self._build_pong()
+            finally:
+                done.set()
+
+        threading.Thread(target=build, name="usage_tracking.pong", daemon=True).start()
+        done.wait(PREVIEW_WAIT)
+        return self._pong
 
     ##~~ preview and status (API, CLI and settings pane)
 
     def preview(self) -> List[Dict[str, Any]]:
-        """The reports that would be sent now, as the tracker builds them. The pong
-        is the timer's latest (refreshed on its next round): the request thread never
-        walks the uploads folder."""
-        self._pong_wanted = True
-        live = preview.live(self.env_fields, self.ping_report(), self._pong)
+        """The reports that would be sent now, as the tracker builds them."""
+        live = preview.live(self.env_fields, self.ping_report(), self._fresh_pong())
         return preview.build(live, self.config)
 
     def status(self) -> Dict[str, Any]:

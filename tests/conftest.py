@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.octoprint import OctoPrint, copy_basedir, make_basedir
+from harness.receiver import Receiver
 from octoprint_tracking.settings import KILL_SWITCHES
-from tests.support.octoprint import OctoPrint, copy_basedir, make_basedir
-from tests.support.receiver import Receiver
 
 ROOT = Path(__file__).resolve().parent.parent
 

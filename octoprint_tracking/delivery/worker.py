@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from ..core import consent
 from ..core.model import Report
@@ -305,20 +305,9 @@ class Delivery:
 
     def _attempt(self, report: Report, target: Optional[Target]):
         """One try. Returns (outcome, http status, retry delay or None)."""
-        if target is None:
-            # Tracking was switched off or the server is not allowed: nothing leaves.
-            return "withheld", None, None
-        age = time.time() - report.created
-        if age > self._options.max_age:
-            return "expired", None, None
-        sendable = report
-        if age > AGE_THRESHOLD:
-            sendable = Report(
-                report.name, {**report.fields, "age": int(age)}, report.created
-            )
-        gated = consent.gate(sendable, target.config)
+        gated, outcome = sendable(report, target, self._options.max_age)
         if gated is None:
-            return "withheld", None, None
+            return outcome, None, None
         timeout = self._options.timeout
         if self._flushing:
             timeout = max(0.1, min(timeout, 1.5))
@@ -339,3 +328,19 @@ class Delivery:
     def _pending(self):
         with self._cond:
             return self._outbox.pending(), self._generation
+
+
+def sendable(
+    report: Report, target: Optional[Target], max_age: float
+) -> Tuple[Optional[Report], str]:
+    """The report as it may go out now, or None and why not (``withheld``: switched
+    off, not allowed or not consented; ``expired``: too old to mean anything)."""
+    if target is None:
+        return None, "withheld"
+    age = time.time() - report.created
+    if age > max_age:
+        return None, "expired"
+    if age > AGE_THRESHOLD:
+        report = Report(report.name, {**report.fields, "age": int(age)}, report.created)
+    gated = consent.gate(report, target.config)
+    return gated, "withheld" if gated is None else "ok"

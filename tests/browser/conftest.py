@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.receiver import Receiver
+from harness.receiver import Receiver
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

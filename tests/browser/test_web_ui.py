@@ -10,11 +10,12 @@ written to the artifacts folder on every run.
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 from playwright.sync_api import expect
 
+from harness.octoprint import OctoPrint, copy_basedir
+from harness.wait import eventually
 from octoprint_tracking.core import catalog
 from tests.browser.ui import (
     API,
@@ -24,7 +25,6 @@ from tests.browser.ui import (
     save_settings,
     screenshot,
 )
-from tests.support.octoprint import OctoPrint, copy_basedir
 
 pytestmark = pytest.mark.e2e
 
@@ -58,10 +58,7 @@ def admin(fresh):
 
 def wait_for_config(server, predicate, what):
     """config.yaml is written in the request that saved it; poll briefly anyway."""
-    deadline = time.monotonic() + 10
-    while not predicate(server.config):
-        assert time.monotonic() < deadline, f"config.yaml: {what} not reached"
-        time.sleep(0.1)
+    eventually(lambda: predicate(server.config), timeout=10, what=f"config.yaml: {what}")
 
 
 def show_preview_controls(page):

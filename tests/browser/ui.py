@@ -6,7 +6,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from tests.support.octoprint import ADMIN
+from harness.octoprint import ADMIN
 
 API = "/api/plugin/usage_tracking"
 

@@ -14,11 +14,11 @@ import tracemalloc
 
 import pytest
 
+from harness.wait import eventually
 from octoprint_tracking.core import builders, catalog, model
 from octoprint_tracking.core.consent import Config
 from octoprint_tracking.delivery import Delivery, Options, Target
 from octoprint_tracking.delivery.protocol import retry_after, server_allowed
-from tests.support.wait import eventually
 
 ID = "0e4b4c5e-8d3f-4f7e-9a41-6b1f3b0b2c11"
 

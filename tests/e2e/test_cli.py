@@ -7,7 +7,7 @@ import json
 import pytest
 import yaml
 
-from tests.support.octoprint import copy_basedir, octoprint_cli
+from harness.octoprint import copy_basedir, octoprint_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -52,3 +52,33 @@ def test_sent_rejects_a_count_below_one(basedir):
         basedir, "plugins", "usage_tracking:sent", "-n", "0", check=False
     )
     assert result.returncode == 2 and "Invalid value" in result.stderr
+
+
+def test_preview_json_output_file_holds_exactly_the_json(basedir, tmp_path):
+    # OctoPrint prints "Initializing settings & plugin subsystem..." on stdout first:
+    # the file must hold nothing but the payloads.
+    target = tmp_path / "preview.json"
+    result = octoprint_cli(
+        basedir, "plugins", "usage_tracking:preview", "--json", "--output", str(target)
+    )
+    items = json.loads(target.read_text(encoding="utf-8"))
+    reports = {item["report"] for item in items}
+    assert {"startup", "ping", "pong", "print_done"} <= reports
+    assert "[" not in result.stdout, "the JSON goes to the file only"
+
+
+def test_sent_json_output_file_holds_exactly_the_json(basedir, tmp_path):
+    target = tmp_path / "sent.json"
+    octoprint_cli(
+        basedir, "plugins", "usage_tracking:sent", "--json", "--output", str(target)
+    )
+    assert json.loads(target.read_text(encoding="utf-8")) == []
+
+
+def test_output_into_a_missing_folder_is_a_clear_error(basedir, tmp_path):
+    target = tmp_path / "missing" / "preview.json"
+    result = octoprint_cli(
+        basedir, "plugins", "usage_tracking:preview", "--json", "--output", str(target),
+        check=False,
+    )  # fmt: skip
+    assert result.returncode == 1 and "Could not write" in result.stderr

@@ -3,15 +3,15 @@ shows on its dashboard."""
 
 from __future__ import annotations
 
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.support.octoprint import OctoPrint, copy_basedir, free_port
+from harness.octoprint import OctoPrint, copy_basedir
+from harness.process import ServerProcess, answers, free_port
+from harness.wait import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -21,24 +21,15 @@ COLLECTOR = Path(sys.executable).with_name("tracking-collector")
 @pytest.fixture
 def collector(tmp_path):
     port = free_port()
-    # min-group 1: a single test instance may be shown; the default (10) hides it.
-    process = subprocess.Popen(
-        [str(COLLECTOR), "serve", "--host", "127.0.0.1", "--port", str(port),
-         "--db", str(tmp_path / "collector.sqlite"), "--min-group", "1"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-    )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            requests.get(url + "/api/stats", timeout=2)
-            break
-        except requests.RequestException:
-            assert process.poll() is None and time.monotonic() < deadline
-            time.sleep(0.1)
+    # min-group 1: a single test instance may be shown; the default (10) hides it.
+    server = ServerProcess(
+        [COLLECTOR, "serve", "--host", "127.0.0.1", "--port", port,
+         "--db", tmp_path / "collector.sqlite", "--min-group", "1"],
+        tmp_path / "collector.log",
+    ).start(answers(url + "/api/stats"), timeout=30)  # fmt: skip
     yield url
-    process.terminate()
-    process.wait(20)
+    server.stop(timeout=20)
 
 
 def test_an_instance_appears_on_the_collector_dashboard(
@@ -50,17 +41,16 @@ def test_an_instance_appears_on_the_collector_dashboard(
     try:
         s = server.session()
         server.connect_printer(s)
-        deadline = time.monotonic() + 60
-        while True:
+
+        def shown():
             stats = requests.get(collector + "/api/stats", timeout=10).json()
             versions = {
                 r["key"]: r["instances"] for r in stats["active"]["24h"]["by_version"]
             }
             firmware = {r["key"] for r in stats["firmware"]}
-            if versions.get("1.11.8") == 1 and any("Virtual" in f for f in firmware):
-                break
-            assert time.monotonic() < deadline, stats
-            time.sleep(0.3)
+            return versions.get("1.11.8") == 1 and any("Virtual" in f for f in firmware)
+
+        eventually(shown, timeout=60, what="instance on the dashboard", interval=0.3)
         page = requests.get(collector + "/", timeout=10).text
         assert "1.11.8" in page and "<svg" in page
     finally:

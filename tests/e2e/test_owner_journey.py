@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.octoprint import ADMIN, USER, OctoPrint, copy_basedir, octoprint_cli
-from tests.support.receiver import Receiver
+from harness.octoprint import ADMIN, USER, OctoPrint, copy_basedir, octoprint_cli
+from harness.receiver import Receiver
 
 pytestmark = pytest.mark.e2e
 

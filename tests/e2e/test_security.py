@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.support.octoprint import USER
+from harness.octoprint import USER
 
 pytestmark = pytest.mark.e2e
 
@@ -14,8 +14,8 @@ API = "/api/plugin/usage_tracking"
 
 @pytest.fixture(scope="module")
 def server(template_basedir, tmp_path_factory):
-    from tests.support.octoprint import OctoPrint, copy_basedir
-    from tests.support.receiver import Receiver
+    from harness.octoprint import OctoPrint, copy_basedir
+    from harness.receiver import Receiver
 
     receiver = Receiver().start()
     basedir = copy_basedir(template_basedir, tmp_path_factory.mktemp("sec") / "base")

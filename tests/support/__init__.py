@@ -1,0 +1,1 @@
+"""Transitional: the test support moved to ``harness/`` (shared with ``benchmarks/``)."""

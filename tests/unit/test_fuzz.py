@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import octoprint_tracking
+from harness import plugin as support
 from octoprint_tracking.core import catalog, events, model
-from tests.support import plugin as support
 
 EVENTS = sorted(events.EVENTS) + ["ConnectivityChanged", "Unknown", None, 7]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from types import SimpleNamespace
 
@@ -10,9 +11,10 @@ import yaml
 from octoprint.plugins.tracking import TrackingPlugin
 
 import octoprint_tracking
+from harness import plugin as support
+from harness.wait import eventually
+from octoprint_tracking import actions, host, secret
 from octoprint_tracking.core import catalog
-from tests.support import plugin as support
-from tests.support.wait import eventually
 
 JOB = {"name": "x.gcode", "path": "x.gcode", "origin": "local", "time": 12.0}
 
@@ -195,3 +197,46 @@ def test_a_running_server_notices_a_cli_disable_even_after_another_set(tmp_path)
     settings.save()  # as OctoPrint's API does right after a set
     p._tracker.tick()
     assert p._tracker.config.active is False
+
+
+def test_the_file_hash_key_is_made_at_first_start_in_the_data_folder(tmp_path):
+    values = {"enabled": True, "consent_version": 2, "unique_id": "an-id"}
+    p = build(tmp_path, values)
+    key = (tmp_path / secret.NAME).read_bytes()
+    assert len(key) == secret.SIZE and p._tracker.state.file_key == key
+    # The same key on the next start: repeated prints still match.
+    again = build(tmp_path, values)
+    assert again._tracker.state.file_key == key
+
+
+def test_reset_id_replaces_the_file_hash_key(tmp_path):
+    p = build(tmp_path, {"enabled": True, "consent_version": 2})
+    p.on_event("PrintStarted", JOB)
+    before = p._tracker.delivery.queued()[-1].fields["file"]
+    actions.reset_id(p._store, str(tmp_path))
+    p._tracker.refresh_and_apply()
+    p.on_event("PrintStarted", JOB)
+    after = p._tracker.delivery.queued()[-1].fields["file"]
+    assert before != after
+
+
+def test_the_preview_counts_files_off_the_request_thread(tmp_path, monkeypatch):
+    p = build(tmp_path, {"enabled": True, "consent_version": 2})
+    threads = []
+    real = host.pong
+
+    def pong(*args):
+        threads.append(threading.current_thread())
+        return real(*args)
+
+    monkeypatch.setattr(host, "pong", pong)
+    items = {i["report"]: i for i in p._tracker.preview()}
+    assert threads and threading.current_thread() not in threads
+    assert items["pong"]["sample"] is False
+
+
+def test_the_timer_sends_the_ping_and_pong_without_the_delivery_worker(tmp_path):
+    p = build(tmp_path, {"enabled": True, "consent_version": 2})
+    p._tracker.tick()
+    assert [r.name for r in p._tracker.delivery.queued()] == ["ping", "pong"]
+    assert p._tracker.next_wait() <= 2.0
