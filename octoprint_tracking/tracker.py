@@ -18,7 +18,7 @@ from .core import builders, catalog, consent, events, preview
 from .core.builders import firmware_timeout, ping
 from .core.model import HostState, Report, make
 from .delivery import Delivery, Options, Target
-from .delivery.protocol import SERVER_RULE, is_loopback, server_allowed
+from .delivery.protocol import is_loopback, server_allowed
 from .logsafe import RedactFilter
 from .schedule import Schedule
 
@@ -82,7 +82,10 @@ class Tracker:
         server = data.get("server")
         allowed = server if server_allowed(server) else None
         if server and allowed is None:
-            self._logger.warning(f"Nothing will be sent. {SERVER_RULE}")
+            self._logger.warning(
+                "The configured tracking server is neither https nor http to a loopback "
+                "address; nothing will be sent to it"
+            )
         self.target = Target(allowed, self.config) if allowed else None
         self.delivery.set_target(self.target if self.config.active else None)
         # Added, never replaced: an old id (before "Reset ID") must stay out of the log.
