@@ -38,10 +38,10 @@ class Options:
 
     queue_size: int = 1000
     timeout: float = 3.05
-    backoff_base: float = 5
-    backoff_max: float = 3600
-    spool_interval: float = 60
-    max_age: float = 7 * 86400
+    backoff_base: float = 5.0
+    backoff_max: float = 3600.0
+    spool_interval: float = 60.0
+    max_age: float = 7 * 86400.0
 
     @classmethod
     def from_settings(cls, data: Any) -> "Options":

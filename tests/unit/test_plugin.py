@@ -15,6 +15,7 @@ from harness import plugin as support
 from harness.wait import eventually
 from octoprint_tracking import actions, host, secret
 from octoprint_tracking.core import catalog
+from octoprint_tracking.delivery import Options
 
 JOB = {"name": "x.gcode", "path": "x.gcode", "origin": "local", "time": 12.0}
 
@@ -240,3 +241,11 @@ def test_the_timer_sends_the_ping_and_pong_without_the_delivery_worker(tmp_path)
     p._tracker.tick()
     assert [r.name for r in p._tracker.delivery.queued()] == ["ping", "pong"]
     assert p._tracker.next_wait() <= 2.0
+
+
+def test_delivery_options_come_from_settings_and_bad_values_are_ignored():
+    options = Options.from_settings(
+        {"queue_size": "50", "backoff_base": 0.2, "timeout": "soon", "spool_interval": -1}
+    )
+    assert (options.queue_size, options.backoff_base) == (50, 0.2)
+    assert (options.timeout, options.spool_interval) == (3.05, 60.0)
