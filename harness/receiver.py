@@ -3,6 +3,9 @@
 It records every request with its arrival time, and can be switched to answer 200,
 500, 429 with Retry-After, hang without answering, close the connection, or refuse
 connections (its socket is closed and reopened on the same port).
+
+``GET`` on the instance's address (``/track/<id>/``, what the server holds about an
+instance) gets ``instance_answer`` when one is set: any status, headers and body.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import socketserver
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 from urllib.parse import parse_qsl, urlsplit
 
 MODES = ("ok", "error", "throttle", "bad", "hang", "close", "reject")
@@ -37,6 +40,7 @@ class Receiver:
     retry_after: int = 1
     hits: List[Hit] = field(default_factory=list)
     attempts: List[float] = field(default_factory=list)
+    instance_answer: Optional[Tuple[int, Dict[str, str], bytes]] = None
 
     def __post_init__(self):
         self._cond = threading.Condition()
@@ -122,28 +126,33 @@ class Receiver:
             except OSError:
                 pass
             return
+        if self.instance_answer and handler.command == "GET" and not event:
+            status, headers, body = self.instance_answer
+            self._answer(handler, status, headers, body)
+            self._record(Hit(now, "GET", instance, "", {}, dict(handler.headers), status))
+            return
         status = {"ok": 200, "error": 500, "throttle": 429, "bad": 400}[mode]
         body = b'{"ok": true}' if status == 200 else b'{"ok": false}'
+        headers = {"Retry-After": str(self.retry_after)} if status == 429 else {}
+        self._answer(handler, status, {"Content-Type": "application/json", **headers}, body)
+        if status == 200:
+            fields = dict(parse_qsl(query, keep_blank_values=True))
+            headers = dict(handler.headers)
+            self._record(Hit(now, handler.command, instance, event, fields, headers, 200))
+
+    def _record(self, hit: Hit) -> None:
+        with self._cond:
+            self.hits.append(hit)
+            self._cond.notify_all()
+
+    @staticmethod
+    def _answer(handler, status: int, headers: Dict[str, str], body: bytes) -> None:
         handler.send_response(status)
-        if status == 429:
-            handler.send_header("Retry-After", str(self.retry_after))
-        handler.send_header("Content-Type", "application/json")
+        for name, value in headers.items():
+            handler.send_header(name, value)
         handler.send_header("Content-Length", str(len(body)))
         handler.end_headers()
         handler.wfile.write(body)
-        if status == 200:
-            hit = Hit(
-                now,
-                handler.command,
-                instance,
-                event,
-                dict(parse_qsl(query, keep_blank_values=True)),
-                dict(handler.headers),
-                status,
-            )
-            with self._cond:
-                self.hits.append(hit)
-                self._cond.notify_all()
 
     # assertions ----------------------------------------------------------------
 

@@ -174,6 +174,10 @@ class UsageTrackingPlugin(
             return jsonify(preview=self._tracker.preview())
         if what == "journal":
             return jsonify(journal=self._tracker.delivery.journal())
+        if what == "server_data":
+            # Asks the tracking server, on this request thread, only because the
+            # owner pressed the button: never on page load, never on the event thread.
+            return jsonify(self._tracker.server_data())
         return jsonify(self.status())
 
     def on_api_command(self, command, data):

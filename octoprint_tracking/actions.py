@@ -12,7 +12,7 @@ from typing import Any, Dict, Optional, Protocol
 from . import secret
 from .core import catalog
 from .delivery import Target
-from .delivery.protocol import forget_url
+from .delivery.protocol import instance_url
 
 
 class Store(Protocol):
@@ -50,4 +50,4 @@ def forget_address(old_id: Optional[str], target: Optional[Target]) -> Optional[
     """Where to ask the server to forget the old id: only where reports went."""
     if old_id is None or target is None:
         return None
-    return forget_url(target.url, old_id)
+    return instance_url(target.url, old_id)

@@ -18,6 +18,7 @@ from .core import builders, catalog, consent, events, preview
 from .core.builders import firmware_timeout, ping
 from .core.model import HostState, Report, make
 from .delivery import Delivery, Options, Target
+from .delivery.client import fetch_server_data
 from .delivery.protocol import is_loopback, server_allowed
 from .logsafe import RedactFilter
 from .schedule import Schedule
@@ -39,6 +40,7 @@ class Tracker:
         self._printer = printer
         self._logger = logger
         self._folder = data_folder
+        self._user_agent = user_agent
         self._lock = threading.RLock()
         self._started = time.monotonic()
         self._online = True
@@ -234,6 +236,11 @@ class Tracker:
         """The reports that would be sent now, as the tracker builds them."""
         live = preview.live(self.env_fields, self.ping_report(), self._fresh_pong())
         return preview.build(live, self.config)
+
+    def server_data(self) -> Dict[str, Any]:
+        """What the tracking server holds about this instance, asked now (a request
+        thread of the API: up to a few seconds, never the event thread)."""
+        return fetch_server_data(self.target, self._user_agent, logger=self._logger).as_dict()
 
     def status(self) -> Dict[str, Any]:
         config = self.config

@@ -1,17 +1,21 @@
-"""Shared fixtures: a loopback receiver, and real OctoPrint servers in temp basedirs."""
+"""Shared fixtures: a loopback receiver, the reference collector, and real OctoPrint
+servers in temp basedirs."""
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
 from harness.octoprint import OctoPrint, copy_basedir, make_basedir
+from harness.process import ServerProcess, answers, free_port
 from harness.receiver import Receiver
 from octoprint_tracking.settings import KILL_SWITCHES
 
 ROOT = Path(__file__).resolve().parent.parent
+COLLECTOR = Path(sys.executable).with_name("tracking-collector")
 
 
 @pytest.fixture(autouse=True)
@@ -28,6 +32,21 @@ def receiver():
     r = Receiver().start()
     yield r
     r.stop()
+
+
+@pytest.fixture
+def collector(tmp_path):
+    """The reference collector (``tracking-collector serve``) on loopback; its URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    # min-group 1: a single test instance may be shown; the default (10) hides it.
+    server = ServerProcess(
+        [COLLECTOR, "serve", "--host", "127.0.0.1", "--port", port,
+         "--db", tmp_path / "collector.sqlite", "--min-group", "1"],
+        tmp_path / "collector.log",
+    ).start(answers(url + "/api/stats"), timeout=30)  # fmt: skip
+    yield url
+    server.stop(timeout=20)
 
 
 @pytest.fixture(scope="session")

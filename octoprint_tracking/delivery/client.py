@@ -1,4 +1,5 @@
-"""The HTTP client of delivery: one keep-alive session, short timeouts, one try per call."""
+"""The HTTP client of delivery: one keep-alive session, short timeouts, one try per
+call; and the owner's one-off question "what does the server hold about me"."""
 
 from __future__ import annotations
 
@@ -10,6 +11,11 @@ import requests
 
 from ..core.model import Report
 from . import protocol
+from .protocol import ServerData, Target
+
+#: The owner waits for the answer in the settings pane (on a request thread of
+#: OctoPrint's): a few seconds at most, and never retried.
+SERVER_DATA_TIMEOUT = 5.0
 
 
 class Client:
@@ -55,3 +61,54 @@ class Client:
         except requests.RequestException:
             self._logger.debug("Could not ask the server to forget an old id")
             return False
+
+
+def fetch_server_data(
+    target: Optional[Target],
+    user_agent: str,
+    timeout: float = SERVER_DATA_TIMEOUT,
+    logger: Optional[logging.Logger] = None,
+) -> ServerData:
+    """Ask the tracking server, once, what it holds about this instance.
+
+    Only when the owner asks, and only while tracking is on and the server allowed:
+    opt-out is absolute, so a switched-off instance asks nothing of anyone (not even
+    "what do you have on me", which would tell the server the id is still in use).
+    Neither the address nor the id is logged.
+    """
+    if target is None:
+        return ServerData("off", reason="server_not_allowed")
+    if not target.config.active:
+        return ServerData("off", reason="tracking_off")
+    instance = target.config.unique_id
+    url = protocol.instance_url(target.url, instance)
+    logger = logger or logging.getLogger(__name__)
+    deadline = time.monotonic() + timeout
+    try:
+        # Each socket operation gets half the time and the body is read against the
+        # deadline: ``timeout`` bounds the whole question, not each step of it.
+        # Redirects are not followed: the id must not be carried to another address.
+        with requests.get(
+            url,
+            headers={"User-Agent": user_agent, "Accept": "application/json"},
+            timeout=timeout / 2,
+            stream=True,
+            allow_redirects=False,
+        ) as response:
+            body: Optional[bytes] = bytearray()
+            for chunk in response.iter_content(64 * 1024):
+                body += chunk
+                if len(body) > protocol.SERVER_DATA_LIMIT:
+                    body = None
+                    break
+                if time.monotonic() > deadline:
+                    raise requests.Timeout()
+            status, headers = response.status_code, response.headers
+    except (requests.RequestException, OSError) as exc:
+        logger.debug(f"Could not ask the tracking server: {type(exc).__name__}")
+        return ServerData("unreachable")
+    answer = protocol.server_data_answer(
+        instance, status, headers, None if body is None else bytes(body), time.time()
+    )
+    logger.debug(f"Asked the tracking server what it holds: {answer.state}")
+    return answer

@@ -2,12 +2,15 @@
 
 The bundled plugin's protocol: ``GET`` with a url-encoded query (spaces as ``%20``), a
 form-encoded ``POST`` body for large reports, ``DELETE`` on the instance's address to
-forget it. Which servers are allowed, and how an answer is read, also live here.
+forget it. Ours adds ``GET`` on that address: what the server holds about the
+instance, where the server offers it. Which servers are allowed, and how an answer is
+read, also live here.
 """
 
 from __future__ import annotations
 
 import email.utils
+import json
 import random
 from dataclasses import dataclass
 from typing import Any, Dict, Optional, Tuple
@@ -26,6 +29,10 @@ SERVER_RULE = N_(
 #: The server's ``Retry-After`` is honoured up to an hour: a broken header must not
 #: silence a report for days.
 RETRY_AFTER_CAP = 3600.0
+#: Largest answer read from ``GET`` on the instance's address. The reference
+#: collector's document (90 days, recent events) is a few tens of kB; a server that
+#: sends more is not one whose answer we show.
+SERVER_DATA_LIMIT = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -70,8 +77,9 @@ def server_allowed(url: Any) -> bool:
     return parts.scheme == "http" and is_loopback(url)
 
 
-def forget_url(server: str, instance: str) -> str:
-    """``DELETE`` address of an instance on the tracking server."""
+def instance_url(server: str, instance: str) -> str:
+    """The instance's address on the tracking server: the template cut before
+    ``{event}``. ``DELETE`` there forgets the instance, ``GET`` shows what is held."""
     return server.split("{event}")[0].format(id=instance)
 
 
@@ -126,3 +134,72 @@ class Backoff:
 
     def reset(self) -> None:
         self.failures = 0
+
+
+@dataclass(frozen=True)
+class ServerData:
+    """What the tracking server said when asked what it holds about this instance."""
+
+    state: str
+    """``ok`` (``data`` holds the server's document), ``unknown`` (it holds nothing
+    for this id), ``unsupported`` (it does not offer this), ``limited`` (asked too
+    often: ``retry_after`` seconds), ``unreachable`` (no usable answer) or ``off``
+    (nothing was asked: tracking is off, or the server is not allowed)."""
+    data: Optional[Dict[str, Any]] = None
+    status: Optional[int] = None
+    """The HTTP status of the answer, when there was one."""
+    retry_after: Optional[float] = None
+    reason: Optional[str] = None
+    """Why ``off``: ``tracking_off`` or ``server_not_allowed``."""
+
+    def as_dict(self) -> Dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+def server_data_answer(
+    instance: str,
+    status: int,
+    headers: Dict[str, str],
+    body: Optional[bytes],
+    now: float,
+) -> ServerData:
+    """What an answer to ``GET`` on the instance's address means.
+
+    ``body`` is None when the answer was larger than ``SERVER_DATA_LIMIT``. Only a
+    JSON object that names this instance is data: a server that answers anything
+    else (HTML, the default server's pages, a generic ``{"ok": true}``, a redirect)
+    does not offer the view, and another instance's data is never shown as ours.
+    """
+    document = _json_object(body)
+    if status == 200:
+        if document is None or document.get("instance_id") != instance:
+            return ServerData("unsupported", status=status)
+        return ServerData("ok", data=document, status=status)
+    if status == 404:
+        # A collector says *which* thing is unknown; a bare 404 is a server without
+        # the route, which is not the same as "we hold nothing about you".
+        if document is not None and document.get("error") == "unknown_instance":
+            return ServerData("unknown", status=status)
+        return ServerData("unsupported", status=status)
+    if status in (429, 503) and headers.get("Retry-After"):
+        delay = retry_after(headers.get("Retry-After"), now)
+        if delay is not None:
+            return ServerData(
+                "limited", status=status, retry_after=min(delay, RETRY_AFTER_CAP)
+            )
+    if status == 429:
+        return ServerData("limited", status=status)
+    if status >= 500 and status != 501:
+        return ServerData("unreachable", status=status)
+    # 3xx (not followed: the id must not be carried elsewhere), 405, 501, other 4xx.
+    return ServerData("unsupported", status=status)
+
+
+def _json_object(body: Optional[bytes]) -> Optional[Dict[str, Any]]:
+    if not body:
+        return None
+    try:
+        document = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    return document if isinstance(document, dict) else None

@@ -3,34 +3,13 @@ shows on its dashboard."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 import requests
 
 from harness.octoprint import OctoPrint, copy_basedir
-from harness.process import ServerProcess, answers, free_port
 from harness.wait import eventually
 
 pytestmark = pytest.mark.e2e
-
-COLLECTOR = Path(sys.executable).with_name("tracking-collector")
-
-
-@pytest.fixture
-def collector(tmp_path):
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    # min-group 1: a single test instance may be shown; the default (10) hides it.
-    server = ServerProcess(
-        [COLLECTOR, "serve", "--host", "127.0.0.1", "--port", port,
-         "--db", tmp_path / "collector.sqlite", "--min-group", "1"],
-        tmp_path / "collector.log",
-    ).start(answers(url + "/api/stats"), timeout=30)  # fmt: skip
-    yield url
-    server.stop(timeout=20)
-
 
 def test_an_instance_appears_on_the_collector_dashboard(
     collector, template_basedir, tmp_path

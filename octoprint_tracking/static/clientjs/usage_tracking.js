@@ -23,6 +23,15 @@
         return this.base.get(this.base.getSimpleApiUrl(PLUGIN) + "?what=journal", opts);
     };
 
+    // Asks the tracking server now what it holds about this instance: call it only
+    // when the owner asks for it.
+    UsageTrackingClient.prototype.serverData = function (opts) {
+        return this.base.get(
+            this.base.getSimpleApiUrl(PLUGIN) + "?what=server_data",
+            opts
+        );
+    };
+
     UsageTrackingClient.prototype.decide = function (enabled, opts) {
         return this.base.simpleApiCommand(PLUGIN, "decide", {enabled: enabled}, opts);
     };

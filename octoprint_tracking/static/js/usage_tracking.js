@@ -24,6 +24,123 @@ $(function () {
         });
     }
 
+    function localTime(value) {
+        if (!value) return "-";
+        const date = new Date(value);
+        return isNaN(date.getTime()) ? String(value) : date.toLocaleString();
+    }
+
+    function fieldsText(fields) {
+        return _.map(fields || {}, function (v, k) {
+            return k + "=" + v;
+        }).join(", ");
+    }
+
+    // The environment the server holds, in the reference collector's order; a key
+    // another server adds is shown under its own name.
+    const ENVIRONMENT_LABELS = [
+        ["version", gettext("OctoPrint version")],
+        ["python", gettext("Python version")],
+        ["os", gettext("Operating system")],
+        ["bits", gettext("Bits")],
+        ["cores", gettext("CPU cores")],
+        ["pi_model", gettext("Raspberry Pi model")],
+        ["octopi", gettext("OctoPi version")],
+        ["firmware", gettext("Printer firmware")],
+        ["browser", gettext("Browser")],
+        ["country", gettext("Country")],
+        ["city", gettext("City")]
+    ];
+
+    // The server's document made readable. Nothing in it is trusted to have a shape:
+    // another server may send any JSON object, and the text bindings escape it.
+    function serverDataView(data) {
+        const environment = _.isObject(data.environment) ? data.environment : {};
+        const known = _.object(ENVIRONMENT_LABELS);
+        const keys = _.map(ENVIRONMENT_LABELS, _.first).concat(
+            _.filter(_.keys(environment), function (key) {
+                return !_.has(known, key) && key !== "plugins";
+            })
+        );
+        const value = function (v) {
+            return v === null || v === undefined || v === "" ? "-" : String(v);
+        };
+        const list = function (v) {
+            return _.isArray(v) ? _.filter(v, _.isObject) : [];
+        };
+        return {
+            firstSeen: localTime(data.first_seen),
+            lastSeen: localTime(data.last_seen),
+            lastPrint: localTime(data.last_print),
+            environment: _.map(keys, function (key) {
+                return {key: key, label: known[key] || key, value: value(environment[key])};
+            }),
+            plugins: _.map(list(environment.plugins), function (plugin) {
+                return {id: value(plugin.id), version: value(plugin.version)};
+            }),
+            days: _.map(list(data.days), function (day) {
+                const prints = _.isObject(day.prints) ? day.prints : {};
+                const hours = _.isArray(day.active_hours) ? day.active_hours : [];
+                return {
+                    day: value(day.day),
+                    version: value(day.version),
+                    hoursCount: _.sprintf(gettext("%(count)s h"), {count: hours.length}),
+                    hours: hours.join(", "),
+                    started: value(prints.started),
+                    done: value(prints.done),
+                    failed: value(prints.failed),
+                    cancelled: value(prints.cancelled)
+                };
+            }),
+            events: _.map(list(data.events), function (event) {
+                return {
+                    when: localTime(event.ts),
+                    event: value(event.event),
+                    fieldsText: fieldsText(event.fields)
+                };
+            })
+        };
+    }
+
+    // What the owner is told for each answer (delivery/protocol.py: ServerData).
+    function serverDataMessage(result) {
+        switch (result.state) {
+            case "ok":
+                return _.sprintf(gettext("The server's answer at %(time)s:"), {
+                    time: new Date().toLocaleTimeString()
+                });
+            case "unknown":
+                return gettext("The server holds nothing about this instance.");
+            case "unsupported":
+                return gettext("This server does not offer a view of stored data.");
+            case "limited":
+                return result.retry_after
+                    ? _.sprintf(
+                          gettext(
+                              "The server was asked too often. Try again in %(seconds)s seconds."
+                          ),
+                          {seconds: Math.ceil(result.retry_after)}
+                      )
+                    : gettext("The server was asked too often. Try again later.");
+            case "unreachable":
+                return result.status
+                    ? _.sprintf(
+                          gettext(
+                              "The server could not answer (HTTP %(status)s). Try again later."
+                          ),
+                          {status: result.status}
+                      )
+                    : gettext("The server could not be reached. Try again later.");
+            case "off":
+                return result.reason === "server_not_allowed"
+                    ? gettext(
+                          "Nothing is asked of the configured tracking server: it is not allowed."
+                      )
+                    : gettext("Tracking is off: nothing is asked of the server.");
+        }
+        return gettext("The server's answer could not be read.");
+    }
+
     function UsageTrackingWizardViewModel(parameters) {
         const self = this;
         self.settingsViewModel = parameters[0];
@@ -131,6 +248,10 @@ $(function () {
         self.previewShown = ko.observable(false);
         self.journal = ko.observableArray([]);
         self.webuiLoadSent = false;
+        self.serverDataAsking = ko.observable(false);
+        self.serverDataMessage = ko.observable("");
+        self.serverDataProblem = ko.observable(false);
+        self.serverDataView = ko.observable();
 
         self.killSwitch = ko.pureComputed(function () {
             const status = self.status();
@@ -198,6 +319,8 @@ $(function () {
         self.onSettingsHidden = function () {
             self.previewShown(false);
             self.preview([]);
+            self.serverDataMessage("");
+            self.serverDataView(undefined);
         };
 
         self.loadStatus = function () {
@@ -293,6 +416,33 @@ $(function () {
                             };
                         })
                     );
+                });
+        };
+
+        // Only on the owner's click: the server is never asked on page load.
+        self.askServer = function () {
+            self.serverDataAsking(true);
+            self.serverDataView(undefined);
+            self.serverDataMessage("");
+            client()
+                .serverData()
+                .done(function (result) {
+                    const ok = result.state === "ok" && _.isObject(result.data);
+                    // Not an answer to show, and worth trying again later.
+                    self.serverDataProblem(
+                        !_.contains(["ok", "unknown", "unsupported", "off"], result.state)
+                    );
+                    self.serverDataMessage(serverDataMessage(result));
+                    self.serverDataView(ok ? serverDataView(result.data) : undefined);
+                })
+                .fail(function () {
+                    self.serverDataProblem(true);
+                    self.serverDataMessage(
+                        gettext("OctoPrint could not ask the tracking server.")
+                    );
+                })
+                .always(function () {
+                    self.serverDataAsking(false);
                 });
         };
 
