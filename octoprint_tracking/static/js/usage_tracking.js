@@ -37,27 +37,31 @@ $(function () {
     }
 
     // The environment the server holds, in the reference collector's order; a key
-    // another server adds is shown under its own name.
-    const ENVIRONMENT_LABELS = [
-        ["version", gettext("OctoPrint version")],
-        ["python", gettext("Python version")],
-        ["os", gettext("Operating system")],
-        ["bits", gettext("Bits")],
-        ["cores", gettext("CPU cores")],
-        ["pi_model", gettext("Raspberry Pi model")],
-        ["octopi", gettext("OctoPi version")],
-        ["firmware", gettext("Printer firmware")],
-        ["browser", gettext("Browser")],
-        ["country", gettext("Country")],
-        ["city", gettext("City")]
-    ];
+    // another server adds is shown under its own name. A function: gettext exists
+    // only once OctoPrint's UI has loaded its translations, after this file runs.
+    function environmentLabels() {
+        return [
+            ["version", gettext("OctoPrint version")],
+            ["python", gettext("Python version")],
+            ["os", gettext("Operating system")],
+            ["bits", gettext("Bits")],
+            ["cores", gettext("CPU cores")],
+            ["pi_model", gettext("Raspberry Pi model")],
+            ["octopi", gettext("OctoPi version")],
+            ["firmware", gettext("Printer firmware")],
+            ["browser", gettext("Browser")],
+            ["country", gettext("Country")],
+            ["city", gettext("City")]
+        ];
+    }
 
     // The server's document made readable. Nothing in it is trusted to have a shape:
     // another server may send any JSON object, and the text bindings escape it.
     function serverDataView(data) {
         const environment = _.isObject(data.environment) ? data.environment : {};
-        const known = _.object(ENVIRONMENT_LABELS);
-        const keys = _.map(ENVIRONMENT_LABELS, _.first).concat(
+        const labels = environmentLabels();
+        const known = _.object(labels);
+        const keys = _.map(labels, _.first).concat(
             _.filter(_.keys(environment), function (key) {
                 return !_.has(known, key) && key !== "plugins";
             })

@@ -1,0 +1,63 @@
+"""A real OctoPrint's plugin asks a real collector what it holds about the instance,
+through the plugin's API; and asks nothing while tracking is off."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.octoprint import USER, OctoPrint, copy_basedir
+
+pytestmark = pytest.mark.e2e
+
+API = "/api/plugin/usage_tracking"
+ON = {"plugins": {"usage_tracking": {"enabled": True, "consent_version": 2}}}
+
+
+def delivered(journal, report):
+    return any(
+        e["report"] == report and e["outcome"] == "delivered" for e in journal["journal"]
+    )
+
+
+def test_the_plugin_shows_what_the_collector_holds_about_this_instance_to_its_admin(
+    collector, template_basedir, tmp_path
+):
+    basedir = copy_basedir(template_basedir, tmp_path / "base")
+    server = OctoPrint(basedir, collector + "/track/{id}/{event}/", config=ON).start()
+    try:
+        s = server.session()
+        server.wait_until(
+            s, API + "?what=journal",
+            lambda j: delivered(j, "startup") and delivered(j, "pong"),
+            what="startup and pong delivered to the collector",
+        )  # fmt: skip
+        instance = server.config["plugins"]["usage_tracking"]["unique_id"]
+
+        r = server.api(s, "GET", API + "?what=server_data")
+        assert r.status_code == 200, r.text
+        answer = r.json()
+        assert answer["state"] == "ok", answer
+        data = answer["data"]
+        assert data["instance_id"] == instance
+        assert data["environment"]["version"] == "1.11.8"
+        plugins = {p["id"]: p["version"] for p in data["environment"]["plugins"]}
+        assert "usage_tracking" in plugins
+        assert data["first_seen"] and data["last_seen"]
+        assert {e["event"] for e in data["events"]} >= {"startup"}
+
+        viewer = server.api(server.session(USER), "GET", API + "?what=server_data")
+        assert viewer.status_code == 403
+
+        # The owner's question leaves no trace of the id or the server in the log.
+        log = server.log.read_text(errors="replace")
+        assert instance not in log and collector not in log
+    finally:
+        server.stop()
+
+
+def test_with_tracking_disabled_nothing_is_asked_of_the_server(octoprint, receiver):
+    server = octoprint(config={"plugins": {"usage_tracking": {"enabled": False}}})
+    r = server.api(server.session(), "GET", API + "?what=server_data")
+    assert r.status_code == 200, r.text
+    assert r.json() == {"state": "off", "reason": "tracking_off"}
+    assert receiver.attempts == []
