@@ -134,7 +134,9 @@ class Receiver:
         status = {"ok": 200, "error": 500, "throttle": 429, "bad": 400}[mode]
         body = b'{"ok": true}' if status == 200 else b'{"ok": false}'
         headers = {"Retry-After": str(self.retry_after)} if status == 429 else {}
-        self._answer(handler, status, {"Content-Type": "application/json", **headers}, body)
+        self._answer(
+            handler, status, {"Content-Type": "application/json", **headers}, body
+        )
         if status == 200:
             fields = dict(parse_qsl(query, keep_blank_values=True))
             headers = dict(handler.headers)

@@ -1,5 +1,5 @@
 """``octoprint plugins usage_tracking:<command>``: status, enable, disable, preview,
-reset-id and sent, working on the same basedir as the server.
+reset-id, sent and server-data, working on the same basedir as the server.
 
 A running server notices changes to ``config.yaml`` within seconds (its timer watches
 the file), so a ``disable`` stops it sending without a restart.
@@ -20,10 +20,11 @@ from . import actions, host, settings
 from .core import catalog, consent, preview
 from .core.builders import ping
 from .delivery import Target, files
-from .delivery.client import Client
-from .delivery.protocol import server_allowed
+from .delivery.client import Client, fetch_server_data
+from .delivery.protocol import ServerData, server_allowed
 
 KEY = "usage_tracking"
+USER_AGENT = "OctoPrint-UsageTracking CLI"
 
 
 def data_folder(octoprint_settings: Any) -> str:
@@ -103,6 +104,11 @@ def commands(cli_group, pass_octoprint_ctx, *args, **kwargs):
 
     def config() -> consent.Config:
         return settings.snapshot(store().data(), os.environ)
+
+    def target(c: consent.Config) -> Optional[Target]:
+        """Where reports go under ``c``: only an allowed server."""
+        server = store().get("server")
+        return Target(server, c) if server_allowed(server) else None
 
     def remove_spool() -> None:
         try:
@@ -214,16 +220,15 @@ def commands(cli_group, pass_octoprint_ctx, *args, **kwargs):
     def reset_id():
         """Make a new instance id; nothing more is sent under the old one."""
         before = config()
-        server = store().get("server")
-        target = Target(server, before) if server_allowed(server) else None
+        where = target(before)
         old = actions.reset_id(store(), folder())
         remove_spool()
         click.echo(
             "A new instance id was made. Unsent reports of the old one were deleted."
         )
-        forget = actions.forget_address(old, target if before.active else None)
+        forget = actions.forget_address(old, where if before.active else None)
         if forget:
-            client = Client("OctoPrint-UsageTracking CLI", 3.0, _quiet_logger())
+            client = Client(USER_AGENT, 3.0, _quiet_logger())
             if client.forget(forget):
                 click.echo("The tracking server was asked to forget the old id.")
             else:
@@ -252,7 +257,74 @@ def commands(cli_group, pass_octoprint_ctx, *args, **kwargs):
             fields = ", ".join(f"{k}={v}" for k, v in (e.get("fields") or {}).items())
             click.echo(f"{when}  {e.get('report')}  {e.get('outcome')}{status}  {fields}")
 
-    return [status, enable, disable, show_preview, reset_id, sent]
+    @click.command("server-data")
+    @click.option("--json", "as_json", is_flag=True, help="The answer as JSON.")
+    @output_option
+    def server_data(as_json, output):
+        """Ask the tracking server what it holds about this instance (nothing is
+        asked while tracking is off)."""
+        answer = fetch_server_data(target(config()), USER_AGENT, logger=_quiet_logger())
+        if as_json:
+            emit(answer.as_dict(), output)
+            return
+        if answer.state not in ("ok", "unknown"):
+            raise click.ClickException(_server_data_message(answer))
+        click.echo(_server_data_message(answer))
+        if answer.data is not None:
+            click.echo(_server_data_text(answer.data))
+
+    return [status, enable, disable, show_preview, reset_id, sent, server_data]
+
+
+def _server_data_message(answer: ServerData) -> str:
+    if answer.state == "limited":
+        later = f"in {answer.retry_after:.0f} seconds" if answer.retry_after else "later"
+        return f"The server was asked too often. Try again {later}."
+    if answer.state == "unreachable" and answer.status:
+        return f"The server could not answer (HTTP {answer.status}). Try again later."
+    if answer.state == "off" and answer.reason == "server_not_allowed":
+        return "Nothing is asked of the configured tracking server: it is not allowed."
+    return {
+        "ok": "What the tracking server holds about this instance:",
+        "unknown": "The server holds nothing about this instance.",
+        "unsupported": "This server does not offer a view of stored data.",
+        "unreachable": "The server could not be reached. Try again later.",
+        "off": "Tracking is off: nothing is asked of the server.",
+    }[answer.state]
+
+
+def _server_data_text(data: Dict[str, Any]) -> str:
+    """The server's document for a terminal. Any JSON object may come back: every
+    part is read with a default."""
+
+    def items(value: Any) -> list:
+        return (
+            [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+        )
+
+    env = data.get("environment") if isinstance(data.get("environment"), dict) else {}
+    lines = [f"  {key.replace('_', ' ').capitalize() + ':':<12} {data.get(key) or '-'}"
+             for key in ("first_seen", "last_seen", "last_print")]  # fmt: skip
+    lines.append("  Environment:")
+    lines += [f"    {k}: {v}" for k, v in env.items() if k != "plugins" and v is not None]
+    plugins = ", ".join(f"{p.get('id')} {p.get('version') or ''}".strip()
+                        for p in items(env.get("plugins")))  # fmt: skip
+    lines.append(f"  Plugins:     {plugins or '-'}")
+    lines.append("  Days:")
+    for day in items(data.get("days")):
+        prints = day.get("prints") if isinstance(day.get("prints"), dict) else {}
+        hours = day.get("active_hours")
+        lines.append(
+            f"    {day.get('day')}  {day.get('version') or '-'}  "
+            f"{len(hours) if isinstance(hours, list) else 0} h active  prints "
+            + ", ".join(f"{k} {v}" for k, v in prints.items())
+        )
+    lines.append("  Recent events:")
+    for event in items(data.get("events")):
+        fields = event.get("fields") if isinstance(event.get("fields"), dict) else {}
+        text = ", ".join(f"{k}={v}" for k, v in fields.items())
+        lines.append(f"    {event.get('ts')}  {event.get('event')}  {text}")
+    return "\n".join(lines)
 
 
 def _quiet_logger():

@@ -240,7 +240,9 @@ class Tracker:
     def server_data(self) -> Dict[str, Any]:
         """What the tracking server holds about this instance, asked now (a request
         thread of the API: up to a few seconds, never the event thread)."""
-        return fetch_server_data(self.target, self._user_agent, logger=self._logger).as_dict()
+        return fetch_server_data(
+            self.target, self._user_agent, logger=self._logger
+        ).as_dict()
 
     def status(self) -> Dict[str, Any]:
         config = self.config

@@ -56,7 +56,9 @@ def test_ask_the_server_shows_what_the_collector_holds(
         view = page.locator("#usage_tracking_server_data_view")
         expect(view).to_be_visible()
         assert len(requests_made) == 1
-        version = view.locator('#usage_tracking_server_data_environment [data-key="version"]')
+        version = view.locator(
+            '#usage_tracking_server_data_environment [data-key="version"]'
+        )
         expect(version).to_have_text("1.11.8")
         expect(view.locator("#usage_tracking_server_data_plugins")).to_contain_text(
             "usage_tracking"
@@ -67,7 +69,9 @@ def test_ask_the_server_shows_what_the_collector_holds(
         expect(
             view.locator("tr.usage_tracking_server_data_event", has_text="startup").first
         ).to_be_visible()
-        expect(page.locator("#usage_tracking_server_data_first_seen")).not_to_have_text("-")
+        expect(page.locator("#usage_tracking_server_data_first_seen")).not_to_have_text(
+            "-"
+        )
         scroll_to(page)
         screenshot(page, artifacts, "server-data-en", "#settings_dialog")
         scroll_to(page, "#usage_tracking_server_data_plugins")

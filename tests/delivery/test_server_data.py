@@ -69,8 +69,20 @@ def test_an_unknown_instance_is_unknown(receiver):
         (200, JSON, b"\xff\xfe not utf-8"),
         (302, {"Location": "http://127.0.0.1:9/elsewhere"}, b""),
     ],
-    ids=["404-html", "404-other", "405", "501", "400", "403", "html", "list",
-         "generic", "another-instance", "bytes", "redirect"],  # fmt: skip
+    ids=[
+        "404-html",
+        "404-other",
+        "405",
+        "501",
+        "400",
+        "403",
+        "html",
+        "list",
+        "generic",
+        "another-instance",
+        "bytes",
+        "redirect",
+    ],  # fmt: skip
 )
 def test_a_server_without_the_view_is_unsupported(receiver, status, headers, body):
     result = ask(receiver, (status, headers, body))

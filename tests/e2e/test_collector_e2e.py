@@ -11,6 +11,7 @@ from harness.wait import eventually
 
 pytestmark = pytest.mark.e2e
 
+
 def test_an_instance_appears_on_the_collector_dashboard(
     collector, template_basedir, tmp_path
 ):

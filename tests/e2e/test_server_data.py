@@ -1,7 +1,9 @@
 """A real OctoPrint's plugin asks a real collector what it holds about the instance,
-through the plugin's API; and asks nothing while tracking is off."""
+through the plugin's API and the CLI; and asks nothing while tracking is off."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 
@@ -48,6 +50,16 @@ def test_the_plugin_shows_what_the_collector_holds_about_this_instance_to_its_ad
         viewer = server.api(server.session(USER), "GET", API + "?what=server_data")
         assert viewer.status_code == 403
 
+        out = tmp_path / "server-data.json"
+        server.cli(
+            "plugins", "usage_tracking:server-data", "--json", "--output", str(out)
+        )
+        answer = json.loads(out.read_text())
+        assert answer["state"] == "ok" and answer["data"]["instance_id"] == instance
+        text = server.cli("plugins", "usage_tracking:server-data").stdout
+        assert "What the tracking server holds about this instance:" in text
+        assert "usage_tracking" in text and "startup" in text
+
         # The owner's question leaves no trace of the id or the server in the log.
         log = server.log.read_text(errors="replace")
         assert instance not in log and collector not in log
@@ -60,4 +72,7 @@ def test_with_tracking_disabled_nothing_is_asked_of_the_server(octoprint, receiv
     r = server.api(server.session(), "GET", API + "?what=server_data")
     assert r.status_code == 200, r.text
     assert r.json() == {"state": "off", "reason": "tracking_off"}
+    cli = server.cli("plugins", "usage_tracking:server-data", check=False)
+    assert cli.returncode == 1
+    assert "Tracking is off: nothing is asked of the server." in cli.stderr
     assert receiver.attempts == []
