@@ -297,12 +297,13 @@ def _server_data_text(data: Dict[str, Any]) -> str:
     """The server's document for a terminal. Any JSON object may come back: every
     part is read with a default."""
 
-    def items(value: Any) -> list:
-        return (
-            [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
-        )
+    def obj(value: Any) -> Dict[str, Any]:
+        return value if isinstance(value, dict) else {}
 
-    env = data.get("environment") if isinstance(data.get("environment"), dict) else {}
+    def items(value: Any) -> list:
+        return [obj(v) for v in value] if isinstance(value, list) else []
+
+    env = obj(data.get("environment"))
     lines = [f"  {key.replace('_', ' ').capitalize() + ':':<12} {data.get(key) or '-'}"
              for key in ("first_seen", "last_seen", "last_print")]  # fmt: skip
     lines.append("  Environment:")
@@ -312,7 +313,7 @@ def _server_data_text(data: Dict[str, Any]) -> str:
     lines.append(f"  Plugins:     {plugins or '-'}")
     lines.append("  Days:")
     for day in items(data.get("days")):
-        prints = day.get("prints") if isinstance(day.get("prints"), dict) else {}
+        prints = obj(day.get("prints"))
         hours = day.get("active_hours")
         lines.append(
             f"    {day.get('day')}  {day.get('version') or '-'}  "
@@ -321,8 +322,7 @@ def _server_data_text(data: Dict[str, Any]) -> str:
         )
     lines.append("  Recent events:")
     for event in items(data.get("events")):
-        fields = event.get("fields") if isinstance(event.get("fields"), dict) else {}
-        text = ", ".join(f"{k}={v}" for k, v in fields.items())
+        text = ", ".join(f"{k}={v}" for k, v in obj(event.get("fields")).items())
         lines.append(f"    {event.get('ts')}  {event.get('event')}  {text}")
     return "\n".join(lines)
 
