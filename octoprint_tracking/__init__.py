@@ -26,21 +26,6 @@ def _version() -> str:
         return "0.0.0"
 
 
-class _SettingsStore:
-    """Where ``actions`` write in the server: our PluginSettings, saved at once."""
-
-    def __init__(self, plugin_settings):
-        self._settings = plugin_settings
-
-    def get(self, key):
-        return self._settings.get([key])
-
-    def write(self, values):
-        for key, value in values.items():
-            self._settings.set([key], value)
-        self._settings.save()
-
-
 class UsageTrackingPlugin(
     octoprint.plugin.SettingsPlugin,
     octoprint.plugin.EnvironmentDetectionPlugin,
@@ -59,7 +44,7 @@ class UsageTrackingPlugin(
 
     def initialize(self):
         self._took_over = takeover.take_over(self._settings, self._plugin_manager)
-        self._store = _SettingsStore(self._settings)
+        self._store = actions.PluginSettingsStore(self._settings)
         if not self._settings.get(["unique_id"]):
             actions.reset_id(self._store, self.get_plugin_data_folder())
         self._tracker = Tracker(

@@ -22,6 +22,21 @@ class Store(Protocol):
         """Set and save these values together."""
 
 
+class PluginSettingsStore:
+    """The store in the server: our ``PluginSettings``, saved at once."""
+
+    def __init__(self, plugin_settings: Any):
+        self._settings = plugin_settings
+
+    def get(self, key: str) -> Any:
+        return self._settings.get([key])
+
+    def write(self, values: Dict[str, Any]) -> None:
+        for key, value in values.items():
+            self._settings.set([key], value)
+        self._settings.save()
+
+
 def decide(store: Store, enabled: bool) -> None:
     """Yes or no. Saying yes accepts what this version sends (its consent version)."""
     values: Dict[str, Any] = {"enabled": enabled}

@@ -9,6 +9,7 @@ on each other, in order, like the owner's afternoon.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import subprocess
@@ -138,6 +139,10 @@ def test_3_a_print_and_a_cancelled_print_on_the_virtual_printer(journey):
     started = receiver.received("print_started")[0]
     assert started.fields["origin"] == "local"
     assert re.fullmatch(r"[0-9a-f]{40}", started.fields["file"])
+    # Keyed with a local secret: the server, which knows the id, cannot test guesses.
+    unique_id = server.config["plugins"]["usage_tracking"]["unique_id"]
+    salted = hashlib.sha1((journey["path"] + unique_id).encode()).hexdigest()
+    assert started.fields["file"] != salted
 
     r = server.api(s, "POST", "/api/job", json={"command": "start"})
     assert r.status_code == 204, r.text
@@ -165,6 +170,9 @@ def test_5_instance_id_and_server_are_never_in_octoprint_log(journey):
     unique_id = server.config["plugins"]["usage_tracking"]["unique_id"]
     assert unique_id not in log
     assert f"127.0.0.1:{journey['receiver'].port}" not in log
+    # The file-hash key is made at first start in the data folder, and never logged.
+    key = (server.basedir / "data" / "usage_tracking" / "file_hash.key").read_bytes()
+    assert len(key) == 32 and key.hex() not in log
 
 
 def test_6_cli_status_preview_and_sent_work_on_the_servers_basedir(journey):
