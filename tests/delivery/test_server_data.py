@@ -100,8 +100,9 @@ def test_an_answer_over_the_size_cap_is_not_shown(receiver):
     assert ask(receiver, (200, JSON, big)).state == "unsupported"
 
 
-def test_rate_limited_says_when_to_ask_again(receiver):
-    result = ask(receiver, (429, {"Retry-After": "7", **JSON}, b'{"ok": false}'))
+@pytest.mark.parametrize("status", [429, 503])
+def test_rate_limited_says_when_to_ask_again(receiver, status):
+    result = ask(receiver, (status, {"Retry-After": "7", **JSON}, b'{"ok": false}'))
     assert (result.state, result.retry_after) == ("limited", 7.0)
 
 

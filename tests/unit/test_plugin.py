@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from types import SimpleNamespace
@@ -249,3 +250,22 @@ def test_delivery_options_come_from_settings_and_bad_values_are_ignored():
     )
     assert (options.queue_size, options.backoff_base) == (50, 0.2)
     assert (options.timeout, options.spool_interval) == (3.05, 60.0)
+
+
+def test_nothing_is_asked_of_a_server_that_is_not_allowed(tmp_path):
+    plain = "http://tracking.example.org/track/{id}/{event}/"
+    p = build(tmp_path, {"enabled": True, "consent_version": 2, "server": plain})
+    assert p._tracker.server_data() == {"state": "off", "reason": "server_not_allowed"}
+
+
+def test_server_data_is_asked_under_this_instance_id_with_its_user_agent(
+    tmp_path, receiver
+):
+    p = build(tmp_path, {"enabled": True, "consent_version": 2, "server": receiver.url})
+    instance = p._settings.get(["unique_id"])
+    document = {"instance_id": instance, "environment": {"version": "1.11.8"}}
+    receiver.instance_answer = (200, {}, json.dumps(document).encode())
+    assert p._tracker.server_data() == {"state": "ok", "data": document, "status": 200}
+    hit = receiver.received("")[0]
+    assert hit.instance == instance
+    assert hit.headers["User-Agent"].startswith("OctoPrint/")
