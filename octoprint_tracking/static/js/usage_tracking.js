@@ -77,7 +77,11 @@ $(function () {
             lastSeen: localTime(data.last_seen),
             lastPrint: localTime(data.last_print),
             environment: _.map(keys, function (key) {
-                return {key: key, label: known[key] || key, value: value(environment[key])};
+                return {
+                    key: key,
+                    label: known[key] || key,
+                    value: value(environment[key])
+                };
             }),
             plugins: _.map(list(environment.plugins), function (plugin) {
                 return {id: value(plugin.id), version: value(plugin.version)};
