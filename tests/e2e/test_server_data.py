@@ -4,10 +4,14 @@ through the plugin's API and the CLI; and asks nothing while tracking is off."""
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 
 from harness.octoprint import USER, OctoPrint, copy_basedir
+from octoprint_tracking.core.consent import Config
+from octoprint_tracking.delivery import Target
+from octoprint_tracking.delivery.client import fetch_server_data
 
 pytestmark = pytest.mark.e2e
 
@@ -76,3 +80,14 @@ def test_with_tracking_disabled_nothing_is_asked_of_the_server(octoprint, receiv
     assert cli.returncode == 1
     assert "Tracking is off: nothing is asked of the server." in cli.stderr
     assert receiver.attempts == []
+
+
+def test_the_collector_answers_unknown_and_limited_as_the_plugin_reads_them(collector):
+    # An id the collector never saw: its 404 is "nothing held", not "not offered";
+    # asked again and again, its 429 says when to come back.
+    stranger = Config(enabled=True, unique_id=str(uuid.uuid4()), accepted=2)
+    target = Target(collector + "/track/{id}/{event}/", stranger)
+    answers = [fetch_server_data(target, "test").as_dict() for _ in range(8)]
+    assert answers[0] == {"state": "unknown", "status": 404}
+    limited = [a for a in answers if a["state"] == "limited"]
+    assert limited and limited[0]["status"] == 429 and limited[0]["retry_after"] >= 1
