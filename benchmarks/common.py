@@ -165,6 +165,8 @@ def bundled(server: str):
 
 def stop_ours(plugin) -> None:
     """End our worker quickly (used between rows, not measured)."""
+    if plugin._timer is not None:
+        plugin._timer.cancel()
     if plugin._tracker is not None:
         plugin._tracker.delivery.shutdown(deadline=0.2)
 

@@ -1,5 +1,6 @@
-"""The HTTP client of delivery: one keep-alive session, short timeouts, one try per
-call; and the owner's one-off question "what does the server hold about me"."""
+"""One try at sending: the consent gate of the moment, the report's age, and one
+keep-alive HTTP session with short timeouts; and the owner's one-off question "what
+does the server hold about me"."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ from typing import Any, Dict, Optional, Tuple
 
 import requests
 
+from ..core import consent
 from ..core.model import Report
 from . import protocol
 from .protocol import ServerData, Target
 
+#: Older than this (seconds), a report carries its ``age``.
+AGE_THRESHOLD = 60
 #: The owner waits for the answer in the settings pane (on a request thread of
 #: OctoPrint's): a few seconds at most, and never retried.
 SERVER_DATA_TIMEOUT = 5.0
@@ -24,6 +28,20 @@ class Client:
         self._logger = logger
         self._session = requests.Session()
         self._session.headers["User-Agent"] = user_agent
+
+    def deliver(
+        self, report: Report, target: Optional[Target], max_age: float, short: bool
+    ) -> Tuple[str, Optional[int], Optional[float]]:
+        """One try under ``target``'s consent (``short``: the shutdown flush's
+        timeout). Returns (outcome, http status, retry delay or None)."""
+        gated, outcome = sendable(report, target, max_age)
+        if gated is None or target is None:
+            return outcome, None, None
+        timeout = max(0.1, min(self.timeout, 1.5)) if short else self.timeout
+        outcome, status, delay = self.send(gated, target.url_for(report.name), timeout)
+        if outcome == "delivered":
+            report.fields = dict(gated.fields)  # the journal shows what was really sent
+        return outcome, status, delay
 
     def send(
         self, report: Report, url: str, timeout: float
@@ -61,6 +79,22 @@ class Client:
         except requests.RequestException:
             self._logger.debug("Could not ask the server to forget an old id")
             return False
+
+
+def sendable(
+    report: Report, target: Optional[Target], max_age: float
+) -> Tuple[Optional[Report], str]:
+    """The report as it may go out now, or None and why not (``withheld``: switched
+    off, not allowed or not consented; ``expired``: too old to mean anything)."""
+    if target is None:
+        return None, "withheld"
+    age = time.time() - report.created
+    if age > max_age:
+        return None, "expired"
+    if age > AGE_THRESHOLD:
+        report = Report(report.name, {**report.fields, "age": int(age)}, report.created)
+    gated = consent.gate(report, target.config)
+    return gated, "withheld" if gated is None else "ok"
 
 
 def fetch_server_data(

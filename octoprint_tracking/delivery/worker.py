@@ -20,16 +20,13 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional
 
-from ..core import consent
 from ..core.model import Report
 from . import files
 from .client import Client
 from .outbox import Outbox
 from .protocol import Backoff, Target
-
-AGE_THRESHOLD = 60
 
 
 @dataclass(frozen=True)
@@ -250,7 +247,9 @@ class Delivery:
             self._maintain(backlog)
             return True
         try:
-            outcome, status, delay = self._attempt(report, target)
+            outcome, status, delay = self._client.deliver(
+                report, target, self._options.max_age, short=self._flushing
+            )
         except Exception:
             # Never leave a report "in flight" forever: journal it as undeliverable.
             self._logger.exception(f"Could not send {report.name}")
@@ -303,21 +302,6 @@ class Delivery:
             self._last_problem = problem
         self._files.record(report, outcome, status)
 
-    def _attempt(self, report: Report, target: Optional[Target]):
-        """One try. Returns (outcome, http status, retry delay or None)."""
-        gated, outcome = sendable(report, target, self._options.max_age)
-        if gated is None:
-            return outcome, None, None
-        timeout = self._options.timeout
-        if self._flushing:
-            timeout = max(0.1, min(timeout, 1.5))
-        outcome, status, delay = self._client.send(
-            gated, target.url_for(report.name), timeout
-        )
-        if outcome == "delivered":
-            report.fields = dict(gated.fields)  # the journal shows what was really sent
-        return outcome, status, delay
-
     def _maintain(self, backlog: bool) -> None:
         if self._stopping:
             return  # shutdown() has written the final spool: never overwrite it
@@ -328,19 +312,3 @@ class Delivery:
     def _pending(self):
         with self._cond:
             return self._outbox.pending(), self._generation
-
-
-def sendable(
-    report: Report, target: Optional[Target], max_age: float
-) -> Tuple[Optional[Report], str]:
-    """The report as it may go out now, or None and why not (``withheld``: switched
-    off, not allowed or not consented; ``expired``: too old to mean anything)."""
-    if target is None:
-        return None, "withheld"
-    age = time.time() - report.created
-    if age > max_age:
-        return None, "expired"
-    if age > AGE_THRESHOLD:
-        report = Report(report.name, {**report.fields, "age": int(age)}, report.created)
-    gated = consent.gate(report, target.config)
-    return gated, "withheld" if gated is None else "ok"

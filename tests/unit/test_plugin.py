@@ -107,6 +107,7 @@ def test_on_event_returns_without_waiting_while_the_server_hangs(tmp_path, recei
         p.on_event("PrintDone", JOB)
         slowest = max(slowest, time.perf_counter() - t)
     assert slowest < 0.1, f"on_event blocked {slowest:.3f}s"
+    p._timer.cancel()
     p._tracker.delivery.shutdown(deadline=0.2)
     receiver.set_mode("ok")
 
@@ -169,6 +170,7 @@ def test_a_local_collector_gets_reports_while_octoprint_is_offline(tmp_path, rec
         receiver.wait_for_event("startup")
     finally:
         p._connectivity_checker.online = True
+        p._timer.cancel()
         p._tracker.delivery.shutdown(deadline=0.2)
 
 
