@@ -116,17 +116,24 @@ class PgCluster:
             conn.execute("CHECKPOINT")
 
     def data_bytes(self) -> bytes:
-        """Every byte the server wrote: data directory (heap, WAL) and its log."""
+        """Every byte of stored data: tables, indexes, WAL, transaction status.
+
+        The top-level files of the data directory are the server's configuration
+        (pg_hba.conf, postmaster.opts: they hold its own listen address, 127.0.0.1)
+        and are left out; the server log is ``log_bytes()``.
+        """
         chunks = []
-        for path in sorted(self.data.rglob("*")):
-            if path.is_file():
-                try:
-                    chunks.append(path.read_bytes())
-                except OSError:
-                    pass
-        if self.logfile.exists():
-            chunks.append(self.logfile.read_bytes())
+        for sub in sorted(p for p in self.data.iterdir() if p.is_dir()):
+            for path in sorted(sub.rglob("*")):
+                if path.is_file():
+                    try:
+                        chunks.append(path.read_bytes())
+                    except OSError:
+                        pass
         return b"".join(chunks)
+
+    def log_bytes(self) -> bytes:
+        return self.logfile.read_bytes() if self.logfile.exists() else b""
 
     def stop(self) -> None:
         try:

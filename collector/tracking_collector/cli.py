@@ -123,6 +123,30 @@ def main() -> None:
     help="SQLite synchronous mode: NORMAL survives collector crashes, "
     "FULL also power loss.",
 )
+@click.option(
+    "--refresh-interval",
+    envvar=ENV_PREFIX + "REFRESH_INTERVAL",
+    type=click.FloatRange(min=0, min_open=True),
+    default=5.0,
+    show_default=True,
+    help="Seconds between rollup refreshes (the dashboard lags ingest by this much).",
+)
+@click.option(
+    "--stats-cache",
+    envvar=ENV_PREFIX + "STATS_CACHE",
+    type=click.FloatRange(min=0),
+    default=5.0,
+    show_default=True,
+    help="Seconds a computed /api/stats answer is reused (0: none).",
+)
+@click.option(
+    "--max-age-days",
+    envvar=ENV_PREFIX + "MAX_AGE_DAYS",
+    type=click.FloatRange(min=0),
+    default=7.0,
+    show_default=True,
+    help="How far the 'age' field may date a report back.",
+)
 def serve(
     db,
     pool_size,
@@ -134,6 +158,9 @@ def serve(
     min_group,
     purge_interval,
     synchronous,
+    refresh_interval,
+    stats_cache,
+    max_age_days,
 ) -> None:
     """Run the collector with the built-in threaded server (development, demos).
 
@@ -154,6 +181,9 @@ def serve(
         min_group=min_group,
         purge_interval=purge_interval,
         synchronous=synchronous,
+        refresh_interval=refresh_interval,
+        stats_cache=stats_cache,
+        max_age_days=max_age_days,
         host=host,
         port=port,
     )
