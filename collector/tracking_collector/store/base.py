@@ -337,6 +337,31 @@ class Store:
         with self._tx() as q:
             q.many(sql, rows)  # type: ignore[arg-type] - any iterable streams
 
+    COPIED_TABLES = ("instances", "instance_days", "events", "ingest_counts")
+
+    def copy_to(self, target: Store) -> dict[str, int]:
+        """Copy every stored instance, day, event and counter into an empty
+        ``target`` (another backend), then recompute its rollups; rows per table."""
+        copied = {}
+        for table in self.COPIED_TABLES:
+            if target.count_rows(table):
+                raise ValueError(f"target table {table} is not empty")
+        for table in self.COPIED_TABLES:
+            with self._read() as q:
+                columns = self._columns(q, table)
+                rows = q.rows(f"SELECT {', '.join(columns)} FROM {table}")
+            target.bulk_insert(table, columns, rows)
+            copied[table] = len(rows)
+        target._after_copy()
+        target.recompute()
+        return copied
+
+    def _columns(self, q: Cursor, table: str) -> list[str]:
+        raise NotImplementedError
+
+    def _after_copy(self) -> None:
+        """Bring id generators past the copied ids."""
+
     # ---- deletion --------------------------------------------------------------------
 
     def forget(self, instance: str) -> int:

@@ -127,6 +127,25 @@ class PostgresStore(Store):
         finally:
             self._refresh_mutex.release()
 
+    def _columns(self, q: Cursor, table: str) -> list[str]:
+        return [
+            name
+            for (name,) in q.rows(
+                "SELECT column_name FROM information_schema.columns"
+                " WHERE table_schema = current_schema() AND table_name = ?"
+                " ORDER BY ordinal_position",
+                (table,),
+            )
+        ]
+
+    def _after_copy(self) -> None:
+        with self._tx() as q:
+            for table in ("instances", "events"):
+                q.rows(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
+                    f" COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
+                )
+
     def _migration_lock(self, q: Cursor) -> None:
         q.rows("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
 
