@@ -91,7 +91,9 @@ def test_copy_command_moves_a_sqlite_store_into_postgresql(make_app, db, db_path
     for _ in range(12):
         iid = new_id()
         _pong(client, iid, plugins="octolapse:1")
-        client.get(f"/track/{iid}/print_done/", headers={"User-Agent": "OctoPrint/1.11.8"})
+        client.get(
+            f"/track/{iid}/print_done/", headers={"User-Agent": "OctoPrint/1.11.8"}
+        )
         client.get(f"/track/{iid}/plugin_installed/?plugin=octolapse")
     expected = client.get("/api/stats").get_json()
     get_collector(source_app).close()

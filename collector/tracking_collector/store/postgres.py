@@ -14,7 +14,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from .base import Cursor, Store
+from .base import _UPSERT_INSTANCE, Cursor, Store, Upsert
 
 # Arbitrary constants identifying this application's advisory locks.
 _MIGRATION_LOCK = 0x7EAC_0010
@@ -93,6 +93,32 @@ class PostgresStore(Store):
                 yield _PgCursor(conn)
 
     _read = _tx
+
+    @staticmethod
+    def _unnest_sql(upsert: Upsert) -> str:
+        # One statement for the whole batch: the rows travel as one array per
+        # column, instead of one statement execution per row.
+        arrays = ", ".join(f"?::{t}[]" for t in upsert.types)
+        return (
+            f"INSERT INTO {upsert.table} ({', '.join(upsert.columns)})"
+            f" SELECT * FROM unnest({arrays}) {upsert.tail}"
+        )
+
+    def _write(self, q: Cursor, upsert: Upsert, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            q.run(self._unnest_sql(upsert), [list(c) for c in zip(*rows)])
+
+    def _write_instances(
+        self, q: Cursor, rows: Sequence[Sequence[Any]]
+    ) -> dict[str, int]:
+        if not rows:
+            return {}
+        return dict(
+            q.rows(
+                self._unnest_sql(_UPSERT_INSTANCE) + " RETURNING uuid, id",
+                [list(c) for c in zip(*rows)],
+            )
+        )
 
     def bulk_insert(
         self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
