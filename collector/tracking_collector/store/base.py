@@ -21,6 +21,7 @@ from .model import (
     PRINT_COLUMNS,
     RECENT_EVENTS,
     WINDOWS,
+    Batch,
     CohortSummary,
     InstanceRecord,
     Report,
@@ -206,6 +207,37 @@ def _chunks(values: Sequence[Any], size: int = _IN_CHUNK) -> Iterator[Sequence[A
         yield values[start : start + size]
 
 
+def instance_rows(batch: Batch) -> list[tuple]:
+    return [
+        (
+            f.uuid,
+            f.first_seen,
+            f.last_seen,
+            *(f.env[c] for c in ENV_COLUMNS),
+            f.last_print,
+            f.held,
+            f.cohort,
+        )
+        for f in batch.instances
+    ]
+
+
+def day_rows(batch: Batch, ids: dict[str, int] | None) -> list[tuple]:
+    """Instance-day rows, keyed by instance id (or by uuid when ``ids`` is None)."""
+    return sorted(
+        (day, ids[uuid] if ids is not None else uuid, d.hours, d.version, *d.prints)
+        for (uuid, day), d in batch.days.items()
+    )
+
+
+def dirty_rows(batch: Batch) -> list[tuple]:
+    return [(d,) for d in sorted({day for day, _ in batch.counts})]
+
+
+def count_rows(batch: Batch) -> list[tuple]:
+    return sorted((d, e, n) for (d, e), n in batch.counts.items())
+
+
 class Cursor:
     """What the shared SQL needs from a connection inside a transaction."""
 
@@ -309,39 +341,15 @@ class Store:
 
     def _ingest(self, q: Cursor, reports: Sequence[Report]) -> None:
         batch = fold(reports)
-        ids = self._write_instances(
-            q,
-            [
-                (
-                    f.uuid,
-                    f.first_seen,
-                    f.last_seen,
-                    *(f.env[c] for c in ENV_COLUMNS),
-                    f.last_print,
-                    f.held,
-                    f.cohort,
-                )
-                for f in batch.instances
-            ],
-        )
-        self._write(
-            q,
-            _UPSERT_DAY,
-            sorted(
-                (day, ids[uuid], d.hours, d.version, *d.prints)
-                for (uuid, day), d in batch.days.items()
-            ),
-        )
+        ids = self._write_instances(q, instance_rows(batch))
+        self._write(q, _UPSERT_DAY, day_rows(batch, ids))
         if batch.events:
             self._write(q, _INSERT_EVENT, [(ids[e[0]], *e[1:]) for e in batch.events])
-        days = sorted({day for day, _ in batch.counts})
         # Last: the dirty marks and counter rows are the ones every concurrent
         # writer updates, so their row locks (PostgreSQL) are held only until the
         # commit right after.
-        self._write(q, _MARK_DIRTY, [(d,) for d in days])
-        self._write(
-            q, _UPSERT_COUNT, sorted((d, e, n) for (d, e), n in batch.counts.items())
-        )
+        self._write(q, _MARK_DIRTY, dirty_rows(batch))
+        self._write(q, _UPSERT_COUNT, count_rows(batch))
 
     def _write(self, q: Cursor, upsert: Upsert, rows: Sequence[Sequence[Any]]) -> None:
         """Write a batch of rows (an upsert); backends may send it more compactly."""
