@@ -749,6 +749,22 @@ class Store:
                 result[metric].setdefault(day, {})[key] = int(value)
         return result
 
+    def print_days(self, since_day: int) -> list[tuple]:
+        """(day, version, instances, started, done, failed, cancelled) per day and
+        version since ``since_day``, from the print rollups, in day order."""
+        metrics = ["print_instances", *("print_" + c for c in PRINT_COLUMNS)]
+        columns = ", ".join(
+            f"SUM(CASE WHEN metric = '{m}' THEN value ELSE 0 END)" for m in metrics
+        )
+        with self._read() as q:
+            rows = q.rows(
+                f"SELECT day, key, {columns} FROM rollups"
+                f" WHERE metric IN {_in(metrics)} AND day >= ?"
+                " GROUP BY day, key ORDER BY day, key",
+                (*metrics, since_day),
+            )
+        return [(d, k, *(int(v) for v in values)) for d, k, *values in rows]
+
     def instance(self, uuid: str, events: int = RECENT_EVENTS) -> InstanceRecord | None:
         """What the store holds about one instance (its own data, issue 12)."""
         with self._read() as q:
