@@ -152,9 +152,10 @@ def compute_stats(
 ) -> dict[str, Any]:
     """The public statistics; reads only window and daily rollups."""
     now = clock() if now is None else now
-    day = store.window(1, _BREAKDOWNS)
-    week = store.window(7, _BREAKDOWNS)
-    prints = _print_summaries(store, now)
+    with store.snapshot():
+        day = store.window(1, _BREAKDOWNS)
+        week = store.window(7, _BREAKDOWNS)
+        prints = _print_summaries(store, now)
     return {
         "generated_at": datetime.fromtimestamp(now, timezone.utc).isoformat(),
         "min_group": min_group,

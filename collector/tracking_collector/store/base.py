@@ -12,6 +12,7 @@ import contextlib
 import functools
 import json
 import random
+import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
@@ -709,7 +710,29 @@ class Store:
                 g.plugins[plugin_id] = g.plugins.get(plugin_id, 0) + 1
         return sorted(groups.values(), key=lambda g: (-g.instances, g.cohort))
 
-    # ---- reads -----------------------------------------------------------------------
+    # ---- reads ----
+
+    @functools.cached_property
+    def _snapshot(self) -> threading.local:
+        return threading.local()
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads in this block (this thread) share one read transaction: one
+        consistent view, and one connection and BEGIN instead of one per read."""
+        if getattr(self._snapshot, "q", None) is not None:
+            yield
+            return
+        with self._read() as q:
+            self._snapshot.q = q
+            try:
+                yield
+            finally:
+                self._snapshot.q = None
+
+    def _reader(self) -> contextlib.AbstractContextManager[Cursor]:
+        q = getattr(self._snapshot, "q", None)
+        return contextlib.nullcontext(q) if q is not None else self._read()
 
     def window(
         self, days: int, metrics: Sequence[str] | None = None
@@ -723,7 +746,7 @@ class Store:
             sql += f" AND metric IN {_in(metrics)}"
             args += tuple(metrics)
         result: dict[str, dict[str, int]] = defaultdict(dict)
-        with self._read() as q:
+        with self._reader() as q:
             for metric, key, value in q.rows(sql, args):
                 result[metric][key] = int(value)
         return dict(result)
@@ -741,7 +764,7 @@ class Store:
             sql += " AND day <= ?"
             args += (until_day,)
         result: dict[str, dict[int, dict[str, int]]] = {m: {} for m in metrics}
-        with self._read() as q:
+        with self._reader() as q:
             for metric, day, key, value in q.rows(sql + " ORDER BY day", args):
                 result[metric].setdefault(day, {})[key] = int(value)
         return result
@@ -753,7 +776,7 @@ class Store:
         columns = ", ".join(
             f"SUM(CASE WHEN metric = '{m}' THEN value ELSE 0 END)" for m in metrics
         )
-        with self._read() as q:
+        with self._reader() as q:
             rows = q.rows(
                 f"SELECT day, key, {columns} FROM rollups"
                 f" WHERE metric IN {_in(metrics)} AND day >= ?"
@@ -764,7 +787,7 @@ class Store:
 
     def instance(self, uuid: str, events: int = RECENT_EVENTS) -> InstanceRecord | None:
         """What the store holds about one instance (its own data, issue 12)."""
-        with self._read() as q:
+        with self._reader() as q:
             found = q.rows(
                 f"SELECT id, first_seen, last_seen, {_ENV}, last_print, held, cohort,"
                 " released FROM instances WHERE uuid = ?",
@@ -800,7 +823,7 @@ class Store:
     def ingest_counts(self, since_day: int = 0) -> dict[int, dict[str, int]]:
         """Reports acknowledged per day and event (held instances included)."""
         result: dict[int, dict[str, int]] = defaultdict(dict)
-        with self._read() as q:
+        with self._reader() as q:
             for day, event, n in q.rows(
                 "SELECT day, event, SUM(n) FROM ingest_counts WHERE day >= ?"
                 " GROUP BY day, event",
@@ -811,11 +834,11 @@ class Store:
 
     def reports_stored(self) -> int:
         """All reports ever acknowledged within retention (acked == stored checks)."""
-        with self._read() as q:
+        with self._reader() as q:
             return int(q.rows("SELECT COALESCE(SUM(n), 0) FROM ingest_counts")[0][0])
 
     def refreshed_at(self) -> float | None:
-        with self._read() as q:
+        with self._reader() as q:
             rows = q.rows("SELECT value FROM meta WHERE key = 'windows_at'")
         return rows[0][0] if rows else None
 
@@ -824,14 +847,14 @@ class Store:
         sql = "SELECT uuid FROM instances"
         if held is not None:
             sql += " WHERE held IS NOT NULL" if held else " WHERE held IS NULL"
-        with self._read() as q:
+        with self._reader() as q:
             return [u for (u,) in q.rows(sql + " ORDER BY uuid")]
 
     def instance_count(self, held: bool | None = None) -> int:
         sql = "SELECT COUNT(*) FROM instances"
         if held is not None:
             sql += " WHERE held IS NOT NULL" if held else " WHERE held IS NULL"
-        with self._read() as q:
+        with self._reader() as q:
             return int(q.rows(sql)[0][0])
 
     def count_rows(self, table: str) -> int:
@@ -845,11 +868,11 @@ class Store:
             "dirty_days",
         ):
             raise ValueError(table)
-        with self._read() as q:
+        with self._reader() as q:
             return int(q.rows(f"SELECT COUNT(*) FROM {table}")[0][0])
 
     def day_counts(self, day: int) -> Counter:
         """The rollup of one day as a Counter of (metric, key) (tests, tools)."""
-        with self._read() as q:
+        with self._reader() as q:
             rows = q.rows("SELECT metric, key, value FROM rollups WHERE day = ?", (day,))
         return Counter({(m, k): int(v) for m, k, v in rows})
