@@ -10,6 +10,7 @@ command) share the file; their writers are serialised by an flock (see
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import sqlite3
@@ -17,7 +18,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from .base import Cursor, Store
+from .base import _UPSERT_INSTANCE, Cursor, Store, Upsert
 from .model import Report
 
 try:
@@ -41,6 +42,19 @@ class _SQLiteCursor(Cursor):
 
     def rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple]:
         return self.conn.execute(sql, tuple(args)).fetchall()
+
+
+# SQLite (3.32+) binds at most 32766 parameters per statement.
+_MAX_PARAMS = 32000
+
+
+@functools.lru_cache(maxsize=256)
+def _multi_row_sql(upsert: Upsert, rows: int, returning: str = "") -> str:
+    row = "(" + ", ".join(["?"] * len(upsert.columns)) + ")"
+    return (
+        f"INSERT INTO {upsert.table} ({', '.join(upsert.columns)})"
+        f" VALUES {', '.join([row] * rows)} {upsert.tail}{returning}"
+    )
 
 
 class SQLiteStore(Store):
@@ -182,6 +196,29 @@ class SQLiteStore(Store):
             yield _SQLiteCursor(conn)
         finally:
             conn.close()
+
+    def _chunks(self, upsert: Upsert, rows: Sequence[Sequence[Any]]):
+        size = max(1, min(500, _MAX_PARAMS // len(upsert.columns)))
+        for start in range(0, len(rows), size):
+            chunk = rows[start : start + size]
+            yield chunk, [value for row in chunk for value in row]
+
+    def _write(self, q: Cursor, upsert: Upsert, rows: Sequence[Sequence[Any]]) -> None:
+        # One multi-row statement per chunk rather than executemany: every
+        # statement step releases and re-takes the GIL, and under load each re-take
+        # can wait for a request thread's switch interval. Fewer steps keep the
+        # commit (and the cross-process write lock) short.
+        for chunk, params in self._chunks(upsert, rows):
+            q.run(_multi_row_sql(upsert, len(chunk)), params)
+
+    def _write_instances(
+        self, q: Cursor, rows: Sequence[Sequence[Any]]
+    ) -> dict[str, int]:
+        ids: dict[str, int] = {}
+        for chunk, params in self._chunks(_UPSERT_INSTANCE, rows):
+            sql = _multi_row_sql(_UPSERT_INSTANCE, len(chunk), " RETURNING uuid, id")
+            ids.update(q.rows(sql, params))
+        return ids
 
     def _schema_version(self, q: Cursor) -> int | None:
         if not q.rows(
