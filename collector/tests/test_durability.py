@@ -124,3 +124,19 @@ def test_two_writers_on_one_database_store_every_acknowledged_report(db):
     assert stores[1].instance_count() == 400
     for s in stores:
         s.close()
+
+
+def test_sqlite_before_3_35_without_returning_stores_the_same(tmp_path, monkeypatch):
+    # Debian 11's SQLite (3.34) has no RETURNING: instance ids are selected instead.
+    from tracking_collector.store import sqlite as sqlite_backend
+
+    monkeypatch.setattr(sqlite_backend, "_RETURNING", False)
+    store = SQLiteStore(str(tmp_path / "old.sqlite"))
+    ids = [new_id() for _ in range(30)]
+    store.add_many([Report(i, "startup", 1000.0 + n) for n, i in enumerate(ids)])
+    store.add_many([Report(i, "ping", 2000.0) for i in ids])
+    assert sorted(store.uuids()) == sorted(ids)
+    assert all(len(store.instance(i).events) == 1 for i in ids)
+    assert stored(store) == 60
+    assert store.refresh(3000.0) and store.day_counts(0)[("active", "")] == 30
+    store.close()

@@ -541,7 +541,7 @@ class Store:
 
     def _refresh(self, now: float, force: bool) -> bool:
         with self._tx() as q:
-            dirty = sorted({d for (d,) in q.rows("DELETE FROM dirty_days RETURNING day")})
+            dirty = self._claim_dirty(q)
             stamp = q.rows("SELECT value FROM meta WHERE key = 'windows_at'")
             due = (
                 force
@@ -571,6 +571,11 @@ class Store:
             else:
                 self._mark_dirty(q, sorted(set(days)))
         self.refresh(force=True)
+
+    def _claim_dirty(self, q: Cursor) -> list[int]:
+        """Take every dirty mark (atomically: a writer still holding one makes
+        this wait for its commit); returns the days."""
+        return sorted({d for (d,) in q.rows("DELETE FROM dirty_days RETURNING day")})
 
     def _mark_all_dirty(self, q: Cursor) -> None:
         lo, hi = q.rows("SELECT MIN(day), MAX(day) FROM instance_days")[0]

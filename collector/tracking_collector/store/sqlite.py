@@ -44,8 +44,10 @@ class _SQLiteCursor(Cursor):
         return self.conn.execute(sql, tuple(args)).fetchall()
 
 
-# SQLite (3.32+) binds at most 32766 parameters per statement.
-_MAX_PARAMS = 32000
+# SQLite binds at most 32766 parameters per statement (999 before 3.32).
+_MAX_PARAMS = 32000 if sqlite3.sqlite_version_info >= (3, 32) else 990
+# RETURNING needs SQLite 3.35 (Debian 11 ships 3.34): ids are selected instead.
+_RETURNING = sqlite3.sqlite_version_info >= (3, 35)
 
 
 @functools.lru_cache(maxsize=256)
@@ -211,9 +213,18 @@ class SQLiteStore(Store):
         for chunk, params in self._chunks(upsert, rows):
             q.run(_multi_row_sql(upsert, len(chunk)), params)
 
+    def _claim_dirty(self, q: Cursor) -> list[int]:
+        # Inside BEGIN IMMEDIATE no other writer runs, so read-then-delete is
+        # atomic (and works before SQLite 3.35, which brought RETURNING).
+        days = sorted({d for (d,) in q.rows("SELECT day FROM dirty_days")})
+        q.run("DELETE FROM dirty_days")
+        return days
+
     def _write_instances(
         self, q: Cursor, rows: Sequence[Sequence[Any]]
     ) -> dict[str, int]:
+        if not _RETURNING:
+            return super()._write_instances(q, rows)
         ids: dict[str, int] = {}
         for chunk, params in self._chunks(_UPSERT_INSTANCE, rows):
             sql = _multi_row_sql(_UPSERT_INSTANCE, len(chunk), " RETURNING uuid, id")
