@@ -186,3 +186,16 @@ def test_ephemeral_instances_appeared_and_vanished_within_minutes(
 def test_policy_rejects_negative_knobs(kwargs):
     with pytest.raises(ValueError):
         a.Policy(**kwargs)
+
+
+def test_sweep_holds_an_instance_of_a_bursting_source_that_landed_public():
+    admission = make(budget=2)
+    for _ in range(3):
+        admit(admission, report(), "198.51.100.1")
+    late = str(uuid.uuid4())
+    # Admitted by another process before the hold, stored public afterwards.
+    cohort = source_hash(b"k" * 32, network("198.51.100.1"))
+    admission.state.add(late, a.Decision(None, cohort))
+    assert late not in admission.state.held
+    assert admission.sweep() == 1
+    assert admission.state.held[late] == a.SOURCE_BURST

@@ -95,6 +95,10 @@ class AdmissionState(Protocol):
         """Hold every public instance of ``cohort``; return how many changed."""
         ...
 
+    def bursting(self, budget: int) -> list[str]:
+        """Sources that created more than ``budget`` new ids on a day still counted."""
+        ...
+
     def forget_days_before(self, day: str) -> int:
         """Drop the per-source counts of days before ``day``."""
         ...
@@ -176,8 +180,26 @@ class Admission:
                 changed,
             )
 
+    def sweep(self) -> int:
+        """Hold the cohorts of every source over its budget once more.
+
+        The hold at ingest runs beside the writers of other processes: an instance
+        of a bursting source admitted concurrently with the hold can land public
+        after it. The periodic sweep (and the one before a day's counts are
+        dropped) catches those. Returns the instances it held.
+        """
+        budget = self.policy.new_ids_per_source
+        if not budget:
+            return 0
+        return sum(
+            self.state.hold_cohort(cohort, SOURCE_BURST)
+            for cohort in self.state.bursting(budget)
+        )
+
     def rotate(self) -> int:
-        """Daily housekeeping: destroy old keys and old per-source counts."""
+        """Hourly housekeeping: sweep, then destroy old keys and old per-source
+        counts. Returns the keys destroyed."""
+        self.sweep()
         deleted = self.keys.rotate()
         self.state.forget_days_before(self.keys.day())
         with self._lock:
@@ -218,6 +240,9 @@ class MemoryState:
         for instance in changed:
             self.held[instance] = reason
         return len(changed)
+
+    def bursting(self, budget: int) -> list[str]:
+        return sorted({s for (_, s), ids in self.created.items() if len(ids) > budget})
 
     def forget_days_before(self, day: str) -> int:
         old = [key for key in self.created if key[0] < day]
