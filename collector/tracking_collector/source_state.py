@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+
 from .store import PostgresStore, Store
 
 # Recently confirmed instance ids per process: most reports come from instances the
