@@ -4,7 +4,7 @@
 to the ``postgres`` user (``runuser``), in a temporary directory given to it. The
 server listens on 127.0.0.1 on a free port, its socket is in that directory, and
 ``stop()`` removes everything. Missing binaries fail the tests with the install
-command; they are never skipped.
+command (``PgUnavailable``); they are never skipped. The benchmarks use it too.
 """
 
 from __future__ import annotations
@@ -19,9 +19,11 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import pytest
-
 APT_HINT = "apt-get install -y postgresql  (Debian/Ubuntu: server binaries for the tests)"
+
+
+class PgUnavailable(RuntimeError):
+    """PostgreSQL's server binaries (or its user) are missing on this machine."""
 
 
 def _free_port() -> int:
@@ -40,7 +42,9 @@ def find_bindir() -> Path:
     initdb = shutil.which("initdb")
     if initdb:
         return Path(initdb).parent
-    pytest.fail(f"PostgreSQL server binaries (initdb, pg_ctl) not found: {APT_HINT}")
+    raise PgUnavailable(
+        f"PostgreSQL server binaries (initdb, pg_ctl) not found: {APT_HINT}"
+    )
 
 
 class PgCluster:
@@ -58,7 +62,9 @@ class PgCluster:
             try:
                 user = pwd.getpwnam("postgres")
             except KeyError:
-                pytest.fail(f"no 'postgres' user to run the test cluster: {APT_HINT}")
+                raise PgUnavailable(
+                    f"no 'postgres' user to run the test cluster: {APT_HINT}"
+                ) from None
             for path in (self.root, self.socket_dir):
                 os.chown(path, user.pw_uid, user.pw_gid)
             self._as = ["runuser", "-u", "postgres", "--"]
@@ -80,8 +86,15 @@ class PgCluster:
             " -c fsync=off -c full_page_writes=off -c max_connections=300"
         )
         self._run(
-            "pg_ctl", "-D", str(self.data), "-l", str(self.logfile), "-w", "-o",
-            options, "start",
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.logfile),
+            "-w",
+            "-o",
+            options,
+            "start",
         )
         self._names = itertools.count()
         self.admin_url = self.url("postgres")
@@ -116,17 +129,24 @@ class PgCluster:
             conn.execute("CHECKPOINT")
 
     def data_bytes(self) -> bytes:
-        """Every byte the server wrote: data directory (heap, WAL) and its log."""
+        """Every byte of stored data: tables, indexes, WAL, transaction status.
+
+        The top-level files of the data directory are the server's configuration
+        (pg_hba.conf, postmaster.opts: they hold its own listen address, 127.0.0.1)
+        and are left out; the server log is ``log_bytes()``.
+        """
         chunks = []
-        for path in sorted(self.data.rglob("*")):
-            if path.is_file():
-                try:
-                    chunks.append(path.read_bytes())
-                except OSError:
-                    pass
-        if self.logfile.exists():
-            chunks.append(self.logfile.read_bytes())
+        for sub in sorted(p for p in self.data.iterdir() if p.is_dir()):
+            for path in sorted(sub.rglob("*")):
+                if path.is_file():
+                    try:
+                        chunks.append(path.read_bytes())
+                    except OSError:
+                        pass
         return b"".join(chunks)
+
+    def log_bytes(self) -> bytes:
+        return self.logfile.read_bytes() if self.logfile.exists() else b""
 
     def stop(self) -> None:
         try:

@@ -131,6 +131,30 @@ def main() -> None:
     "FULL also power loss.",
 )
 @click.option(
+    "--refresh-interval",
+    envvar=ENV_PREFIX + "REFRESH_INTERVAL",
+    type=click.FloatRange(min=0, min_open=True),
+    default=5.0,
+    show_default=True,
+    help="Seconds between rollup refreshes (the dashboard lags ingest by this much).",
+)
+@click.option(
+    "--stats-cache",
+    envvar=ENV_PREFIX + "STATS_CACHE",
+    type=click.FloatRange(min=0),
+    default=5.0,
+    show_default=True,
+    help="Seconds a computed /api/stats answer is reused (0: none).",
+)
+@click.option(
+    "--max-age-days",
+    envvar=ENV_PREFIX + "MAX_AGE_DAYS",
+    type=click.FloatRange(min=0),
+    default=7.0,
+    show_default=True,
+    help="How far the 'age' field may date a report back.",
+)
+@click.option(
     "--new-ids-per-source",
     envvar=ENV_PREFIX + "NEW_IDS_PER_SOURCE",
     type=click.IntRange(min=0),
@@ -174,6 +198,9 @@ def serve(
     min_group,
     purge_interval,
     synchronous,
+    refresh_interval,
+    stats_cache,
+    max_age_days,
     new_ids_per_source,
     min_lifetime,
     gone_after,
@@ -198,6 +225,9 @@ def serve(
         min_group=min_group,
         purge_interval=purge_interval,
         synchronous=synchronous,
+        refresh_interval=refresh_interval,
+        stats_cache=stats_cache,
+        max_age_days=max_age_days,
         new_ids_per_source=new_ids_per_source,
         min_lifetime=min_lifetime,
         gone_after=gone_after,
@@ -238,6 +268,28 @@ def purge(db, pool_size, retention_days) -> None:
     finally:
         store.close()
     click.echo(f"purged {deleted} rows")
+
+
+@main.command()
+@_options
+@click.option(
+    "--to",
+    "target",
+    required=True,
+    help="Empty destination store: a postgresql:// URL or a SQLite file.",
+)
+def copy(db, pool_size, retention_days, target) -> None:
+    """Copy all data from --db into another store (e.g. SQLite to PostgreSQL)."""
+    source = open_store(db, pool_size=pool_size)
+    try:
+        destination = open_store(target, pool_size=pool_size)
+        try:
+            copied = source.copy_to(destination)
+        finally:
+            destination.close()
+    finally:
+        source.close()
+    click.echo(", ".join(f"{table}: {n}" for table, n in copied.items()))
 
 
 @contextlib.contextmanager

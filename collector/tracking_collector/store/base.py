@@ -13,7 +13,7 @@ import json
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, Optional
+from typing import Any, NamedTuple
 
 from .model import (
     DAY,
@@ -81,8 +81,9 @@ CREATE TABLE IF NOT EXISTS rollups (
     metric TEXT NOT NULL,
     key TEXT NOT NULL,
     value BIGINT NOT NULL,
-    PRIMARY KEY (day, metric, key)
+    PRIMARY KEY (metric, day, key)
 ){without_rowid};
+CREATE INDEX IF NOT EXISTS rollups_day ON rollups (day);
 CREATE TABLE IF NOT EXISTS window_rollups (
     win INTEGER NOT NULL,
     metric TEXT NOT NULL,
@@ -101,7 +102,9 @@ CREATE TABLE IF NOT EXISTS dirty_days (day INTEGER PRIMARY KEY)
 
 _ENV = ", ".join(ENV_COLUMNS)
 _ENV_DDL = ",\n    ".join(f"{c} TEXT" for c in ENV_COLUMNS)
-_ENV_I = ", ".join("i." + c for c in ENV_COLUMNS)
+_ENV_DAY = ", ".join(
+    "COALESCE(d.version, i.version)" if c == "version" else "i." + c for c in ENV_COLUMNS
+)
 
 
 def _newest(column: str) -> str:
@@ -113,10 +116,30 @@ def _newest(column: str) -> str:
     )
 
 
-_UPSERT_INSTANCE = (
-    f"INSERT INTO instances (uuid, first_seen, last_seen, {_ENV}, last_print, held,"
-    f" cohort) VALUES ({', '.join(['?'] * (len(ENV_COLUMNS) + 6))})"
-    " ON CONFLICT (uuid) DO UPDATE SET"
+class Upsert(NamedTuple):
+    """A multi-row write: ``INSERT INTO table (columns) <rows> <tail>``.
+
+    ``types`` are the PostgreSQL column types, which its backend needs to send a
+    whole batch as arrays in one statement (``unnest``).
+    """
+
+    table: str
+    columns: tuple[str, ...]
+    types: tuple[str, ...]
+    tail: str = ""
+
+    def values_sql(self) -> str:
+        return (
+            f"INSERT INTO {self.table} ({', '.join(self.columns)})"
+            f" VALUES ({', '.join(['?'] * len(self.columns))}) {self.tail}"
+        )
+
+
+_UPSERT_INSTANCE = Upsert(
+    "instances",
+    ("uuid", "first_seen", "last_seen", *ENV_COLUMNS, "last_print", "held", "cohort"),
+    ("text", "float8", "float8", *["text"] * len(ENV_COLUMNS), "float8", "text", "text"),
+    "ON CONFLICT (uuid) DO UPDATE SET"
     " first_seen = CASE WHEN excluded.first_seen < instances.first_seen"
     " THEN excluded.first_seen ELSE instances.first_seen END,"
     " last_seen = CASE WHEN excluded.last_seen > instances.last_seen"
@@ -130,25 +153,37 @@ _UPSERT_INSTANCE = (
     # hold reasons are ignored (the release was a decision about this instance).
     " held = CASE WHEN instances.released = 1 THEN instances.held"
     " ELSE COALESCE(instances.held, excluded.held) END,"
-    " cohort = COALESCE(instances.cohort, excluded.cohort)"
+    " cohort = COALESCE(instances.cohort, excluded.cohort)",
 )
-_UPSERT_DAY = (
-    "INSERT INTO instance_days (day, instance_id, hours, version, started, done,"
-    " failed, cancelled) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-    " ON CONFLICT (day, instance_id) DO UPDATE SET"
+_UPSERT_DAY = Upsert(
+    "instance_days",
+    ("day", "instance_id", "hours", "version", *PRINT_COLUMNS),
+    ("int4", "int8", "int4", "text", *["int4"] * len(PRINT_COLUMNS)),
+    "ON CONFLICT (day, instance_id) DO UPDATE SET"
     " hours = instance_days.hours | excluded.hours,"
     " version = COALESCE(excluded.version, instance_days.version), "
-    + ", ".join(f"{c} = instance_days.{c} + excluded.{c}" for c in PRINT_COLUMNS)
+    + ", ".join(f"{c} = instance_days.{c} + excluded.{c}" for c in PRINT_COLUMNS),
 )
-_INSERT_EVENT = (
-    "INSERT INTO events (instance_id, day, ts, event, key, version, fields)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+_INSERT_EVENT = Upsert(
+    "events",
+    ("instance_id", "day", "ts", "event", "key", "version", "fields"),
+    ("int8", "int4", "float8", "text", "text", "text", "text"),
 )
-_UPSERT_COUNT = (
-    "INSERT INTO ingest_counts (day, event, n) VALUES (?, ?, ?)"
-    " ON CONFLICT (day, event) DO UPDATE SET n = ingest_counts.n + excluded.n"
+_UPSERT_COUNT = Upsert(
+    "ingest_counts",
+    ("day", "event", "n"),
+    ("int4", "text", "int8"),
+    "ON CONFLICT (day, event) DO UPDATE SET n = ingest_counts.n + excluded.n",
 )
-_MARK_DIRTY = "INSERT INTO dirty_days (day) VALUES (?) ON CONFLICT DO NOTHING"
+# DO UPDATE rather than DO NOTHING: it locks the row until this transaction
+# commits, so a refresher's claim (DELETE ... RETURNING) waits for the data that
+# made the day dirty instead of recomputing without it and losing the mark.
+_MARK_DIRTY = Upsert(
+    "dirty_days",
+    ("day",),
+    ("int4",),
+    "ON CONFLICT (day) DO UPDATE SET day = excluded.day",
+)
 _SET_META = (
     "INSERT INTO meta (key, value) VALUES (?, ?)"
     " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
@@ -219,12 +254,21 @@ class Store:
     def _migration_lock(self, q: Cursor) -> None:
         """Keep several processes from migrating one database at once."""
 
-    def _legacy_reports(self, q: Cursor) -> Optional[Iterator[list[Report]]]:
+    def _legacy_reports(self, q: Cursor) -> Iterator[list[Report]] | None:
         """Chunks of 0.1.0 raw reports to fold in, or None (no legacy table)."""
         return None
 
     def _drop_legacy(self, q: Cursor) -> None:
         pass
+
+    def _refresh_lock(self, wait: bool) -> contextlib.AbstractContextManager[bool]:
+        """Exclusive right to refresh rollups, across processes; yields whether it
+        was obtained (``wait=False`` gives up at once if another holder has it).
+
+        Without it, two refreshers could compute one day from different snapshots
+        and the older result could be written last.
+        """
+        return contextlib.nullcontext(True)
 
     def _after_delete(self) -> None:
         """Make deleted data leave the disk now where the engine allows it."""
@@ -248,7 +292,9 @@ class Store:
             self._migration_lock(q)
             version = self._schema_version(q)
             if version is None:
-                for statement in _SCHEMA_V1.format(env_columns=_ENV_DDL, **self.DDL).split(";"):
+                for statement in _SCHEMA_V1.format(
+                    env_columns=_ENV_DDL, **self.DDL
+                ).split(";"):
                     q.run(statement)
                 q.run("INSERT INTO schema_version (version) VALUES (?)", (1,))
                 legacy = self._legacy_reports(q)
@@ -266,7 +312,7 @@ class Store:
                     f" ({SCHEMA_VERSION}); upgrade the collector"
                 )
 
-    def _schema_version(self, q: Cursor) -> Optional[int]:
+    def _schema_version(self, q: Cursor) -> int | None:
         raise NotImplementedError
 
     # ---- ingest ----------------------------------------------------------------------
@@ -279,8 +325,8 @@ class Store:
 
     def _ingest(self, q: Cursor, reports: Sequence[Report]) -> None:
         batch = fold(reports)
-        q.many(
-            _UPSERT_INSTANCE,
+        ids = self._write_instances(
+            q,
             [
                 (
                     f.uuid,
@@ -294,8 +340,8 @@ class Store:
                 for f in batch.instances
             ],
         )
-        ids = self._ids(q, [f.uuid for f in batch.instances])
-        q.many(
+        self._write(
+            q,
             _UPSERT_DAY,
             sorted(
                 (day, ids[uuid], d.hours, d.version, *d.prints)
@@ -303,12 +349,26 @@ class Store:
             ),
         )
         if batch.events:
-            q.many(_INSERT_EVENT, [(ids[e[0]], *e[1:]) for e in batch.events])
+            self._write(q, _INSERT_EVENT, [(ids[e[0]], *e[1:]) for e in batch.events])
         days = sorted({day for day, _ in batch.counts})
-        q.many(_MARK_DIRTY, [(d,) for d in days])
-        # Last: the counter rows are the ones every concurrent writer updates, so
-        # their row locks (PostgreSQL) are held only until the commit right after.
-        q.many(_UPSERT_COUNT, sorted((d, e, n) for (d, e), n in batch.counts.items()))
+        # Last: the dirty marks and counter rows are the ones every concurrent
+        # writer updates, so their row locks (PostgreSQL) are held only until the
+        # commit right after.
+        self._write(q, _MARK_DIRTY, [(d,) for d in days])
+        self._write(
+            q, _UPSERT_COUNT, sorted((d, e, n) for (d, e), n in batch.counts.items())
+        )
+
+    def _write(self, q: Cursor, upsert: Upsert, rows: Sequence[Sequence[Any]]) -> None:
+        """Write a batch of rows (an upsert); backends may send it more compactly."""
+        q.many(upsert.values_sql(), rows)
+
+    def _write_instances(
+        self, q: Cursor, rows: Sequence[Sequence[Any]]
+    ) -> dict[str, int]:
+        """Upsert instance rows; returns uuid -> id for them."""
+        self._write(q, _UPSERT_INSTANCE, rows)
+        return self._ids(q, [r[0] for r in rows])
 
     def _ids(self, q: Cursor, uuids: Sequence[str]) -> dict[str, int]:
         ids: dict[str, int] = {}
@@ -316,6 +376,46 @@ class Store:
             sql = f"SELECT uuid, id FROM instances WHERE uuid IN {_in(chunk)}"
             ids.update(q.rows(sql, chunk))
         return ids
+
+    def bulk_insert(
+        self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+    ) -> None:
+        """Load rows straight into a table, one transaction (seeding tools, tests).
+
+        Bypasses the ingest path: the caller keeps the tables consistent and calls
+        ``recompute``/``refresh`` when rollups must follow.
+        """
+        sql = (
+            f"INSERT INTO {table} ({', '.join(columns)})"
+            f" VALUES ({', '.join(['?'] * len(columns))})"
+        )
+        with self._tx() as q:
+            q.many(sql, rows)  # type: ignore[arg-type] - any iterable streams
+
+    COPIED_TABLES = ("instances", "instance_days", "events", "ingest_counts")
+
+    def copy_to(self, target: Store) -> dict[str, int]:
+        """Copy every stored instance, day, event and counter into an empty
+        ``target`` (another backend), then recompute its rollups; rows per table."""
+        copied = {}
+        for table in self.COPIED_TABLES:
+            if target.count_rows(table):
+                raise ValueError(f"target table {table} is not empty")
+        for table in self.COPIED_TABLES:
+            with self._read() as q:
+                columns = self._columns(q, table)
+                rows = q.rows(f"SELECT {', '.join(columns)} FROM {table}")
+            target.bulk_insert(table, columns, rows)
+            copied[table] = len(rows)
+        target._after_copy()
+        target.recompute()
+        return copied
+
+    def _columns(self, q: Cursor, table: str) -> list[str]:
+        raise NotImplementedError
+
+    def _after_copy(self) -> None:
+        """Bring id generators past the copied ids."""
 
     # ---- deletion --------------------------------------------------------------------
 
@@ -343,12 +443,15 @@ class Store:
             "DELETE FROM instance_days WHERE day = ? AND instance_id = ?",
             [(d, iid) for d in days],
         )
-        event_days = [d for (d,) in q.rows(
-            "SELECT DISTINCT day FROM events WHERE instance_id = ?", (iid,)
-        )]
+        event_days = [
+            d
+            for (d,) in q.rows(
+                "SELECT DISTINCT day FROM events WHERE instance_id = ?", (iid,)
+            )
+        ]
         events = q.run("DELETE FROM events WHERE instance_id = ?", (iid,))
         q.run("DELETE FROM instances WHERE id = ?", (iid,))
-        q.many(_MARK_DIRTY, [(d,) for d in sorted(set(days) | set(event_days))])
+        self._write(q, _MARK_DIRTY, [(d,) for d in sorted(set(days) | set(event_days))])
         return 1 + len(days) + events
 
     def _instance_days(self, q: Cursor, iid: int, first: float, last: float) -> list[int]:
@@ -391,13 +494,41 @@ class Store:
 
     # ---- rollups ---------------------------------------------------------------------
 
-    def refresh(self, now: Optional[float] = None, force: bool = False) -> bool:
+    def refresh(
+        self,
+        now: float | None = None,
+        force: bool = False,
+        budget: float | None = None,
+    ) -> bool:
         """Recompute dirty days and the windows; False when nothing was due.
 
-        Several processes may call this; the dirty days are claimed atomically
-        (DELETE ... RETURNING), so each day is recomputed by one of them.
+        Several processes may call this: one refreshes at a time (the others
+        skip unless ``force``), and it claims the dirty days atomically
+        (DELETE ... RETURNING); a day dirtied meanwhile is marked again.
+
+        ``budget`` (the background refresher's): the share of wall time all
+        processes together may spend refreshing; after a refresh that took T
+        seconds none runs for T * (1 / budget - 1), so a big fleet's rollups lag a
+        little more instead of the refresh taking over a CPU.
         """
         now = time.time() if now is None else now
+        with self._refresh_lock(wait=force) as mine:
+            if not mine:
+                return False
+            if budget and not force:
+                with self._read() as q:
+                    after = q.rows("SELECT value FROM meta WHERE key = 'refresh_after'")
+                if after and time.time() < after[0][0]:
+                    return False
+            started = time.time()
+            done = self._refresh(now, force)
+            if done and budget:
+                took = time.time() - started
+                with self._tx() as q:
+                    q.run(_SET_META, ("refresh_after", started + took / budget))
+            return done
+
+    def _refresh(self, now: float, force: bool) -> bool:
         with self._tx() as q:
             dirty = sorted(d for (d,) in q.rows("DELETE FROM dirty_days RETURNING day"))
             stamp = q.rows("SELECT value FROM meta WHERE key = 'windows_at'")
@@ -422,41 +553,46 @@ class Store:
             self._rewrite_windows(now)
         except BaseException:
             with self._tx() as q:
-                q.many(_MARK_DIRTY, [(d,) for d in dirty])
+                self._write(q, _MARK_DIRTY, [(d,) for d in dirty])
             raise
         return True
 
-    def recompute(self, days: Optional[Iterable[int]] = None) -> None:
+    def recompute(self, days: Iterable[int] | None = None) -> None:
         """Recompute the rollups of ``days`` (None: every day in the store) now."""
         with self._tx() as q:
             if days is None:
                 self._mark_all_dirty(q)
             else:
-                q.many(_MARK_DIRTY, [(d,) for d in sorted(set(days))])
+                self._write(q, _MARK_DIRTY, [(d,) for d in sorted(set(days))])
         self.refresh(force=True)
 
     def _mark_all_dirty(self, q: Cursor) -> None:
         lo, hi = q.rows("SELECT MIN(day), MAX(day) FROM instance_days")[0]
         if lo is not None:
-            q.many(_MARK_DIRTY, [(d,) for d in range(lo, hi + 1)])
+            self._write(q, _MARK_DIRTY, [(d,) for d in range(lo, hi + 1)])
 
     def _recompute_day(self, day: int, now: float) -> None:
         public = self._public_args(now)
         with self._read() as q:
-            rows = q.rows(
-                f"SELECT {_ENV_I}, d.version, "
-                + ", ".join("d." + c for c in PRINT_COLUMNS)
-                + _PUBLIC_DAY,
+            # The version run that day, else the latest known.
+            rows = q.rows(f"SELECT {_ENV_DAY}" + _PUBLIC_DAY, (day, *public))
+            hours = q.rows(_HOUR_SUMS, (day, *public))[0]
+            prints = q.rows(
+                "SELECT COALESCE(d.version, i.version), COUNT(*), "
+                + ", ".join(f"SUM(d.{c})" for c in PRINT_COLUMNS)
+                + _PUBLIC_DAY
+                + " AND "
+                + " + ".join(f"d.{c}" for c in PRINT_COLUMNS)
+                + " > 0 GROUP BY COALESCE(d.version, i.version)",
                 (day, *public),
             )
-            hours = q.rows(_HOUR_SUMS, (day, *public))[0]
             events = q.rows(
                 "SELECT e.event, e.key, COUNT(*) FROM events e"
                 " JOIN instances i ON i.id = e.instance_id"
                 f" WHERE e.day = ? AND {_PUBLIC} GROUP BY e.event, e.key",
                 (day, *public),
             )
-        counter = day_rollup(rows, hours, events)
+        counter = day_rollup(rows, hours, prints, events)
         with self._tx() as q:
             q.run("DELETE FROM rollups WHERE day = ?", (day,))
             q.many(
@@ -467,8 +603,10 @@ class Store:
     def _rewrite_windows(self, now: float) -> None:
         with self._read() as q:
             rows = q.rows(
+                # "+ 0": most instances fall in the window, so a sequential scan
+                # beats a row-by-row walk of the last_seen index.
                 f"SELECT {_ENV}, last_seen, last_print FROM instances i"
-                f" WHERE last_seen >= ? AND {_PUBLIC}",
+                f" WHERE last_seen + 0 >= ? AND {_PUBLIC}",
                 (now - max(WINDOWS) * DAY, *self._public_args(now)),
             )
         windows = window_rollup(rows, now)
@@ -487,19 +625,21 @@ class Store:
     # ---- quarantine (issue 13) -------------------------------------------------------
 
     def _mark_instances_dirty(self, q: Cursor, where: str, args: Sequence[Any]) -> int:
-        rows = q.rows(f"SELECT id, first_seen, last_seen FROM instances WHERE {where}", args)
+        rows = q.rows(
+            f"SELECT id, first_seen, last_seen FROM instances WHERE {where}", args
+        )
         days: set[int] = set()
         for iid, first, last in rows:
             days.update(self._instance_days(q, iid, first, last))
-        q.many(_MARK_DIRTY, [(d,) for d in sorted(days)])
+        self._write(q, _MARK_DIRTY, [(d,) for d in sorted(days)])
         return len(rows)
 
-    def hold(self, instance: str, reason: str, cohort: Optional[str] = None) -> bool:
+    def hold(self, instance: str, reason: str, cohort: str | None = None) -> bool:
         with self._tx() as q:
             found = self._mark_instances_dirty(q, "uuid = ?", (instance,))
             q.run(
-                "UPDATE instances SET held = ?, cohort = COALESCE(cohort, ?), released = 0"
-                " WHERE uuid = ?",
+                "UPDATE instances SET held = ?, cohort = COALESCE(cohort, ?),"
+                " released = 0 WHERE uuid = ?",
                 (reason, cohort, instance),
             )
         return bool(found)
@@ -527,12 +667,12 @@ class Store:
         return bool(found)
 
     @staticmethod
-    def _cohort_where(cohort: Optional[str]) -> tuple[str, tuple]:
+    def _cohort_where(cohort: str | None) -> tuple[str, tuple]:
         if cohort in (None, ""):
             return "cohort IS NULL", ()
         return "cohort = ?", (cohort,)
 
-    def release_cohort(self, cohort: Optional[str]) -> int:
+    def release_cohort(self, cohort: str | None) -> int:
         """Put a held cohort into the public numbers; returns instances released."""
         where, args = self._cohort_where(cohort)
         with self._tx() as q:
@@ -545,11 +685,13 @@ class Store:
         self.refresh(force=True)
         return n
 
-    def purge_cohort(self, cohort: Optional[str]) -> int:
+    def purge_cohort(self, cohort: str | None) -> int:
         """Forget every instance of a cohort; returns instances removed."""
         where, args = self._cohort_where(cohort)
         with self._tx() as q:
-            uuids = [u for (u,) in q.rows(f"SELECT uuid FROM instances WHERE {where}", args)]
+            uuids = [
+                u for (u,) in q.rows(f"SELECT uuid FROM instances WHERE {where}", args)
+            ]
             for uuid in uuids:
                 self._forget(q, uuid)
         if uuids:
@@ -579,7 +721,7 @@ class Store:
     # ---- reads -----------------------------------------------------------------------
 
     def window(
-        self, days: int, metrics: Optional[Sequence[str]] = None
+        self, days: int, metrics: Sequence[str] | None = None
     ) -> dict[str, dict[str, int]]:
         """Public instances seen in the last ``days`` (1, 7 or 30) by metric and key."""
         if days not in WINDOWS:
@@ -596,7 +738,7 @@ class Store:
         return dict(result)
 
     def daily(
-        self, metrics: Sequence[str], since_day: int, until_day: Optional[int] = None
+        self, metrics: Sequence[str], since_day: int, until_day: int | None = None
     ) -> dict[str, dict[int, dict[str, int]]]:
         """metric -> day -> key -> value for days in [since_day, until_day]."""
         sql = (
@@ -613,7 +755,7 @@ class Store:
                 result[metric].setdefault(day, {})[key] = int(value)
         return result
 
-    def instance(self, uuid: str, events: int = RECENT_EVENTS) -> Optional[InstanceRecord]:
+    def instance(self, uuid: str, events: int = RECENT_EVENTS) -> InstanceRecord | None:
         """What the store holds about one instance (its own data, issue 12)."""
         with self._read() as q:
             found = q.rows(
@@ -663,12 +805,12 @@ class Store:
         with self._read() as q:
             return int(q.rows("SELECT COALESCE(SUM(n), 0) FROM ingest_counts")[0][0])
 
-    def refreshed_at(self) -> Optional[float]:
+    def refreshed_at(self) -> float | None:
         with self._read() as q:
             rows = q.rows("SELECT value FROM meta WHERE key = 'windows_at'")
         return rows[0][0] if rows else None
 
-    def uuids(self, held: Optional[bool] = None) -> list[str]:
+    def uuids(self, held: bool | None = None) -> list[str]:
         """Ids of stored instances (all, only held, or only public), sorted."""
         sql = "SELECT uuid FROM instances"
         if held is not None:
@@ -676,7 +818,7 @@ class Store:
         with self._read() as q:
             return [u for (u,) in q.rows(sql + " ORDER BY uuid")]
 
-    def instance_count(self, held: Optional[bool] = None) -> int:
+    def instance_count(self, held: bool | None = None) -> int:
         sql = "SELECT COUNT(*) FROM instances"
         if held is not None:
             sql += " WHERE held IS NOT NULL" if held else " WHERE held IS NULL"

@@ -15,7 +15,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from typing import Any, Optional
+from typing import Any
 
 from .base import Cursor, Store
 from .model import Report
@@ -74,10 +74,38 @@ class SQLiteStore(Store):
         # into a bigger batch meanwhile. SQLite's locking stays the safety net.
         self._write_mutex = threading.RLock()
         self._write_depth = 0
-        self._lock_fd: Optional[int] = None
+        self._lock_fd: int | None = None
         if fcntl is not None and path != ":memory:" and not path.startswith("file:"):
             self._lock_fd = os.open(path + "-writelock", os.O_RDWR | os.O_CREAT, 0o600)
+        self._refresh_mutex = threading.Lock()
+        self._refresh_fd: int | None = None
+        if self._lock_fd is not None:
+            self._refresh_fd = os.open(
+                path + "-refreshlock", os.O_RDWR | os.O_CREAT, 0o600
+            )
         self._migrate()
+
+    @contextlib.contextmanager
+    def _refresh_lock(self, wait: bool) -> Iterator[bool]:
+        if not self._refresh_mutex.acquire(blocking=wait):
+            yield False
+            return
+        try:
+            fd = self._refresh_fd
+            if fd is None:
+                yield True
+                return
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            self._refresh_mutex.release()
 
     @contextlib.contextmanager
     def _write_lock(self) -> Iterator[None]:
@@ -154,7 +182,7 @@ class SQLiteStore(Store):
         finally:
             conn.close()
 
-    def _schema_version(self, q: Cursor) -> Optional[int]:
+    def _schema_version(self, q: Cursor) -> int | None:
         if not q.rows(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
         ):
@@ -162,7 +190,10 @@ class SQLiteStore(Store):
         rows = q.rows("SELECT MAX(version) FROM schema_version")
         return rows[0][0] if rows and rows[0][0] is not None else None
 
-    def _legacy_reports(self, q: Cursor) -> Optional[Iterator[list[Report]]]:
+    def _columns(self, q: Cursor, table: str) -> list[str]:
+        return [row[1] for row in q.rows(f"PRAGMA table_info({table})")]
+
+    def _legacy_reports(self, q: Cursor) -> Iterator[list[Report]] | None:
         if not q.rows(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'reports'"
         ):
@@ -214,6 +245,10 @@ class SQLiteStore(Store):
         with self._lock:
             conns, self._connections = self._connections, []
             fd, self._lock_fd = self._lock_fd, None
+        with self._refresh_mutex:
+            refresh_fd, self._refresh_fd = self._refresh_fd, None
+        if refresh_fd is not None:
+            os.close(refresh_fd)
         for conn in conns:
             try:
                 conn.close()
