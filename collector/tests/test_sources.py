@@ -111,3 +111,13 @@ def test_first_stored_key_of_a_day_wins_for_every_process():
     b = s.SourceKeys(backend, clock, random=lambda n: b"b" * n)
     net = s.network("192.0.2.1")
     assert a.source("192.0.2.1") == b.source("192.0.2.1") == s.source_hash(b"a" * 32, net)
+
+
+def test_id_tokens_are_keyed_and_do_not_contain_the_id():
+    clock = Clock()
+    one = s.SourceKeys(s.MemoryKeys(), clock, random=lambda n: b"a" * n)
+    two = s.SourceKeys(s.MemoryKeys(), clock, random=lambda n: b"b" * n)
+    instance = "5a4e7f3c-1111-4222-8333-944445555666"
+    assert one.token(instance) == one.token(instance)
+    assert one.token(instance) != two.token(instance)
+    assert instance[:8] not in one.token(instance)

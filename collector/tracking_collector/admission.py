@@ -40,6 +40,7 @@ from .sources import SourceKeys, utc_day
 log = logging.getLogger(__name__)
 
 SOURCE_BURST = "source_burst"
+REHOLD_SECONDS = 2.0
 IMPLAUSIBLE = "implausible:"
 
 
@@ -87,8 +88,9 @@ class AdmissionState(Protocol):
         ...
 
     def note_new(self, day: str, source: str, instance: str) -> int:
-        """Record that ``source`` created ``instance`` on ``day``; return the number
-        of distinct instances it created that day, this one included."""
+        """Record that ``source`` created ``instance`` (a keyed hash of its id) on
+        ``day``; return the number of distinct instances it created that day, this
+        one included."""
         ...
 
     def hold_cohort(self, cohort: str, reason: str) -> int:
@@ -126,9 +128,9 @@ class Admission:
         self.state = state
         self.policy = policy or Policy()
         self.clock = clock
-        # Cohorts this process has already logged as bursting (the log says it
-        # once per process, the hold itself is repeated: see _burst).
-        self._bursting: set[str] = set()
+        # Cohorts this process has seen bursting, with the (monotonic) time of
+        # their last hold: see _burst.
+        self._bursting: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def __call__(
@@ -139,7 +141,9 @@ class Admission:
         reasons = self.implausible(report, user_agent, now)
         new = not self.state.is_known(report.instance)
         if new and cohort is not None and self.policy.new_ids_per_source:
-            created = self.state.note_new(utc_day(now), cohort, report.instance)
+            created = self.state.note_new(
+                utc_day(now), cohort, self.keys.token(report.instance)
+            )
             if created > self.policy.new_ids_per_source:
                 self._burst(cohort, created)
                 reasons.insert(0, SOURCE_BURST)
@@ -162,14 +166,21 @@ class Admission:
         return [IMPLAUSIBLE + code for code in plausibility.violations(sample)]
 
     def _burst(self, cohort: str, created: int) -> None:
-        # Held again on every report beyond the budget, not only on the one that
-        # crossed it: with several processes no single report is sure to see the
-        # crossing, and an instance admitted concurrently is caught by the next.
-        changed = self.state.hold_cohort(cohort, SOURCE_BURST)
+        # Held again while the burst goes on, not only on the report that crossed
+        # the budget: with several processes no single report is sure to see the
+        # crossing, and an instance admitted concurrently is caught by a later
+        # hold. At most one hold per cohort and REHOLD_SECONDS in this process, so
+        # a burst of thousands costs a few updates, not one per report.
+        tick = time.monotonic()
         with self._lock:
-            first = cohort not in self._bursting
-            self._bursting.add(cohort)
-        if first or changed:
+            last = self._bursting.get(cohort)
+            due = last is None or tick - last >= REHOLD_SECONDS
+            if due:
+                self._bursting[cohort] = tick
+        if not due:
+            return
+        changed = self.state.hold_cohort(cohort, SOURCE_BURST)
+        if last is None or changed:
             log.warning(
                 "Source cohort %s created %d new instance ids today (budget %d):"
                 " its new instances are held (%s), %d changed now",

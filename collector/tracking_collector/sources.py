@@ -140,6 +140,17 @@ class SourceKeys:
         _, deleted = self._current()
         return deleted + self._backend.delete_keys_before(self.day())
 
+    def token(self, text: str) -> str:
+        """Keyed hash of an identifier under today's key (16 hex digits).
+
+        The per-source counts of new instance ids store these instead of the ids:
+        once the day's key is gone they cannot be matched to an instance, and a
+        forgotten instance leaves no id behind in them."""
+        key, _ = self._current()
+        return hmac.new(key, b"id:" + text.encode(), hashlib.sha256).hexdigest()[
+            :HASH_HEX
+        ]
+
     def source(self, ip: Any) -> str | None:
         """The source hash of a client address under today's key; None without one."""
         net = network(ip)
