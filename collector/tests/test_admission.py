@@ -199,3 +199,24 @@ def test_sweep_holds_an_instance_of_a_bursting_source_that_landed_public():
     assert late not in admission.state.held
     assert admission.sweep() == 1
     assert admission.state.held[late] == a.SOURCE_BURST
+
+
+def test_knobs_come_from_the_environment():
+    from tracking_collector.config import Config
+
+    config = Config.from_env(
+        {
+            "TRACKING_COLLECTOR_NEW_IDS_PER_SOURCE": "7",
+            "TRACKING_COLLECTOR_MIN_LIFETIME": "60",
+            "TRACKING_COLLECTOR_GONE_AFTER": "120",
+            "TRACKING_COLLECTOR_PLAUSIBILITY": "off",
+            "TRACKING_COLLECTOR_ADMIN_TOKEN": "t0ken",
+        }
+    )
+    assert config.policy() == a.Policy(7, 60.0, 120.0, False)
+    assert config.admin_token == "t0ken"
+    assert Config().policy() == a.Policy()
+    with pytest.raises(ValueError):
+        Config.from_env({"TRACKING_COLLECTOR_PLAUSIBILITY": "maybe"})
+    with pytest.raises(ValueError):
+        Config(new_ids_per_source=-1)
