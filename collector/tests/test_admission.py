@@ -220,3 +220,11 @@ def test_knobs_come_from_the_environment():
         Config.from_env({"TRACKING_COLLECTOR_PLAUSIBILITY": "maybe"})
     with pytest.raises(ValueError):
         Config(new_ids_per_source=-1)
+
+
+def test_a_known_instance_reporting_its_old_version_after_an_update_stays_public():
+    # The shutdown report spooled before the update, sent by the new OctoPrint.
+    instance = str(uuid.uuid4())
+    admission = make(state=a.MemoryState([instance]))
+    spooled = report(instance, version="1.10.3")
+    assert admission(spooled, "203.0.113.7", fleet._ua("1.11.8")).held is None

@@ -173,3 +173,9 @@ def test_a_real_report_breaks_no_rule():
 )
 def test_release_reads_major_and_minor(text, expected):
     assert p.release(text) == expected
+
+
+def test_version_mismatch_is_judged_on_the_first_report_only():
+    mismatch = sample("1.11.8", version="1.10.3")
+    assert p.violations(mismatch) == ["version_mismatch"]
+    assert p.violations(mismatch, first_report=False) == []

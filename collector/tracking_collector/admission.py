@@ -138,8 +138,8 @@ class Admission:
     ) -> Decision:
         now = self.clock()
         cohort = self.keys.source(client_ip)
-        reasons = self.implausible(report, user_agent, now)
         new = not self.state.is_known(report.instance)
+        reasons = self.implausible(report, user_agent, now, new)
         if new and cohort is not None and self.policy.new_ids_per_source:
             created = self.state.note_new(
                 utc_day(now), cohort, self.keys.token(report.instance)
@@ -157,13 +157,15 @@ class Admission:
             )
         return Decision(held, cohort)
 
-    def implausible(self, report: Any, user_agent: str | None, now: float) -> list:
+    def implausible(
+        self, report: Any, user_agent: str | None, now: float, new: bool
+    ) -> list:
         if not self.policy.plausibility:
             return []
         sample = plausibility.Sample(
             fields=report.fields, user_agent=user_agent, age=max(0.0, now - report.ts)
         )
-        return [IMPLAUSIBLE + code for code in plausibility.violations(sample)]
+        return [IMPLAUSIBLE + c for c in plausibility.violations(sample, new)]
 
     def _burst(self, cohort: str, created: int) -> None:
         # Held again while the burst goes on, not only on the report that crossed

@@ -139,18 +139,31 @@ class Rule:
     check: Callable[[Sample], bool]
     """True when the report is impossible."""
 
+    first_report_only: bool = False
+    """Judge only an instance's first report (see version_mismatch)."""
+
 
 RULES: tuple[Rule, ...] = (
     Rule("python_version", python_unsupported),
-    Rule("version_mismatch", version_mismatch),
+    # A report spooled by the plugin at shutdown and delivered within a minute by
+    # the updated OctoPrint carries no age and the old version in its field: for an
+    # instance the store already has, a mismatch is an update, not a fake.
+    Rule("version_mismatch", version_mismatch, first_report_only=True),
     Rule("plugin_ids", malformed_plugins),
     Rule("octopi_os", octopi_not_linux),
 )
 
 
-def violations(sample: Sample, rules: tuple[Rule, ...] = RULES) -> list[str]:
-    """Codes of the rules the sample breaks, in rule order; empty if plausible."""
-    return [rule.code for rule in rules if rule.check(sample)]
+def violations(
+    sample: Sample, first_report: bool = True, rules: tuple[Rule, ...] = RULES
+) -> list[str]:
+    """Codes of the rules the sample breaks, in rule order; empty if plausible.
+    ``first_report``: the sample is the first report of its instance."""
+    return [
+        rule.code
+        for rule in rules
+        if (first_report or not rule.first_report_only) and rule.check(sample)
+    ]
 
 
 def _ua_version(user_agent: str | None) -> str | None:
