@@ -274,7 +274,7 @@ class Server:
                 raise AssertionError(f"collector exited: {self.log_path.read_text()}")
             try:
                 return requests.get(self.url + "/healthz", timeout=1).status_code == 200
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 return False
 
         wait_for(ready, timeout=timeout, interval=0.05)

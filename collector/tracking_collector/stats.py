@@ -22,9 +22,6 @@ from .store.model import BUNDLED_PLUGINS  # noqa: F401 - re-exported
 PRINT_WINDOW_DAYS = 30
 TOP_PLUGINS = 25
 _BREAKDOWNS = ("active", "version", "python", "os", "firmware", "plugin", "country")
-_PRINT_METRICS = tuple(
-    "print_" + c for c in ("instances", "started", "done", "failed", "cancelled")
-)
 
 
 @dataclass
@@ -121,22 +118,19 @@ def _print_summaries(store: Store, now: float) -> dict[str, list[PrintSummary]]:
     (by the version the instance runs now).
     """
     since = day_of(now - PRINT_WINDOW_DAYS * DAY)
-    daily = store.daily(_PRINT_METRICS, since)
     distinct = store.window(PRINT_WINDOW_DAYS, ("print_instances",)).get(
         "print_instances", {}
     )
+    zero = [0] * 5
     per_day: dict[int, list[int]] = {}
     per_version: dict[str, list[int]] = {}
     per_day_version: dict[tuple[int, str], list[int]] = {}
-    for i, metric in enumerate(_PRINT_METRICS):
-        for day, keys in daily[metric].items():
-            for version, n in keys.items():
-                for group, key in (
-                    (per_day, day),
-                    (per_version, version),
-                    (per_day_version, (day, version)),
-                ):
-                    group.setdefault(key, [0] * 5)[i] += n
+    for day, version, *counts in store.print_days(since):
+        per_day_version[(day, version)] = counts
+        for group, key in ((per_day, day), (per_version, version)):
+            row = group.get(key) or group.setdefault(key, zero[:])
+            for i, n in enumerate(counts):
+                row[i] += n
     return {
         "day": [PrintSummary(day_iso(d), None, *v) for d, v in sorted(per_day.items())],
         "version": [

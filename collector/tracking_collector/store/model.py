@@ -8,6 +8,7 @@ become rows of their own. Rollups are computed from rows the backends fetch.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -78,6 +79,7 @@ def day_of(ts: float) -> int:
     return int(ts // DAY)
 
 
+@functools.lru_cache(maxsize=1024)
 def day_iso(day: int) -> str:
     return datetime.fromtimestamp(day * DAY, timezone.utc).strftime("%Y-%m-%d")
 
