@@ -121,3 +121,12 @@ def test_id_tokens_are_keyed_and_do_not_contain_the_id():
     assert one.token(instance) == one.token(instance)
     assert one.token(instance) != two.token(instance)
     assert instance[:8] not in one.token(instance)
+
+
+@pytest.mark.parametrize(
+    "ip", ["203.0.113.77", "::ffff:203.0.113.1", "2001:db8:1:2:3::4", "2001:db8::"]
+)
+def test_the_per_report_hash_equals_the_hash_of_the_network(ip):
+    keys = s.SourceKeys(s.MemoryKeys(), Clock(), random=lambda n: b"k" * n)
+    assert keys.source(ip) == s.source_hash(b"k" * 32, s.network(ip))
+    assert keys.source(ipaddress.ip_address(ip)) == keys.source(ip)
