@@ -46,6 +46,10 @@ class StoreKeys:
         self.store = store
         self._postgres = isinstance(store, PostgresStore)
         with store._tx() as q:
+            # Under the store's migration lock: on PostgreSQL, concurrent CREATE
+            # TABLE IF NOT EXISTS from several starting workers can still collide
+            # in the catalog (duplicate pg_type entry) and fail a worker's boot.
+            store._migration_lock(q)
             for statement in _ddl(store):
                 q.run(statement)
 
