@@ -8,7 +8,8 @@ gunicorn's own handler instead of building a LogRecord for it).
 
 Several workers share one SQLite file: ``SQLiteStore`` serialises their commits
 with an flock, so each worker's writer commits everything that queued up while the
-other one was committing.
+other one was committing. With a ``postgresql://`` database each worker keeps its
+own connection pool (``TRACKING_COLLECTOR_POOL_SIZE``) and commits on its own.
 """
 
 import logging

@@ -53,8 +53,7 @@ CREATE TABLE IF NOT EXISTS instances (
     held TEXT,
     cohort TEXT,
     released INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS instances_last_seen ON instances (last_seen);
+){fill};
 CREATE INDEX IF NOT EXISTS instances_cohort ON instances (cohort);
 CREATE TABLE IF NOT EXISTS instance_days (
     day INTEGER NOT NULL,
@@ -66,7 +65,7 @@ CREATE TABLE IF NOT EXISTS instance_days (
     failed INTEGER NOT NULL DEFAULT 0,
     cancelled INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (day, instance_id)
-){without_rowid};
+){without_rowid}{fill};
 CREATE TABLE IF NOT EXISTS events (
     id {pk},
     instance_id {ref} NOT NULL,
@@ -630,10 +629,8 @@ class Store:
     def _rewrite_windows(self, now: float) -> None:
         with self._read() as q:
             rows = q.rows(
-                # "+ 0": most instances fall in the window, so a sequential scan
-                # beats a row-by-row walk of the last_seen index.
                 f"SELECT {_ENV}, last_seen, last_print FROM instances i"
-                f" WHERE last_seen + 0 >= ? AND {_PUBLIC}",
+                f" WHERE last_seen >= ? AND {_PUBLIC}",
                 (now - max(WINDOWS) * DAY, *self._public_args(now)),
             )
         windows = window_rollup(rows, now)

@@ -51,6 +51,7 @@ class SQLiteStore(Store):
         "ref": "INTEGER",
         "real": "REAL",
         "without_rowid": " WITHOUT ROWID",
+        "fill": "",
     }
 
     def __init__(
