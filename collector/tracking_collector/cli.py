@@ -129,7 +129,8 @@ def main() -> None:
     show_default=True,
     help="NORMAL: an acknowledged report survives a crash of the collector; FULL:"
     " also a power cut or OS crash (SQLite synchronous; PostgreSQL"
-    " synchronous_commit off / server default).",)
+    " synchronous_commit off / server default).",
+)
 @click.option(
     "--refresh-interval",
     envvar=ENV_PREFIX + "REFRESH_INTERVAL",
