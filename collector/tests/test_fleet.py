@@ -81,14 +81,14 @@ def test_organic_instances_ping_every_fifteen_minutes_for_days(replay):
     assert len(farm_pings) > 40 * 4 * 24 * 4
 
 
-def test_policy_on_the_replay_counts_every_organic_instance_and_no_fake(replay):
-    """The policy alone (no store): public = not held and not ephemeral."""
-
+def public_after(replay: fleet.Fleet, policy: a.Policy):
+    """The policy alone (no store): which instances are public at the end, and the
+    plugins each reported. Public = not held and not ephemeral."""
     clock = {"now": START}
     admission = a.Admission(
         SourceKeys(MemoryKeys(), lambda: clock["now"]),
         a.MemoryState(),
-        a.Policy(),
+        policy,
         lambda: clock["now"],
     )
     first, last, plugins = {}, {}, {}
@@ -104,10 +104,22 @@ def test_policy_on_the_replay_counts_every_organic_instance_and_no_fake(replay):
         i
         for i in first
         if i not in admission.state.held
-        and not a.ephemeral(first[i], last[i], replay.end, admission.policy)
+        and not a.ephemeral(first[i], last[i], replay.end, policy)
     }
+    pushed = {i for i in public if fleet.COMMERCIAL in plugins.get(i, "")}
+    return public, pushed, set(admission.state.held)
+
+
+def test_without_the_policy_the_replay_inflates_the_numbers_as_in_the_issue(replay):
+    off = a.Policy(new_ids_per_source=0, min_lifetime=0, plausibility=False)
+    public, pushed, _ = public_after(replay, off)
+    assert len(public) == 1990
+    assert len(pushed) > 1800
+
+
+def test_policy_on_the_replay_counts_every_organic_instance_and_no_fake(replay):
+    public, pushed, held = public_after(replay, a.Policy())
     assert replay.organic <= public
     assert len(public) <= 1.15 * replay.truth
-    pushed = {i for i in public if fleet.COMMERCIAL in plugins.get(i, "")}
     assert abs(len(pushed) - 19) <= 0.15 * 19
-    assert set(admission.state.held) <= replay.fakes
+    assert held <= replay.fakes
