@@ -102,10 +102,10 @@ def test_min_group_is_configurable(make_app):
     app = make_app(min_group=3)
     client = app.test_client()
     for _ in range(3):
-        _pong(client, new_id(), version="1.0.0")
+        _pong(client, new_id(), version="1.5.0")
     stats = client.get("/api/stats").get_json()
     assert stats["min_group"] == 3
-    assert _group(stats["active"]["24h"]["by_version"], "1.0.0") == 3
+    assert _group(stats["active"]["24h"]["by_version"], "1.5.0") == 3
 
 
 def test_active_windows_split_24h_and_7d(make_app):

@@ -17,13 +17,17 @@ from importlib import resources
 from typing import Any, Callable, Optional
 
 from flask import Flask, Response, current_app, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, NotFound
 
+from . import admin
 from . import validation as v
+from .admission import Admission as SourceAdmission
 from .config import Config
 from .dashboard import render
 from .fastpath import FastPath
 from .geo import GeoLookup, client_ip, parse_networks
+from .source_state import StoreKeys, StoreState
+from .sources import SourceKeys
 from .stats import compute_stats
 from .store import BatchWriter, Report, Store, WriterClosed, open_store
 
@@ -36,7 +40,7 @@ REFRESH_BUDGET = 0.1
 
 # The ingest hook of issue 13: called per valid report with the client address
 # (before it is dropped) and the User-Agent; returns (held reason, cohort) or None.
-Admission = Callable[
+AdmissionHook = Callable[
     [Report, Any, Optional[str]], Optional[tuple[Optional[str], Optional[str]]]
 ]
 
@@ -57,7 +61,7 @@ class Collector:
         clock: Callable[[], float] = time.time,
         background_purge: bool = True,
         background_refresh: bool = True,
-        admission: Admission | None = None,
+        admission: AdmissionHook | None = None,
     ):
         self.config = config
         self.clock = clock
@@ -70,6 +74,19 @@ class Collector:
         )
         self.geo = geo if geo is not None else GeoLookup(config.geoip)
         self.trusted = parse_networks(config.trusted_proxies)
+        self.policy = config.policy()
+        self.store.lifetime = (self.policy.min_lifetime, self.policy.gone_after)
+        # The admission policy of issue 13 unless the caller brings its own hook;
+        # self.sources is None then (a custom hook keeps its own state).
+        self.sources: SourceAdmission | None = None
+        if admission is None:
+            self.sources = SourceAdmission(
+                SourceKeys(StoreKeys(self.store), clock),
+                StoreState(self.store),
+                self.policy,
+                clock,
+            )
+            admission = self.sources
         self.admission = admission
         self.writer = BatchWriter(self.store)
         self._stop = threading.Event()
@@ -137,6 +154,14 @@ class Collector:
         future = self.writer.purge(now - self.config.retention_seconds)
         return future.result(timeout=max(self.config.ack_timeout, 60.0))
 
+    def housekeeping(self) -> None:
+        """Admission upkeep, with the retention purge: hold what bursting sources
+        slipped past the hold at ingest, destroy the source keys of past days."""
+        if self.sources is not None:
+            destroyed = self.sources.rotate()
+            if destroyed:
+                log.info("Destroyed the source keys of %d past days", destroyed)
+
     def _purge_loop(self) -> None:
         while not self._stop.is_set():
             try:
@@ -145,6 +170,10 @@ class Collector:
                     log.info("Retention purge removed %d rows", deleted)
             except Exception:
                 log.exception("Retention purge failed")
+            try:
+                self.housekeeping()
+            except Exception:
+                log.exception("Admission housekeeping failed")
             self._stop.wait(self.config.purge_interval)
 
     def close(self) -> None:
@@ -180,7 +209,7 @@ def create_app(
     clock: Callable[[], float] = time.time,
     background_purge: bool = True,
     background_refresh: bool = True,
-    admission: Admission | None = None,
+    admission: AdmissionHook | None = None,
     fast_path: bool = True,
 ) -> Flask:
     config = config or Config.from_env()
@@ -363,6 +392,24 @@ def create_app(
     @app.get("/openapi.json")
     def openapi_doc() -> Response:
         return jsonify(openapi)
+
+    @app.get("/admin/suspects")
+    def admin_suspects() -> Response:
+        # Without a configured token the page does not exist, rather than being a
+        # page anyone could guess a token for.
+        if not config.admin_token:
+            raise NotFound()
+        if not admin.authorized(config.admin_token, request.headers.get("Authorization")):
+            response = _error(401, "unauthorized", "the admin token is required")
+            response.headers["WWW-Authenticate"] = 'Basic realm="tracking-collector"'
+            return response
+        rows = admin.cohort_rows(collector.store.cohorts())
+        if request.args.get("format") == "json":
+            response = jsonify(rows)
+        else:
+            response = Response(admin.render_page(rows), mimetype="text/html")
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
     @app.get("/healthz")
     def healthz() -> Response:

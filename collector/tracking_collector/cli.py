@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
+import os
 import re
 import signal
 import sys
+from collections.abc import Iterator
 
 import click
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+from . import admin
 from .app import create_app, get_collector
 from .config import DEFAULT_DB, ENV_PREFIX, Config
-from .store import DEFAULT_POOL_SIZE, open_store
+from .store import DEFAULT_POOL_SIZE, Store, open_store
+
+log = logging.getLogger(__name__)
 
 _UUID_IN_PATH = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
 
@@ -148,6 +155,39 @@ def main() -> None:
     show_default=True,
     help="How far the 'age' field may date a report back.",
 )
+@click.option(
+    "--new-ids-per-source",
+    envvar=ENV_PREFIX + "NEW_IDS_PER_SOURCE",
+    type=click.IntRange(min=0),
+    default=50,
+    show_default=True,
+    help="New instance ids one network may create per UTC day before its new ids"
+    " are held (0: off).",
+)
+@click.option(
+    "--min-lifetime",
+    envvar=ENV_PREFIX + "MIN_LIFETIME",
+    type=click.FloatRange(min=0),
+    default=1800.0,
+    show_default=True,
+    help="Seconds from first to last report below which a silent instance stays"
+    " out of trends.",
+)
+@click.option(
+    "--gone-after",
+    envvar=ENV_PREFIX + "GONE_AFTER",
+    type=click.FloatRange(min=0),
+    default=3600.0,
+    show_default=True,
+    help="Seconds of silence after which a short-lived instance counts as gone.",
+)
+@click.option(
+    "--plausibility/--no-plausibility",
+    envvar=ENV_PREFIX + "PLAUSIBILITY",
+    default=True,
+    show_default=True,
+    help="Hold instances that report impossible environments.",
+)
 def serve(
     db,
     pool_size,
@@ -162,6 +202,10 @@ def serve(
     refresh_interval,
     stats_cache,
     max_age_days,
+    new_ids_per_source,
+    min_lifetime,
+    gone_after,
+    plausibility,
 ) -> None:
     """Run the collector with the built-in threaded server (development, demos).
 
@@ -185,6 +229,12 @@ def serve(
         refresh_interval=refresh_interval,
         stats_cache=stats_cache,
         max_age_days=max_age_days,
+        new_ids_per_source=new_ids_per_source,
+        min_lifetime=min_lifetime,
+        gone_after=gone_after,
+        plausibility=plausibility,
+        # Only from the environment: a command-line token would show in ps.
+        admin_token=os.environ.get(ENV_PREFIX + "ADMIN_TOKEN") or None,
         host=host,
         port=port,
     )
@@ -241,6 +291,57 @@ def copy(db, pool_size, retention_days, target) -> None:
     finally:
         source.close()
     click.echo(", ".join(f"{table}: {n}" for table, n in copied.items()))
+
+
+@contextlib.contextmanager
+def _store(db: str, pool_size: int) -> Iterator[Store]:
+    store = open_store(db, pool_size=pool_size)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@main.command()
+@_options
+@click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
+def suspects(db, pool_size, retention_days, as_json) -> None:
+    """List the held cohorts: source hash, instances, first/last seen, reasons and
+    the plugins they push."""
+    with _store(db, pool_size) as store:
+        rows = admin.cohort_rows(store.cohorts())
+    click.echo(json.dumps(rows, indent=2) if as_json else admin.text_table(rows))
+
+
+@main.command()
+@_options
+@click.argument("cohort")
+def release(db, pool_size, retention_days, cohort) -> None:
+    """Put a held cohort into the public numbers (its rollups are recomputed)."""
+    with _store(db, pool_size) as store:
+        n = store.release_cohort(cohort)
+    _decision("Released", cohort, n)
+
+
+@main.command("purge-cohort")
+@_options
+@click.argument("cohort")
+def purge_cohort(db, pool_size, retention_days, cohort) -> None:
+    """Delete every instance of a cohort and all its data."""
+    with _store(db, pool_size) as store:
+        n = store.purge_cohort(cohort)
+    _decision("Purged", cohort, n)
+
+
+def _decision(verb: str, cohort: str, n: int) -> None:
+    # Logged for the record (cohort and count; a cohort is a hash, never an address).
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
+    )
+    log.info("%s cohort %s: %d instances", verb, cohort, n)
+    click.echo(f"{verb.lower()} {n} instances of cohort {cohort}")
+    if not n:
+        raise click.ClickException(f"cohort {cohort!r} has no instance to act on")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,8 +6,19 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from .admission import Policy
+
 ENV_PREFIX = "TRACKING_COLLECTOR_"
 DEFAULT_DB = "tracking-collector.sqlite"
+
+
+def _flag(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"not a boolean: {value!r}")
 
 
 @dataclass
@@ -31,6 +42,15 @@ class Config:
     stats_cache: float = 5.0
     # ``age`` dates a report back at most this far (and never beyond retention).
     max_age_days: float = 7.0
+    # Admission (issue 13, see admission.Policy): new instance ids one network may
+    # create per UTC day before they are held (0: off), the lifetime below which an
+    # instance that has gone silent stays out of trends, and the plausibility rules.
+    new_ids_per_source: int = 50
+    min_lifetime: float = 1800.0
+    gone_after: float = 3600.0
+    plausibility: bool = True
+    # Bearer token of the admin page /admin/suspects; None disables the page.
+    admin_token: str | None = None
     host: str = "127.0.0.1"
     port: int = 8989
 
@@ -49,6 +69,8 @@ class Config:
             raise ValueError("stats_cache must not be negative")
         if self.max_age_days < 0:
             raise ValueError("max_age_days must not be negative")
+        # Policy checks the admission knobs; built here so a bad value fails early.
+        self.policy()
         self.synchronous = str(self.synchronous).upper()
         if self.synchronous not in ("FULL", "NORMAL"):
             raise ValueError("synchronous must be FULL or NORMAL")
@@ -56,6 +78,14 @@ class Config:
     @property
     def retention_seconds(self) -> float:
         return self.retention_days * 86400.0
+
+    def policy(self) -> Policy:
+        return Policy(
+            new_ids_per_source=self.new_ids_per_source,
+            min_lifetime=self.min_lifetime,
+            gone_after=self.gone_after,
+            plausibility=self.plausibility,
+        )
 
     @property
     def max_age_seconds(self) -> float:
@@ -93,6 +123,11 @@ class Config:
             ("REFRESH_INTERVAL", float),
             ("STATS_CACHE", float),
             ("MAX_AGE_DAYS", float),
+            ("NEW_IDS_PER_SOURCE", int),
+            ("MIN_LIFETIME", float),
+            ("GONE_AFTER", float),
+            ("PLAUSIBILITY", _flag),
+            ("ADMIN_TOKEN", str),
         ):
             if get(name):
                 values[name.lower()] = cast(get(name))

@@ -201,9 +201,17 @@ _SET_META = (
     "INSERT INTO meta (key, value) VALUES (?, ?)"
     " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
 )
+# Public = not held and not ephemeral (issue 13): an instance whose first and last
+# reports lie less than ``min_lifetime`` apart and which has been silent for more
+# than ``gone_after`` appeared and vanished within minutes, as the fakes of the 2024
+# manipulation did; it is kept but enters no public number. Parameters:
+# (min_lifetime, now, gone_after), see Store._public_args.
+_PUBLIC = (
+    "i.held IS NULL AND NOT (i.last_seen - i.first_seen < ? AND ? - i.last_seen > ?)"
+)
 _PUBLIC_DAY = (
     " FROM instance_days d JOIN instances i ON i.id = d.instance_id"
-    " WHERE d.day = ? AND i.held IS NULL"
+    " WHERE d.day = ? AND " + _PUBLIC
 )
 _HOUR_SUMS = (
     "SELECT " + ", ".join(f"SUM((d.hours >> {h}) & 1)" for h in range(24)) + _PUBLIC_DAY
@@ -268,6 +276,14 @@ class Store:
 
     # Filled by backends for the DDL.
     DDL: dict[str, str] = {}
+
+    # (min_lifetime, gone_after) in seconds: see _PUBLIC. The collector sets them
+    # from its configuration.
+    lifetime: tuple[float, float] = (1800.0, 3600.0)
+
+    def _public_args(self, now: float) -> tuple[float, float, float]:
+        min_lifetime, gone_after = self.lifetime
+        return (min_lifetime, now, gone_after)
 
     # ---- backend hooks -------------------------------------------------------------
 
@@ -553,9 +569,14 @@ class Store:
                 q.run(_SET_META, ("windows_at", now))
         if not due:
             return False
+        # The days whose ephemeral instances may still be judged since the last
+        # refresh: an instance active on day D is judged by the end of D plus
+        # min_lifetime plus gone_after at the latest, so D is recomputed until then.
+        settle = sum(self.lifetime) + WINDOW_MAX_AGE
+        dirty = sorted(set(dirty) | set(range(day_of(now - settle), day_of(now) + 1)))
         try:
             for day in dirty:
-                self._recompute_day(day)
+                self._recompute_day(day, now)
             self._rewrite_windows(now)
         except BaseException:
             with self._tx() as q:
@@ -582,11 +603,12 @@ class Store:
         if lo is not None:
             self._mark_dirty(q, range(lo, hi + 1))
 
-    def _recompute_day(self, day: int) -> None:
+    def _recompute_day(self, day: int, now: float) -> None:
+        public = self._public_args(now)
         with self._read() as q:
             # The version run that day, else the latest known.
-            rows = q.rows(f"SELECT {_ENV_DAY}" + _PUBLIC_DAY, (day,))
-            hours = q.rows(_HOUR_SUMS, (day,))[0]
+            rows = q.rows(f"SELECT {_ENV_DAY}" + _PUBLIC_DAY, (day, *public))
+            hours = q.rows(_HOUR_SUMS, (day, *public))[0]
             prints = q.rows(
                 "SELECT COALESCE(d.version, i.version), COUNT(*), "
                 + ", ".join(f"SUM(d.{c})" for c in PRINT_COLUMNS)
@@ -594,13 +616,13 @@ class Store:
                 + " AND "
                 + " + ".join(f"d.{c}" for c in PRINT_COLUMNS)
                 + " > 0 GROUP BY COALESCE(d.version, i.version)",
-                (day,),
+                (day, *public),
             )
             events = q.rows(
                 "SELECT e.event, e.key, COUNT(*) FROM events e"
                 " JOIN instances i ON i.id = e.instance_id"
-                " WHERE e.day = ? AND i.held IS NULL GROUP BY e.event, e.key",
-                (day,),
+                f" WHERE e.day = ? AND {_PUBLIC} GROUP BY e.event, e.key",
+                (day, *public),
             )
         counter = day_rollup(rows, hours, prints, events)
         with self._tx() as q:
@@ -613,9 +635,9 @@ class Store:
     def _rewrite_windows(self, now: float) -> None:
         with self._read() as q:
             rows = q.rows(
-                f"SELECT {_ENV}, last_seen, last_print FROM instances"
-                " WHERE last_seen >= ? AND held IS NULL",
-                (now - max(WINDOWS) * DAY,),
+                f"SELECT {_ENV}, last_seen, last_print FROM instances i"
+                f" WHERE last_seen >= ? AND {_PUBLIC}",
+                (now - max(WINDOWS) * DAY, *self._public_args(now)),
             )
         windows = window_rollup(rows, now)
         with self._tx() as q:
@@ -651,6 +673,17 @@ class Store:
                 (reason, cohort, instance),
             )
         return bool(found)
+
+    def hold_cohort(self, cohort: str, reason: str) -> int:
+        """Hold every public instance of ``cohort`` that no operator released (a
+        source over its budget); returns instances held. Their days are recomputed
+        at the next refresh."""
+        where = "cohort = ? AND held IS NULL AND released = 0"
+        with self._tx() as q:
+            n = self._mark_instances_dirty(q, where, (cohort,))
+            if n:
+                q.run(f"UPDATE instances SET held = ? WHERE {where}", (reason, cohort))
+        return n
 
     def release(self, instance: str) -> bool:
         with self._tx() as q:
