@@ -91,7 +91,6 @@ def _populate(url: str, instances: int) -> None:
         list(pool.map(lambda n: _send_instance(url, n, seed=n), range(instances)))
 
 
-
 def test_dashboard_screenshot_shows_charts_for_many_instances(
     start_server, tmp_path, geo_db
 ):

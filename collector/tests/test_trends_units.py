@@ -159,22 +159,24 @@ def test_limiter_keeps_a_bounded_number_of_keys():
 def test_own_data_document_shows_the_record_and_no_quarantine_state():
     day = int(NOW // 86400)
     record = SimpleNamespace(
-        uuid="2f0c3a5e-9a3b-4d44-8f3e-1a2b3c4d5e6f",
+        instance="2f0c3a5e-9a3b-4d44-8f3e-1a2b3c4d5e6f",
         first_seen=NOW - 86400,
         last_seen=NOW,
         last_print=None,
-        version="1.11.8",
-        python="3.11.2",
-        os="linux",
-        bits="64",
-        cores="4",
-        pi_model=None,
-        octopi=None,
-        firmware="Marlin",
-        plugins="octolapse:0.4.5,themeify:1.2.2",
-        browser="Chrome",
-        country="DE",
-        city="Berlin",
+        env={
+            "version": "1.11.8",
+            "python": "3.11.2",
+            "os": "linux",
+            "bits": "64",
+            "cores": "4",
+            "pi_model": None,
+            "octopi": None,
+            "firmware": "Marlin",
+            "plugins": "octolapse:0.4.5,themeify:1.2.2",
+            "browser": "Chrome",
+            "country": "DE",
+            "city": "Berlin",
+        },
         held="suspect",
         cohort="c1",
         days=[(day, 0b101, "1.11.8", 1, 1, 0, 0)],
@@ -184,7 +186,7 @@ def test_own_data_document_shows_the_record_and_no_quarantine_state():
             )
         ],
     )
-    doc = own_data.document(record.uuid, record)
+    doc = own_data.document(record.instance, record)
     check_schema(doc, "OwnData")
     assert doc["environment"]["plugins"] == [
         {"id": "octolapse", "version": "0.4.5"},

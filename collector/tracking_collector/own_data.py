@@ -52,13 +52,14 @@ def _ts(value: float | None) -> str | None:
 
 def document(instance_id: str, record: Any) -> dict[str, Any]:
     """The JSON answer for ``instance_id`` from its ``InstanceRecord``."""
-    environment = {key: getattr(record, key, None) for key in ENVIRONMENT}
-    environment["plugins"] = _plugins(getattr(record, "plugins", None))
+    env = record.env
+    environment = {key: env.get(key) for key in ENVIRONMENT}
+    environment["plugins"] = _plugins(env.get("plugins"))
     return {
         "instance_id": instance_id,
         "first_seen": _ts(record.first_seen),
         "last_seen": _ts(record.last_seen),
-        "last_print": _ts(getattr(record, "last_print", None)),
+        "last_print": _ts(record.last_print),
         "environment": environment,
         "days": [
             {

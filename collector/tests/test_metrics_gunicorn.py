@@ -1,0 +1,97 @@
+"""/metrics under gunicorn with two workers: every scrape sums all workers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import requests
+from collector_testkit import COLLECTOR_DIR, free_port, new_id, wait_for
+from prometheus_client.parser import text_string_to_metric_families
+
+GUNICORN = Path(sys.executable).with_name("gunicorn")
+REPORTS = 60
+
+
+def _accepted(url: str) -> float:
+    """Reports accepted, as one scrape (answered by either worker) says."""
+    response = requests.get(url + "/metrics", timeout=10)
+    assert response.status_code == 200
+    families = {f.name: f for f in text_string_to_metric_families(response.text)}
+    samples = families["tracking_collector_reports_accepted"].samples
+    return sum(s.value for s in samples if s.name.endswith("_total"))
+
+
+def test_metrics_sum_both_workers_and_survive_a_worker_restart(tmp_path):
+    port = free_port()
+    metrics_dir = tmp_path / "prometheus"
+    metrics_dir.mkdir()
+    # A stale file from an earlier run must not be counted.
+    (metrics_dir / "counter_999999.db").write_bytes(b"stale")
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(COLLECTOR_DIR),
+        TRACKING_COLLECTOR_DB=str(tmp_path / "gunicorn.sqlite"),
+        TRACKING_COLLECTOR_BIND=f"127.0.0.1:{port}",
+        TRACKING_COLLECTOR_WORKERS="2",
+        TRACKING_COLLECTOR_THREADS="4",
+        PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
+    )
+    log = tmp_path / "gunicorn.log"
+    url = f"http://127.0.0.1:{port}"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [str(GUNICORN), "-c", "python:tracking_collector.gunicorn_conf"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    try:
+
+        def up():
+            assert proc.poll() is None, log.read_text()
+            try:
+                return requests.get(url + "/healthz", timeout=1).ok
+            except requests.ConnectionError:
+                return False
+
+        wait_for(up, timeout=30, interval=0.05)
+        assert not (metrics_dir / "counter_999999.db").exists()
+        # New connections each time: gunicorn spreads them over both workers.
+        for _ in range(REPORTS):
+            r = requests.get(f"{url}/track/{new_id()}/ping/", timeout=10)
+            assert r.status_code == 200
+        assert requests.get(f"{url}/track/x/ping/", timeout=10).status_code == 400
+        files = {p.name for p in metrics_dir.iterdir()}
+        pids = {name.rsplit("_", 1)[-1] for name in files if name.startswith("counter_")}
+        assert len(pids) == 2, files  # both workers counted something
+        # Whichever worker answers, the figure is the sum over both.
+        for _ in range(6):
+            assert _accepted(url) == REPORTS
+        text = requests.get(url + "/metrics", timeout=10).text
+        refused = [
+            s
+            for f in text_string_to_metric_families(text)
+            if f.name == "tracking_collector_reports_refused"
+            for s in f.samples
+            if s.name.endswith("_total")
+        ]
+        assert [(s.labels["reason"], s.value) for s in refused] == [
+            ("invalid_instance_id", 1.0)
+        ]
+        # A worker dies: gunicorn replaces it, its live gauge goes, its counts stay.
+        dead = sorted(pids)[0]
+        os.kill(int(dead), signal.SIGKILL)
+        wait_for(
+            lambda: not (metrics_dir / f"gauge_livesum_{dead}.db").exists(),
+            timeout=30,
+        )
+        wait_for(up, timeout=30, interval=0.05)
+        assert _accepted(url) == REPORTS
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    assert proc.returncode == 0, log.read_text()
