@@ -7,6 +7,7 @@ maximum must then equal the number of active instances.
 
 from __future__ import annotations
 
+import random
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +26,10 @@ THEMEIFY = range(10, 22)  # themeify 1.2.2
 INSTALLED_OCTOLAPSE = range(0, 11)  # sent install_plugin for octolapse
 PRINTED = range(0, 12)  # print_started; done for the first 10, failed for 2
 PRINT_SECONDS = 3600
+# Pings at random hours of the past week: history for the charts, never more than
+# the whole fleet in one hour, and the same version, so no figure above changes.
+PAST_PINGS = 24
+DAY = 86400
 
 
 @dataclass
@@ -64,11 +69,14 @@ def _send(url: str, instance: Instance) -> None:
         http.headers["User-Agent"] = f"OctoPrint/{version} UsageTracking/0.1.0"
 
         def get(event: str, **params) -> None:
-            params["age"] = age_into_previous_hour()
+            params.setdefault("age", age_into_previous_hour())
             r = http.get(f"{url}/track/{iid}/{event}/", params=params, timeout=20)
             assert r.status_code == 200, r.text
 
         get("ping", version=version)
+        rng = random.Random(instance.n)
+        for _ in range(PAST_PINGS):
+            get("ping", version=version, age=rng.randint(2 * HOUR, 7 * DAY - HOUR))
         body = {
             "version": version,
             "python": "3.11.2" if instance.n < 30 else "3.9.2",
@@ -102,14 +110,23 @@ def send_fleet(url: str, size: int = SIZE) -> list[Instance]:
 
 def reports_sent(fleet: list[Instance]) -> int:
     """How many reports ``send_fleet`` sent (each answered 200)."""
-    return sum(2 + (i.n in INSTALLED_OCTOLAPSE) + 2 * (i.n in PRINTED) for i in fleet)
+    return sum(
+        2 + PAST_PINGS + (i.n in INSTALLED_OCTOLAPSE) + 2 * (i.n in PRINTED)
+        for i in fleet
+    )
 
 
 @pytest.fixture(scope="module", name="fleet_server")
-def fleet_server_fixture(tmp_path_factory):
-    """A collector server that received the whole fleet, with rollups up to date."""
+def fleet_server_fixture(request, tmp_path_factory):
+    """A collector server that received the whole fleet, with rollups up to date.
+
+    The minimum group size is the test module's ``MIN_GROUP`` (default 10).
+    """
     tmp = tmp_path_factory.mktemp("publish")
-    server = Server(["--min-group", "10"], tmp / "publish.sqlite", tmp / "server.log")
+    min_group = str(getattr(request.module, "MIN_GROUP", 10))
+    server = Server(
+        ["--min-group", min_group], tmp / "publish.sqlite", tmp / "server.log"
+    )
     try:
         fleet = send_fleet(server.url)
 

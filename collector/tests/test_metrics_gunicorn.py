@@ -66,7 +66,11 @@ def test_metrics_sum_both_workers_and_survive_a_worker_restart(tmp_path):
             assert r.status_code == 200
         assert requests.get(f"{url}/track/x/ping/", timeout=10).status_code == 400
         files = {p.name for p in metrics_dir.iterdir()}
-        pids = {name.rsplit("_", 1)[-1] for name in files if name.startswith("counter_")}
+        pids = {
+            name.removesuffix(".db").rsplit("_", 1)[-1]
+            for name in files
+            if name.startswith("counter_")
+        }
         assert len(pids) == 2, files  # both workers counted something
         # Whichever worker answers, the figure is the sum over both.
         for _ in range(6):

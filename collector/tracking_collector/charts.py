@@ -64,13 +64,15 @@ def line_chart(
     parts = _frame(title, width, height)
     _axes(parts, top, pad_l, pad_t, plot_h, width)
     coords = []
+    # Few points: bigger dots, or a lone point would be a speck.
+    radius = 1.6 if len(points) > 60 else 3.0
     for i, (name, value) in enumerate(points):
         x = pad_l + i * step
         if isinstance(value, (int, float)):
             y = base - plot_h * value / top
             coords.append(f"{x:.1f},{y:.1f}")
             parts.append(
-                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="1.6" fill="{BAR_COLOR}">'
+                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{radius}" fill="{BAR_COLOR}">'
                 f"<title>{escape(name)}: {value}</title></circle>"
             )
         else:
@@ -92,8 +94,10 @@ def line_chart(
     every = label_every or max(1, len(points) // 10)
     for i in range(0, len(points), every):
         x = pad_l + i * step
+        # The last label would be cut off at the right edge: end it there instead.
+        anchor = "end" if x > width - 30 else "middle"
         parts.append(
-            f'<text x="{x:.1f}" y="{base + 16}" text-anchor="middle" class="val">'
+            f'<text x="{x:.1f}" y="{base + 16}" text-anchor="{anchor}" class="val">'
             f"{escape(points[i][0][label])}</text>"
         )
     parts.append("</svg>")
@@ -209,7 +213,11 @@ def trends(
             plugin_history, f"Adoption of {chosen}: active instances per day"
         )
     else:
-        adoption = _empty("Plugin adoption: choose a plugin", wide=True)
+        adoption = _card(
+            "Plugin adoption",
+            '<p class="empty">Choose a plugin to chart its active instances per day.</p>',
+            wide=True,
+        )
     form = plugin_form(plugin_ids, chosen)
     return "".join(
         [

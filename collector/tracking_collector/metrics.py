@@ -14,6 +14,7 @@ The fleet gauges are computed when scraped, from the store's window rollups.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Iterator, Sequence
@@ -30,6 +31,8 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
+
+from .validation import ValidationError
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -121,3 +124,18 @@ def registry(active: Callable[[], dict[str, int]]) -> CollectorRegistry:
 
 def exposition(reg: CollectorRegistry) -> bytes:
     return generate_latest(reg)
+
+
+def counted(record: Callable[..., None]) -> Callable[..., None]:
+    """Count what ``record`` (the one function every report goes through) answers."""
+
+    @functools.wraps(record)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            record(*args, **kwargs)
+        except ValidationError as exc:
+            REPORTS_REFUSED.labels(exc.code).inc()
+            raise
+        REPORTS_ACCEPTED.inc()
+
+    return wrapper
