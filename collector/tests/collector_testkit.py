@@ -64,6 +64,63 @@ def db_path(tmp_path) -> Path:
     return tmp_path / "tracking.sqlite"
 
 
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """One throwaway PostgreSQL server for the session (a database per test)."""
+    from pg_cluster import PgCluster
+
+    cluster = PgCluster()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request) -> str:
+    """Every test using ``db``/``make_app`` runs on both backends.
+
+    A test about one engine only overrides it with
+    ``@pytest.mark.parametrize("backend", ["sqlite"])``.
+    """
+    return request.param
+
+
+@pytest.fixture
+def db(backend, db_path, request) -> str:
+    """The ``--db`` value for this test: a SQLite file or a fresh PostgreSQL database."""
+    if backend == "postgresql":
+        return request.getfixturevalue("pg_cluster").new_database()
+    return str(db_path)
+
+
+def open_test_store(db: str):
+    from tracking_collector.store import open_store
+
+    return open_store(db, pool_size=4)
+
+
+def stored(store) -> int:
+    """Reports acknowledged into ``store`` (counted in the ingest transaction)."""
+    return store.reports_stored()
+
+
+def snapshot(store) -> dict:
+    """Everything ``store`` holds about each instance, in a comparable form."""
+    result = {}
+    for uuid in store.uuids():
+        record = store.instance(uuid)
+        result[uuid] = (
+            record.first_seen,
+            record.last_seen,
+            record.env,
+            record.last_print,
+            record.held,
+            record.cohort,
+            [tuple(d) for d in record.days],
+            [(e.ts, e.event, e.version, e.fields) for e in record.events],
+        )
+    return {"instances": result, "counts": store.ingest_counts()}
+
+
 def write_geo_db(path: Path) -> Path:
     """A tiny MaxMind DB in GeoLite2-City layout, written with mmdb-writer."""
     from mmdb_writer import MMDBWriter
@@ -100,11 +157,11 @@ def geo_db(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def make_app(db_path, clock):
+def make_app(db, clock):
     apps = []
 
     def factory(**kwargs):
-        config_kwargs = {"db": str(db_path)}
+        config_kwargs = {"db": db, "pool_size": 4}
         for key in (
             "geoip",
             "retention_days",
@@ -112,11 +169,19 @@ def make_app(db_path, clock):
             "min_group",
             "purge_interval",
             "ack_timeout",
+            "max_age_days",
+            "stats_cache",
+            "refresh_interval",
+            "db",
         ):
             if key in kwargs:
                 config_kwargs[key] = kwargs.pop(key)
         kwargs.setdefault("clock", clock)
         kwargs.setdefault("background_purge", False)
+        # Rollups refreshed on read and no stats cache: a read right after a
+        # report sees it (the background refresher has tests of its own).
+        kwargs.setdefault("background_refresh", False)
+        config_kwargs.setdefault("stats_cache", 0)
         app = create_app(Config(**config_kwargs), **kwargs)
         app.testing = True
         apps.append(app)
@@ -156,7 +221,7 @@ def collector_command() -> list[str]:
 
 
 class Server:
-    def __init__(self, args: list[str], db: Path, log_path: Path):
+    def __init__(self, args: list[str], db: Path | str, log_path: Path):
         self.port = free_port()
         self.db = db
         self.url = f"http://127.0.0.1:{self.port}"
@@ -218,7 +283,7 @@ class Server:
 def start_server(tmp_path):
     servers: list[Server] = []
 
-    def start(*args: str, db: Path | None = None) -> Server:
+    def start(*args: str, db: Path | str | None = None) -> Server:
         server = Server(
             list(args),
             db or tmp_path / "server.sqlite",

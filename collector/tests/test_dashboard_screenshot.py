@@ -11,7 +11,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import requests
-from collector_testkit import REPO_ROOT, new_id
+from collector_testkit import REPO_ROOT, new_id, wait_for
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 DAY = 86400
@@ -94,10 +94,24 @@ def _populate(url: str, instances: int) -> None:
 def test_dashboard_screenshot_shows_charts_for_many_instances(
     start_server, tmp_path, geo_db
 ):
-    server = start_server("--geoip", str(geo_db), "--trusted-proxy", "127.0.0.1")
+    server = start_server(
+        "--geoip",
+        str(geo_db),
+        "--trusted-proxy",
+        "127.0.0.1",
+        "--refresh-interval",
+        "0.2",
+        "--stats-cache",
+        "0",
+    )
     _populate(server.url, instances=40)
-    stats = requests.get(f"{server.url}/api/stats", timeout=10).json()
-    assert stats["active"]["7d"]["instances"] == 40
+    # Rollups follow ingest within a refresh interval.
+    wait_for(
+        lambda: requests.get(f"{server.url}/api/stats", timeout=10).json()["active"][
+            "7d"
+        ]["instances"]
+        == 40
+    )
 
     out = artifacts_dir() / "collector-dashboard.png"
     if out.exists():

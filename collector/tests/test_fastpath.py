@@ -9,7 +9,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from collector_testkit import CLIENT_IP, COLLECTOR_DIR, TRUSTED_PROXY, UA, Clock
+from collector_testkit import CLIENT_IP, COLLECTOR_DIR, TRUSTED_PROXY, UA, Clock, snapshot
 
 from tracking_collector import Config, create_app
 from tracking_collector.app import get_collector
@@ -188,9 +188,14 @@ def pair(tmp_path, geo_db):
             db=str(tmp_path / f"{name}.sqlite"),
             geoip=str(geo_db),
             trusted_proxies=[TRUSTED_PROXY],
+            stats_cache=0,
         )
         apps[name] = create_app(
-            config, clock=clock, background_purge=False, fast_path=fast
+            config,
+            clock=clock,
+            background_purge=False,
+            background_refresh=False,
+            fast_path=fast,
         )
     yield apps
     for app in apps.values():
@@ -211,10 +216,7 @@ def _answer(app, method, path, kwargs):
 
 
 def _stored(app):
-    return [
-        (r.instance, r.event, r.ts, r.version, r.country, r.city, r.fields)
-        for r in get_collector(app).store.reports()
-    ]
+    return snapshot(get_collector(app).store)
 
 
 @pytest.mark.parametrize(
@@ -243,8 +245,8 @@ def test_fast_path_success_stores_location_not_address(pair):
     status, headers, body = _answer(pair["fast"], "GET", f"/track/{IID}/ping/", {})
     assert (status, body) == ("200 OK", b'{"ok":true}\n')
     assert ("Content-Type", "application/json") in headers
-    [report] = get_collector(pair["fast"]).store.reports(IID)
-    assert (report.country, report.city) == ("DE", "Berlin")
+    env = get_collector(pair["fast"]).store.instance(IID).env
+    assert (env["country"], env["city"]) == ("DE", "Berlin")
 
 
 class _FailingStore(SQLiteStore):
@@ -259,7 +261,11 @@ def test_fast_path_server_errors_match_flask(tmp_path, failure, monkeypatch):
         db = str(tmp_path / f"{fast}.sqlite")
         store = _FailingStore(db) if failure == "store_error" else None
         app = create_app(
-            Config(db=db), store=store, background_purge=False, fast_path=fast
+            Config(db=db),
+            store=store,
+            background_purge=False,
+            background_refresh=False,
+            fast_path=fast,
         )
         collector = get_collector(app)
         if failure == "writer_closed":

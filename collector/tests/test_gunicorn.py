@@ -8,16 +8,20 @@ import sys
 from pathlib import Path
 
 import requests
-from collector_testkit import COLLECTOR_DIR, free_port, new_id, wait_for
-
-from tracking_collector.store import SQLiteStore
+from collector_testkit import (
+    COLLECTOR_DIR,
+    free_port,
+    new_id,
+    open_test_store,
+    stored,
+    wait_for,
+)
 
 GUNICORN = Path(sys.executable).with_name("gunicorn")
 
 
-def test_gunicorn_with_shipped_config_acknowledges_stored_reports(tmp_path):
+def test_gunicorn_with_shipped_config_acknowledges_stored_reports(tmp_path, db):
     port = free_port()
-    db = tmp_path / "gunicorn.sqlite"
     env = dict(
         os.environ,
         PYTHONPATH=str(COLLECTOR_DIR),
@@ -53,8 +57,9 @@ def test_gunicorn_with_shipped_config_acknowledges_stored_reports(tmp_path):
     finally:
         proc.terminate()
         proc.wait(30)
-    store = SQLiteStore(str(db))
-    assert {r.instance for r in store.reports()} == set(ids)
+    store = open_test_store(db)
+    assert set(store.uuids()) == set(ids)
+    assert stored(store) == len(ids)
     store.close()
     text = log.read_text()
     assert "127.0.0.1 " not in text.replace(f"127.0.0.1:{port}", "")

@@ -7,9 +7,10 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-from collector_testkit import UA, new_id
+from collector_testkit import UA, new_id, stored
 
 import tracking_collector
+from tracking_collector.store import day_of
 
 
 def _qs(**fields) -> str:
@@ -28,9 +29,14 @@ def test_get_report_is_acknowledged_and_stored_with_or_without_trailing_slash(
     assert response.status_code == 200
     assert response.get_json() == {"ok": True}
     # Acknowledged means stored: visible right after the response, no waiting.
-    [report] = store.reports(iid)
-    assert report.event == "ping"
-    assert report.fields == {"octoprint_uptime": "42", "printer_state": "Operational"}
+    record = store.instance(iid)
+    assert record.env["version"] == "1.11.8"
+    [(day, hours, version, *prints)] = record.days
+    assert (day, version, prints) == (day_of(record.last_seen), "1.11.8", [0, 0, 0, 0])
+    assert hours == 1 << int(record.last_seen % 86400 // 3600)
+    # A ping is activity, never a raw row: its fields are not kept.
+    assert record.events == []
+    assert store.ingest_counts()[day] == {"ping": 1}
 
 
 def test_post_pong_body_without_content_type_is_parsed_like_octoprint_sends_it(
@@ -53,17 +59,17 @@ def test_post_pong_body_without_content_type_is_parsed_like_octoprint_sends_it(
         headers={"User-Agent": UA, "Content-Type": ""},
     )
     assert response.status_code == 200, response.get_json()
-    [report] = store.reports(iid)
-    assert report.fields["plugins"] == "foo:1.0,bar:2.1"
-    assert report.fields["ram"] == "3.8 GB"
-    assert report.version == "1.11.8"
+    env = store.instance(iid).env
+    assert env["plugins"] == "foo:1.0,bar:2.1"
+    assert (env["version"], env["os"], env["python"]) == ("1.11.8", "linux", "3.11.7")
+    assert (env["bits"], env["cores"]) == ("64", "4")
 
 
 def test_post_with_form_content_type_and_query_fields_merges_both(client, store):
     iid = new_id()
-    response = client.post(f"/track/{iid}/pong/?a=1", data={"b": "2"})
+    response = client.post(f"/track/{iid}/startup/?a=1", data={"b": "2"})
     assert response.status_code == 200
-    assert store.reports(iid)[0].fields == {"a": "1", "b": "2"}
+    assert store.instance(iid).events[0].fields == {"a": "1", "b": "2"}
 
 
 def test_version_falls_back_to_user_agent(client, store):
@@ -71,44 +77,54 @@ def test_version_falls_back_to_user_agent(client, store):
     client.get(
         f"/track/{iid}/print_done/?origin=local&elapsed=12", headers={"User-Agent": UA}
     )
-    assert store.reports(iid)[0].version == "1.11.8"
+    record = store.instance(iid)
+    assert record.env["version"] == "1.11.8" and record.days[0][2] == "1.11.8"
 
 
 def test_version_field_wins_over_user_agent(client, store):
     iid = new_id()
     client.get(f"/track/{iid}/startup/?version=1.10.0", headers={"User-Agent": UA})
-    assert store.reports(iid)[0].version == "1.10.0"
+    assert store.instance(iid).events[0].version == "1.10.0"
 
 
 def test_age_dates_the_report_back_and_is_not_stored_as_field(client, store, clock):
     iid = new_id()
-    client.get(f"/track/{iid}/print_failed/?age=3600&reason=error")
-    [report] = store.reports(iid)
-    assert report.ts == pytest.approx(clock.now - 3600)
-    assert "age" not in report.fields
+    client.get(f"/track/{iid}/startup/?age=3600&reason=error")
+    client.get(f"/track/{iid}/print_failed/?age=7200&reason=error")
+    record = store.instance(iid)
+    [event] = record.events
+    assert event.ts == pytest.approx(clock.now - 3600)
+    assert event.fields == {"reason": "error"}
+    assert record.last_print == pytest.approx(clock.now - 7200)
+    # Both land in the hours they claim.
+    hours = {day_of(clock.now - a) * 24 + int((clock.now - a) % 86400 // 3600)
+             for a in (3600, 7200)}
+    assert {d * 24 + h for d, bits, *_ in record.days for h in range(24)
+            if bits >> h & 1} == hours
 
 
 def test_repeated_field_keeps_last_value(client, store):
     iid = new_id()
-    client.get(f"/track/{iid}/ping/?x=1&x=2")
-    assert store.reports(iid)[0].fields == {"x": "2"}
+    client.get(f"/track/{iid}/startup/?x=1&x=2")
+    assert store.instance(iid).events[0].fields == {"x": "2"}
 
 
 def test_instance_id_is_stored_lower_case(client, store):
     iid = new_id()
     assert client.get(f"/track/{iid.upper()}/ping/").status_code == 200
-    assert store.count(iid) == 1
+    assert store.uuids() == [iid]
 
 
 def test_commerror_and_plugin_events_are_accepted(client, store):
     iid = new_id()
     for event in ("commerror_timeout", "install_plugin", "printer_connected", "shutdown"):
         assert client.get(f"/track/{iid}/{event}/").status_code == 200
-    assert [r.event for r in store.reports(iid)] == [
-        "commerror_timeout",
-        "install_plugin",
-        "printer_connected",
+    # Newest first.
+    assert [e.event for e in store.instance(iid).events] == [
         "shutdown",
+        "printer_connected",
+        "install_plugin",
+        "commerror_timeout",
     ]
 
 
@@ -121,7 +137,7 @@ def test_unsupported_method_gets_json_405(client):
 def test_head_request_records_nothing(client, store):
     response = client.head(f"/track/{new_id()}/ping/")
     assert response.status_code == 405
-    assert store.count() == 0
+    assert stored(store) == 0 and store.uuids() == []
 
 
 def test_unknown_path_gets_json_404(client):
@@ -153,4 +169,5 @@ def test_concurrent_reports_are_all_acknowledged_and_stored(app, store):
 
     with ThreadPoolExecutor(16) as pool:
         assert set(pool.map(send, ids)) == {200}
-    assert store.count() == 40
+    assert stored(store) == 40
+    assert sorted(store.uuids()) == sorted(ids)

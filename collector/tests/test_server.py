@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from urllib.parse import urlencode
 
 import requests
-from collector_testkit import CLIENT_IP, UA, new_id, wait_for
-
-from tracking_collector.store import SQLiteStore
+from collector_testkit import CLIENT_IP, UA, new_id, open_test_store, wait_for
 
 
 def test_served_collector_stores_geolocates_and_forgets_over_http(
-    start_server, tmp_path, geo_db
+    start_server, backend, db, geo_db, request
 ):
-    db = tmp_path / "served.sqlite"
-    server = start_server("--geoip", str(geo_db), "--trusted-proxy", "127.0.0.1", db=db)
+    server = start_server(
+        "--geoip",
+        str(geo_db),
+        "--trusted-proxy",
+        "127.0.0.1",
+        "--refresh-interval",
+        "0.2",
+        "--stats-cache",
+        "0",
+        db=db,
+    )
     iid, other = new_id(), new_id()
     with requests.Session() as http:
         http.headers["User-Agent"] = UA
@@ -46,31 +54,38 @@ def test_served_collector_stores_geolocates_and_forgets_over_http(
         )
         assert r.status_code == 413
 
-        store = SQLiteStore(str(db))
+        store = open_test_store(db)
         try:
-            reports = store.reports(iid)
-            assert [r.event for r in reports] == ["ping", "pong"]
-            assert {(r.country, r.city) for r in reports} == {("DE", "Berlin")}
-            assert reports[1].fields["plugins"] == "a:1,b:2"
+            record = store.instance(iid)
+            assert record.events == []  # ping and pong are state, not raw rows
+            assert (record.env["country"], record.env["city"]) == ("DE", "Berlin")
+            assert record.env["plugins"] == "a:1,b:2"
+            assert store.ingest_counts() == {
+                record.days[0][0]: {"ping": 1, "pong": 1, "startup": 1}
+            }
 
-            # While the server runs, recent writes sit in the -wal file: search both.
-            wal = db.with_name(db.name + "-wal")
-            raw = db.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+            raw = _written(backend, db, request)
             assert b"Berlin" in raw
             assert CLIENT_IP.encode() not in raw and b"127.0.0.1" not in raw
 
             r = http.delete(f"{server.url}/track/{iid}/", timeout=10)
             assert (r.status_code, r.json()) == (200, {"ok": True})
-            assert store.count(iid) == 0 and store.count(other) == 1
-            # Forgetting also scrubs the WAL: the location is gone from the disk.
-            raw = db.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
-            assert b"Berlin" not in raw
+            assert store.instance(iid) is None and store.uuids() == [other]
+            if backend == "sqlite":
+                # Forgetting also scrubs the WAL: the location is gone from the disk.
+                assert b"Berlin" not in _written(backend, db, request)
         finally:
             store.close()
 
         stats = http.get(f"{server.url}/api/stats", timeout=10).json()
         assert stats["min_group"] == 10
         assert http.get(f"{server.url}/openapi.json", timeout=10).json()["openapi"]
+        # The background refresher brings the rollups up to date within moments,
+        # the forgotten instance (the only one in DE) taken out.
+        wait_for(
+            lambda: http.get(f"{server.url}/api/stats", timeout=10).json()["countries"]
+            == [{"key": "unknown", "instances": "<10"}]
+        )
         assert "<svg" in http.get(server.url + "/", timeout=10).text
 
     server.stop()
@@ -85,6 +100,17 @@ def test_served_collector_stores_geolocates_and_forgets_over_http(
     assert CLIENT_IP not in log
     assert iid not in log and other not in log
     assert not re.search(r"octoprint_uptime|printer_state", log)
+
+
+def _written(backend, db, request) -> bytes:
+    if backend == "postgresql":
+        cluster = request.getfixturevalue("pg_cluster")
+        cluster.checkpoint()
+        return cluster.data_bytes()
+    # While the server runs, recent writes sit in the -wal file: search both.
+    path = Path(db)
+    wal = path.with_name(path.name + "-wal")
+    return path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
 
 
 def test_served_collector_shuts_down_cleanly_on_sigterm(start_server):

@@ -12,8 +12,9 @@ import logging
 import threading
 import time
 from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import replace
 from importlib import resources
-from typing import Any, Callable
+from typing import Any, Callable, Optional, Tuple
 
 from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -24,11 +25,15 @@ from .dashboard import render
 from .fastpath import FastPath
 from .geo import GeoLookup, client_ip, parse_networks
 from .stats import compute_stats
-from .store import BatchWriter, Report, SQLiteStore, Store, WriterClosed
+from .store import BatchWriter, Report, Store, WriterClosed, open_store
 
 log = logging.getLogger(__name__)
 
 EXTENSION = "tracking_collector"
+
+# The ingest hook of issue 13: called per valid report with the client address
+# (before it is dropped) and the User-Agent; returns (held reason, cohort) or None.
+Admission = Callable[[Report, Any, Optional[str]], Optional[Tuple[Optional[str], Optional[str]]]]
 
 
 def load_openapi() -> dict[str, Any]:
@@ -46,24 +51,80 @@ class Collector:
         geo: GeoLookup | None = None,
         clock: Callable[[], float] = time.time,
         background_purge: bool = True,
+        background_refresh: bool = True,
+        admission: Admission | None = None,
     ):
         self.config = config
         self.clock = clock
         self.store = (
             store
             if store is not None
-            else SQLiteStore(config.db, synchronous=config.synchronous)
+            else open_store(
+                config.db, synchronous=config.synchronous, pool_size=config.pool_size
+            )
         )
         self.geo = geo if geo is not None else GeoLookup(config.geoip)
         self.trusted = parse_networks(config.trusted_proxies)
+        self.admission = admission
         self.writer = BatchWriter(self.store)
         self._stop = threading.Event()
-        self._purger: threading.Thread | None = None
+        self._stats_lock = threading.Lock()
+        self._stats_cache: tuple[float, dict[str, Any]] | None = None
+        self._background_refresh = background_refresh
+        self._threads: list[threading.Thread] = []
         if background_purge:
-            self._purger = threading.Thread(
-                target=self._purge_loop, name="tracking-collector-purge", daemon=True
-            )
-            self._purger.start()
+            self._start(self._purge_loop, "purge")
+        if background_refresh:
+            self._start(self._refresh_loop, "refresh")
+
+    def _start(self, target: Callable[[], None], name: str) -> None:
+        thread = threading.Thread(
+            target=target, name=f"tracking-collector-{name}", daemon=True
+        )
+        thread.start()
+        self._threads.append(thread)
+
+    def _refresh_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.store.refresh(self.clock())
+            except Exception:
+                log.exception("Rollup refresh failed")
+            self._stop.wait(self.config.refresh_interval)
+
+    def stats(self) -> dict[str, Any]:
+        """Public statistics, computed from rollups; cached for ``stats_cache`` s.
+
+        The cache keeps anonymous requests from costing a computation each.
+        Without the background refresher (tests, tools) rollups are brought up to
+        date first, so a read always sees every acknowledged report.
+        """
+        ttl = self.config.stats_cache
+        with self._stats_lock:
+            cached = self._stats_cache
+            if cached is not None and 0 <= time.monotonic() - cached[0] < ttl:
+                return cached[1]
+            now = self.clock()
+            if not self._background_refresh:
+                self.store.refresh(now)
+            result = compute_stats(self.store, self.config.min_group, now=now)
+            if ttl > 0:
+                self._stats_cache = (time.monotonic(), result)
+            return result
+
+    def admit(self, report: Report, address: Any, user_agent: str | None) -> Report:
+        """Apply the admission hook (issue 13); a failing hook holds nothing."""
+        if self.admission is None:
+            return report
+        try:
+            verdict = self.admission(report, address, user_agent)
+        except Exception:
+            log.exception("Admission hook failed; report admitted unchanged")
+            return report
+        if not verdict:
+            return report
+        held, cohort = verdict
+        return replace(report, held=held or None, cohort=cohort or None)
 
     def purge(self, now: float | None = None) -> int:
         """Delete everything older than the retention period; returns rows deleted."""
@@ -76,15 +137,15 @@ class Collector:
             try:
                 deleted = self.purge()
                 if deleted:
-                    log.info("Retention purge removed %d reports", deleted)
+                    log.info("Retention purge removed %d rows", deleted)
             except Exception:
                 log.exception("Retention purge failed")
             self._stop.wait(self.config.purge_interval)
 
     def close(self) -> None:
         self._stop.set()
-        if self._purger is not None:
-            self._purger.join(5)
+        for thread in self._threads:
+            thread.join(5)
         self.writer.close()
         self.store.close()
         self.geo.close()
@@ -113,6 +174,8 @@ def create_app(
     geo: GeoLookup | None = None,
     clock: Callable[[], float] = time.time,
     background_purge: bool = True,
+    background_refresh: bool = True,
+    admission: Admission | None = None,
     fast_path: bool = True,
 ) -> Flask:
     config = config or Config.from_env()
@@ -122,7 +185,9 @@ def create_app(
     app.json.sort_keys = False
     # "/track//ping" must be a plain 404, not a redirect to a merged path.
     app.url_map.merge_slashes = False
-    collector = Collector(config, store, geo, clock, background_purge)
+    collector = Collector(
+        config, store, geo, clock, background_purge, background_refresh, admission
+    )
     app.extensions[EXTENSION] = collector
     openapi = load_openapi()
     # The success body is the same for every report: serialise it once (the same
@@ -194,13 +259,6 @@ def create_app(
             pairs += body_pairs
         return v.fields(pairs)
 
-    def _location(remote_addr: str | None, forwarded_for: str | None) -> tuple[str, str]:
-        # The address is resolved and geolocated in this one scope and never
-        # assigned to anything that outlives the request.
-        return collector.geo.lookup(
-            client_ip(remote_addr, forwarded_for, collector.trusted)
-        )
-
     def _wait(future) -> Any:
         try:
             return future.result(timeout=config.ack_timeout)
@@ -243,8 +301,11 @@ def create_app(
         instance = v.instance_id(instance)
         event = v.event_name(event)
         fields = _read_fields(method, query_string, length, mimetype, stream)
-        age = v.age_seconds(fields.pop("age", None), config.retention_seconds)
-        country, city = _location(remote_addr, forwarded_for)
+        age = v.age_seconds(fields.pop("age", None), config.max_age_seconds)
+        # The address is resolved, geolocated and shown to the admission hook in
+        # this one scope and never assigned to anything that outlives the request.
+        address = client_ip(remote_addr, forwarded_for, collector.trusted)
+        country, city = collector.geo.lookup(address)
         report = Report(
             instance=instance,
             event=event,
@@ -254,6 +315,8 @@ def create_app(
             city=city,
             fields=fields,
         )
+        report = collector.admit(report, address, user_agent)
+        del address
         _submit(collector.writer.add, report)
 
     @app.route("/track/<instance>/<event>/", methods=["GET", "POST"])
@@ -284,16 +347,13 @@ def create_app(
         _submit(collector.writer.forget, instance)
         return _ok()
 
-    def _stats() -> dict[str, Any]:
-        return compute_stats(collector.store, config.min_group, now=collector.clock())
-
     @app.get("/api/stats")
     def api_stats() -> Response:
-        return jsonify(_stats())
+        return jsonify(collector.stats())
 
     @app.get("/")
     def dashboard() -> Response:
-        return Response(render(_stats()), mimetype="text/html")
+        return Response(render(collector.stats()), mimetype="text/html")
 
     @app.get("/openapi.json")
     def openapi_doc() -> Response:

@@ -1,4 +1,4 @@
-"""The ``tracking-collector`` command: run the dev server or purge old reports."""
+"""The ``tracking-collector`` command: run the dev server or purge old data."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from .app import create_app, get_collector
 from .config import DEFAULT_DB, ENV_PREFIX, Config
-from .store import SQLiteStore
+from .store import DEFAULT_POOL_SIZE, open_store
 
 _UUID_IN_PATH = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
 
@@ -46,7 +46,16 @@ def _options(f):
             envvar=ENV_PREFIX + "DB",
             default=DEFAULT_DB,
             show_default=True,
-            help="SQLite database file.",
+            help="SQLite database file, or a postgresql:// URL (several collectors"
+            " can share one PostgreSQL).",
+        ),
+        click.option(
+            "--pool-size",
+            envvar=ENV_PREFIX + "POOL_SIZE",
+            type=click.IntRange(min=1),
+            default=DEFAULT_POOL_SIZE,
+            show_default=True,
+            help="PostgreSQL connections per process (ignored for SQLite).",
         ),
         click.option(
             "--retention-days",
@@ -114,8 +123,33 @@ def main() -> None:
     help="SQLite synchronous mode: NORMAL survives collector crashes, "
     "FULL also power loss.",
 )
+@click.option(
+    "--refresh-interval",
+    envvar=ENV_PREFIX + "REFRESH_INTERVAL",
+    type=click.FloatRange(min=0, min_open=True),
+    default=5.0,
+    show_default=True,
+    help="Seconds between rollup refreshes (the dashboard lags ingest by this much).",
+)
+@click.option(
+    "--stats-cache",
+    envvar=ENV_PREFIX + "STATS_CACHE",
+    type=click.FloatRange(min=0),
+    default=5.0,
+    show_default=True,
+    help="Seconds a computed /api/stats answer is reused (0: none).",
+)
+@click.option(
+    "--max-age-days",
+    envvar=ENV_PREFIX + "MAX_AGE_DAYS",
+    type=click.FloatRange(min=0),
+    default=7.0,
+    show_default=True,
+    help="How far the 'age' field may date a report back.",
+)
 def serve(
     db,
+    pool_size,
     retention_days,
     geoip,
     trusted_proxies,
@@ -124,6 +158,9 @@ def serve(
     min_group,
     purge_interval,
     synchronous,
+    refresh_interval,
+    stats_cache,
+    max_age_days,
 ) -> None:
     """Run the collector with the built-in threaded server (development, demos).
 
@@ -137,12 +174,16 @@ def serve(
     ]
     config = Config(
         db=db,
+        pool_size=pool_size,
         geoip=geoip,
         retention_days=retention_days,
         trusted_proxies=proxies,
         min_group=min_group,
         purge_interval=purge_interval,
         synchronous=synchronous,
+        refresh_interval=refresh_interval,
+        stats_cache=stats_cache,
+        max_age_days=max_age_days,
         host=host,
         port=port,
     )
@@ -167,16 +208,16 @@ def serve(
 
 @main.command()
 @_options
-def purge(db, retention_days) -> None:
-    """Delete reports older than the retention period, then exit."""
+def purge(db, pool_size, retention_days) -> None:
+    """Delete data older than the retention period, then exit."""
     import time
 
-    store = SQLiteStore(db)
+    store = open_store(db, pool_size=pool_size)
     try:
         deleted = store.purge(time.time() - retention_days * 86400.0)
     finally:
         store.close()
-    click.echo(f"purged {deleted} reports")
+    click.echo(f"purged {deleted} rows")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -23,6 +23,14 @@ class Config:
     # kill -9 of the collector, but not necessarily a power cut or OS crash. FULL:
     # every commit is fsynced before it is acknowledged (slower on most disks).
     synchronous: str = "NORMAL"
+    # Connections per process to PostgreSQL (ignored for SQLite).
+    pool_size: int = 10
+    # Seconds between rollup refreshes (each process; they share the work).
+    refresh_interval: float = 5.0
+    # Seconds a computed /api/stats answer is served again (0: no cache).
+    stats_cache: float = 5.0
+    # ``age`` dates a report back at most this far (and never beyond retention).
+    max_age_days: float = 7.0
     host: str = "127.0.0.1"
     port: int = 8989
 
@@ -33,6 +41,14 @@ class Config:
             raise ValueError("min_group must be at least 1")
         if self.purge_interval <= 0:
             raise ValueError("purge_interval must be positive")
+        if self.pool_size < 1:
+            raise ValueError("pool_size must be at least 1")
+        if self.refresh_interval <= 0:
+            raise ValueError("refresh_interval must be positive")
+        if self.stats_cache < 0:
+            raise ValueError("stats_cache must not be negative")
+        if self.max_age_days < 0:
+            raise ValueError("max_age_days must not be negative")
         self.synchronous = str(self.synchronous).upper()
         if self.synchronous not in ("FULL", "NORMAL"):
             raise ValueError("synchronous must be FULL or NORMAL")
@@ -40,6 +56,10 @@ class Config:
     @property
     def retention_seconds(self) -> float:
         return self.retention_days * 86400.0
+
+    @property
+    def max_age_seconds(self) -> float:
+        return min(self.max_age_days, self.retention_days) * 86400.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> Config:
@@ -68,6 +88,14 @@ class Config:
             values["ack_timeout"] = float(get("ACK_TIMEOUT"))
         if get("SYNCHRONOUS"):
             values["synchronous"] = get("SYNCHRONOUS")
+        for name, cast in (
+            ("POOL_SIZE", int),
+            ("REFRESH_INTERVAL", float),
+            ("STATS_CACHE", float),
+            ("MAX_AGE_DAYS", float),
+        ):
+            if get(name):
+                values[name.lower()] = cast(get(name))
         if get("HOST"):
             values["host"] = get("HOST")
         if get("PORT"):

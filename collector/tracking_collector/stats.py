@@ -12,42 +12,32 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
-from .store import InstanceSnapshot, PrintSummary, Store
+from .store import DAY, Store, day_iso, day_of
+from .store.model import BUNDLED_PLUGINS  # noqa: F401 - re-exported
 
-DAY = 86400.0
 PRINT_WINDOW_DAYS = 30
 TOP_PLUGINS = 25
-
-# OctoPrint reports only third-party plugins already; these bundled ids are
-# dropped defensively in case another client sends them.
-BUNDLED_PLUGINS = frozenset(
-    {
-        "achievements",
-        "action_command_notification",
-        "action_command_prompt",
-        "announcements",
-        "appkeys",
-        "backup",
-        "corewizard",
-        "discovery",
-        "errortracking",
-        "eventmanager",
-        "file_check",
-        "firmware_check",
-        "gcodeviewer",
-        "health_check",
-        "logging",
-        "pluginmanager",
-        "softwareupdate",
-        "tracking",
-        "uploadmanager",
-        "virtual_printer",
-    }
+_BREAKDOWNS = ("active", "version", "python", "os", "firmware", "plugin", "country")
+_PRINT_METRICS = tuple(
+    "print_" + c for c in ("instances", "started", "done", "failed", "cancelled")
 )
+
+
+@dataclass
+class PrintSummary:
+    """Print event counts for one group (a day, a version or both)."""
+
+    day: Optional[str]
+    version: Optional[str]
+    instances: int
+    started: int
+    done: int
+    failed: int
+    cancelled: int
 
 
 def small(min_group: int) -> str:
@@ -76,30 +66,13 @@ def breakdown(counter: Counter, min_group: int, limit: int | None = None) -> lis
     return rows
 
 
-def _active(snaps: Iterable[InstanceSnapshot], since: float, min_group: int) -> dict:
-    snaps = [s for s in snaps if s.last_seen >= since]
+def _active(window: dict[str, dict[str, int]], min_group: int) -> dict:
     return {
-        "instances": masked(len(snaps), min_group),
-        "by_version": breakdown(
-            Counter(s.version or "unknown" for s in snaps), min_group
-        ),
-        "by_python": breakdown(Counter(s.python or "unknown" for s in snaps), min_group),
-        "by_os": breakdown(Counter(s.os or "unknown" for s in snaps), min_group),
+        "instances": masked(window.get("active", {}).get("", 0), min_group),
+        "by_version": breakdown(Counter(window.get("version", {})), min_group),
+        "by_python": breakdown(Counter(window.get("python", {})), min_group),
+        "by_os": breakdown(Counter(window.get("os", {})), min_group),
     }
-
-
-def _plugins(snaps: Iterable[InstanceSnapshot]) -> Counter:
-    counter: Counter = Counter()
-    for snap in snaps:
-        if not snap.plugins:
-            continue
-        ids = set()
-        for entry in snap.plugins.split(","):
-            plugin_id = entry.split(":", 1)[0].strip().lower()
-            if plugin_id and plugin_id not in BUNDLED_PLUGINS:
-                ids.add(plugin_id)
-        counter.update(ids)
-    return counter
 
 
 def _rate(part: int, whole: int) -> float | None:
@@ -139,44 +112,72 @@ def _print_row(summary: PrintSummary, min_group: int) -> dict[str, Any]:
     return row
 
 
+def _print_summaries(store: Store, now: float) -> dict[str, list[PrintSummary]]:
+    """Print figures of the window from daily rollups (per day and version).
+
+    Per day, an instance runs one version, so the distinct printing instances of
+    a day are the sum over its versions. Over the whole window an instance
+    printing on several days counts once: those come from the 30-day window
+    (by the version the instance runs now).
+    """
+    since = day_of(now - PRINT_WINDOW_DAYS * DAY)
+    daily = store.daily(_PRINT_METRICS, since)
+    distinct = store.window(PRINT_WINDOW_DAYS, ("print_instances",)).get(
+        "print_instances", {}
+    )
+    per_day: dict[int, list[int]] = {}
+    per_version: dict[str, list[int]] = {}
+    per_day_version: dict[tuple[int, str], list[int]] = {}
+    for i, metric in enumerate(_PRINT_METRICS):
+        for day, keys in daily[metric].items():
+            for version, n in keys.items():
+                for group, key in (
+                    (per_day, day),
+                    (per_version, version),
+                    (per_day_version, (day, version)),
+                ):
+                    group.setdefault(key, [0] * 5)[i] += n
+    return {
+        "day": [
+            PrintSummary(day_iso(d), None, *v) for d, v in sorted(per_day.items())
+        ],
+        "version": [
+            PrintSummary(None, version, distinct.get(version, 0), *v[1:])
+            for version, v in sorted(per_version.items())
+        ],
+        "day_version": [
+            PrintSummary(day_iso(d), version, *v)
+            for (d, version), v in sorted(per_day_version.items())
+        ],
+    }
+
+
 def compute_stats(
     store: Store,
     min_group: int = 10,
     now: float | None = None,
     clock: Callable[[], float] = time.time,
 ) -> dict[str, Any]:
+    """The public statistics; reads only window and daily rollups."""
     now = clock() if now is None else now
-    week = now - 7 * DAY
-    snaps = store.instance_snapshots(week)
-    weekly = [s for s in snaps if s.last_seen >= week]
-    print_since = now - PRINT_WINDOW_DAYS * DAY
+    day = store.window(1, _BREAKDOWNS)
+    week = store.window(7, _BREAKDOWNS)
+    prints = _print_summaries(store, now)
     return {
         "generated_at": datetime.fromtimestamp(now, timezone.utc).isoformat(),
         "min_group": min_group,
-        "active": {
-            "24h": _active(snaps, now - DAY, min_group),
-            "7d": _active(snaps, week, min_group),
-        },
+        "active": {"24h": _active(day, min_group), "7d": _active(week, min_group)},
         "prints": {
             "window_days": PRINT_WINDOW_DAYS,
-            "per_day": [
-                _print_row(s, min_group)
-                for s in store.print_summaries(print_since, "day")
-            ],
-            "by_version": [
-                _print_row(s, min_group)
-                for s in store.print_summaries(print_since, "version")
-            ],
+            "per_day": [_print_row(s, min_group) for s in prints["day"]],
+            "by_version": [_print_row(s, min_group) for s in prints["version"]],
             "per_day_by_version": [
-                _print_row(s, min_group)
-                for s in store.print_summaries(print_since, "day_version")
+                _print_row(s, min_group) for s in prints["day_version"]
             ],
         },
-        "firmware": breakdown(
-            Counter(s.firmware or "unknown" for s in weekly), min_group
+        "firmware": breakdown(Counter(week.get("firmware", {})), min_group),
+        "plugins": breakdown(
+            Counter(week.get("plugin", {})), min_group, limit=TOP_PLUGINS
         ),
-        "plugins": breakdown(_plugins(weekly), min_group, limit=TOP_PLUGINS),
-        "countries": breakdown(
-            Counter(s.country or "unknown" for s in weekly), min_group
-        ),
+        "countries": breakdown(Counter(week.get("country", {})), min_group),
     }

@@ -1,0 +1,335 @@
+"""Pure part of the storage model: reports, per-batch folding and rollup arithmetic.
+
+Nothing here touches a database. A batch of reports is folded into one update per
+instance (latest environment, first/last seen) and one per instance-day (an
+hours bitmask, the version run that day, print counters); pings and pongs never
+become rows of their own. Rollups are computed from rows the backends fetch.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Optional
+
+DAY = 86400
+WINDOWS = (1, 7, 30)
+PRINT_EVENTS = ("print_started", "print_done", "print_failed", "print_cancelled")
+PRINT_COLUMNS = ("started", "done", "failed", "cancelled")
+# Reports that only update an instance's state and activity; never raw rows.
+STATE_EVENTS = frozenset({"ping", "pong", "webui_load"})
+RECENT_EVENTS = 50
+
+# Environment columns of ``instances`` and the report field each comes from.
+ENV_FIELDS = (
+    ("python", "python"),
+    ("os", "os"),
+    ("bits", "bits"),
+    ("cores", "cores"),
+    ("pi_model", "pi_model"),
+    ("octopi", "octopi_version"),
+    ("firmware", "firmware_name"),
+)
+# Columns whose latest value the instance row keeps (same order as in SQL).
+ENV_COLUMNS = (
+    "version",
+    *(c for c, _ in ENV_FIELDS),
+    "plugins",
+    "browser",
+    "country",
+    "city",
+)
+# Breakdown metrics computed from the latest environment (rollups and windows).
+ENV_METRICS = tuple(c for c in ENV_COLUMNS if c not in ("plugins", "city"))
+
+# OctoPrint reports only third-party plugins already; these bundled ids are
+# dropped defensively in case another client sends them.
+BUNDLED_PLUGINS = frozenset(
+    {
+        "achievements",
+        "action_command_notification",
+        "action_command_prompt",
+        "announcements",
+        "appkeys",
+        "backup",
+        "corewizard",
+        "discovery",
+        "errortracking",
+        "eventmanager",
+        "file_check",
+        "firmware_check",
+        "gcodeviewer",
+        "health_check",
+        "logging",
+        "pluginmanager",
+        "softwareupdate",
+        "tracking",
+        "uploadmanager",
+        "virtual_printer",
+    }
+)
+
+
+def day_of(ts: float) -> int:
+    return int(ts // DAY)
+
+
+def day_iso(day: int) -> str:
+    return datetime.fromtimestamp(day * DAY, timezone.utc).strftime("%Y-%m-%d")
+
+
+@dataclass(frozen=True)
+class Report:
+    """One usage report as received. Holds no client IP, only its derived location.
+
+    ``held``/``cohort`` come from the optional admission hook (issue 13): a held
+    report's instance is kept out of every public number until released.
+    """
+
+    instance: str
+    event: str
+    ts: float
+    version: Optional[str] = None
+    country: str = "unknown"
+    city: str = "unknown"
+    fields: dict[str, str] = field(default_factory=dict)
+    held: Optional[str] = None
+    cohort: Optional[str] = None
+
+
+@dataclass
+class StoredEvent:
+    ts: float
+    event: str
+    version: Optional[str]
+    fields: dict[str, str]
+
+
+@dataclass
+class InstanceRecord:
+    """Everything the store holds about one instance (for its owner, issue 12)."""
+
+    instance: str
+    first_seen: float
+    last_seen: float
+    env: dict[str, Optional[str]]
+    last_print: Optional[float]
+    held: Optional[str]
+    cohort: Optional[str]
+    released: bool
+    # (day, hours bitmask, version, started, done, failed, cancelled), oldest first
+    days: list[tuple] = field(default_factory=list)
+    events: list[StoredEvent] = field(default_factory=list)  # newest first
+
+
+@dataclass
+class CohortSummary:
+    cohort: str
+    instances: int
+    first_seen: float
+    last_seen: float
+    reasons: dict[str, int]
+    plugins: dict[str, int]
+
+
+def plugin_entries(plugins: Optional[str]) -> list[tuple[str, str]]:
+    """Third-party (id, version) pairs of a pong's "id:version,..." list, deduplicated."""
+    if not plugins:
+        return []
+    seen: dict[str, str] = {}
+    for entry in plugins.split(","):
+        plugin_id, _, version = entry.partition(":")
+        plugin_id = plugin_id.strip().lower()
+        if plugin_id and plugin_id not in BUNDLED_PLUGINS and plugin_id not in seen:
+            seen[plugin_id] = version.strip() or "unknown"
+    return list(seen.items())
+
+
+def event_key(report: Report) -> Optional[str]:
+    """The one value an event is grouped by in rollups (plugin id, update target)."""
+    if report.event.startswith("plugin_"):
+        plugin = report.fields.get("plugin")
+        return plugin.strip().lower() if plugin else None
+    if report.event.startswith("update_"):
+        return report.fields.get("target")
+    return None
+
+
+@dataclass
+class InstanceFold:
+    uuid: str
+    first_seen: float
+    last_seen: float
+    env: dict[str, Optional[str]]
+    last_print: Optional[float]
+    held: Optional[str]
+    cohort: Optional[str]
+
+
+@dataclass
+class DayFold:
+    hours: int = 0
+    version: Optional[str] = None
+    version_ts: float = float("-inf")
+    prints: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
+
+
+@dataclass
+class Batch:
+    """A batch of reports folded into the rows it changes."""
+
+    instances: list[InstanceFold]
+    # (uuid, day) -> DayFold
+    days: dict[tuple[str, int], DayFold]
+    # (uuid, day, ts, event, key, version, fields json)
+    events: list[tuple]
+    # (day, event) -> count of reports
+    counts: Counter
+
+
+def fold(reports: Sequence[Report]) -> Batch:
+    by_instance: dict[str, list[Report]] = defaultdict(list)
+    for report in reports:
+        by_instance[report.instance].append(report)
+    instances = []
+    days: dict[tuple[str, int], DayFold] = {}
+    events = []
+    counts: Counter = Counter()
+    # Sorted so every transaction locks rows in the same order (no deadlocks
+    # between several collector processes on PostgreSQL).
+    for uuid in sorted(by_instance):
+        group = sorted(by_instance[uuid], key=lambda r: r.ts)
+        env: dict[str, Optional[str]] = dict.fromkeys(ENV_COLUMNS)
+        last_print = None
+        held = cohort = None
+        for r in group:
+            if r.version:
+                env["version"] = r.version
+            for column, name in ENV_FIELDS:
+                value = r.fields.get(name)
+                if value:
+                    env[column] = value
+            if r.event == "pong":
+                # A pong always carries the full plugin list; empty is meaningful.
+                env["plugins"] = r.fields.get("plugins", "")
+            if r.event == "webui_load" and r.fields.get("browser_name"):
+                env["browser"] = r.fields["browser_name"]
+            if r.country and r.country != "unknown":
+                env["country"] = r.country
+            if r.city and r.city != "unknown":
+                env["city"] = r.city
+            held = held or r.held
+            cohort = cohort or r.cohort
+            day = day_of(r.ts)
+            counts[(day, r.event)] += 1
+            d = days.setdefault((uuid, day), DayFold())
+            d.hours |= 1 << int((r.ts % DAY) // 3600)
+            if r.version and r.ts >= d.version_ts:
+                d.version, d.version_ts = r.version, r.ts
+            if r.event in PRINT_EVENTS:
+                d.prints[PRINT_EVENTS.index(r.event)] += 1
+                last_print = r.ts
+            elif r.event not in STATE_EVENTS:
+                events.append(
+                    (
+                        uuid,
+                        day,
+                        r.ts,
+                        r.event,
+                        event_key(r),
+                        r.version,
+                        json.dumps(r.fields, ensure_ascii=False, sort_keys=True),
+                    )
+                )
+        instances.append(
+            InstanceFold(
+                uuid, group[0].ts, group[-1].ts, env, last_print, held, cohort
+            )
+        )
+    return Batch(instances, days, events, counts)
+
+
+def _bump(counter: Counter, metric: str, key: Any, n: int = 1) -> None:
+    counter[(metric, "unknown" if key in (None, "") else str(key))] += n
+
+
+def env_breakdown(counter: Counter, env: Sequence[Any]) -> None:
+    """Count one instance under each environment metric (``env`` in ENV_COLUMNS order)."""
+    for metric, column in zip(ENV_COLUMNS, env):
+        if metric == "plugins":
+            for plugin_id, version in plugin_entries(column):
+                counter[("plugin", plugin_id)] += 1
+                counter[("plugin_version", f"{plugin_id}:{version}")] += 1
+        elif metric != "city":
+            _bump(counter, metric, column)
+
+
+def day_rollup(
+    rows: Iterable[Sequence[Any]],
+    hour_sums: Sequence[Optional[int]],
+    event_rows: Iterable[Sequence[Any]],
+) -> Counter:
+    """Rollup of one day.
+
+    ``rows``: per public instance active that day, its env (ENV_COLUMNS order)
+    followed by that day's version and the four print counters. ``hour_sums``:
+    instances active in each hour. ``event_rows``: (event, key, count).
+    """
+    counter: Counter = Counter()
+    n_env = len(ENV_COLUMNS)
+    for row in rows:
+        env, version, prints = row[:n_env], row[n_env], row[n_env + 1 :]
+        counter[("active", "")] += 1
+        env_breakdown(counter, (version or env[0], *env[1:]))
+        if any(prints):
+            _bump(counter, "print_instances", version)
+            for column, n in zip(PRINT_COLUMNS, prints):
+                _bump(counter, "print_" + column, version, n or 0)
+                counter[("event", "print_" + column)] += n or 0
+    for hour, n in enumerate(hour_sums):
+        if n:
+            counter[("hour", str(hour))] = int(n)
+    for event, key, n in event_rows:
+        counter[("event", event)] += n
+        if event in ("plugin_installed", "plugin_uninstalled") and key:
+            counter[(event, key)] += n
+    return +counter
+
+
+def window_rollup(rows: Iterable[Sequence[Any]], now: float) -> dict[int, Counter]:
+    """Windows of the last 1/7/30 days from public instances.
+
+    ``rows``: env (ENV_COLUMNS order), last_seen, last_print. Each instance is
+    counted once, in the narrowest window it falls in; wider windows are sums.
+    """
+    buckets = [Counter() for _ in WINDOWS]
+    bounds = [now - w * DAY for w in WINDOWS]
+    n_env = len(ENV_COLUMNS)
+
+    def bucket(ts: Optional[float]) -> Optional[int]:
+        if ts is None:
+            return None
+        for i, since in enumerate(bounds):
+            if ts >= since:
+                return i
+        return None
+
+    for row in rows:
+        env, last_seen, last_print = row[:n_env], row[n_env], row[n_env + 1]
+        i = bucket(last_seen)
+        if i is None:
+            continue
+        buckets[i][("active", "")] += 1
+        env_breakdown(buckets[i], env)
+        j = bucket(last_print)
+        if j is not None:
+            _bump(buckets[j], "print_instances", env[0])
+    result = {}
+    total: Counter = Counter()
+    for window, counter in zip(WINDOWS, buckets):
+        total.update(counter)
+        result[window] = Counter(total)
+    return result

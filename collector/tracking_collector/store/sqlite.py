@@ -1,0 +1,225 @@
+"""SQLite backend: the embedded default, one file, WAL journal, cross-process flock.
+
+A commit is in the WAL file when ``COMMIT`` returns (``synchronous=NORMAL``, the
+default), which survives a crash or kill -9 of the collector; ``synchronous=FULL``
+also fsyncs it, for power loss. Several processes (gunicorn workers, the ``purge``
+command) share the file; their writers are serialised by an flock (see
+``_write_lock``), so each commits everything that queued while another wrote.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any, Optional
+
+from .base import Cursor, Store
+from .model import Report
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not on Windows
+    fcntl = None  # type: ignore[assignment]
+
+_LEGACY_CHUNK = 5000
+
+
+class _SQLiteCursor(Cursor):
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def run(self, sql: str, args: Sequence[Any] = ()) -> int:
+        return self.conn.execute(sql, tuple(args)).rowcount
+
+    def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            self.conn.executemany(sql, rows)
+
+    def rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple]:
+        return self.conn.execute(sql, tuple(args)).fetchall()
+
+
+class SQLiteStore(Store):
+    """SQLite implementation; one writing connection per thread, WAL journal."""
+
+    DDL = {
+        "pk": "INTEGER PRIMARY KEY",
+        "ref": "INTEGER",
+        "real": "REAL",
+        "without_rowid": " WITHOUT ROWID",
+    }
+
+    def __init__(
+        self, path: str, busy_timeout: float = 30.0, synchronous: str = "NORMAL"
+    ):
+        self.path = path
+        self._busy_timeout = busy_timeout
+        synchronous = str(synchronous).upper()
+        if synchronous not in ("FULL", "NORMAL", "EXTRA"):
+            raise ValueError("synchronous must be FULL, NORMAL or EXTRA")
+        self._synchronous = synchronous
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        # Writers (in this process: the BatchWriter thread, the refresher) are
+        # serialised by a thread lock plus, across processes (several gunicorn
+        # workers, ``tracking-collector purge``), an flock on a side file. SQLite's
+        # own busy handler polls with growing sleeps, so a worker waiting for
+        # another one's commit would lose milliseconds each time; a blocked flock
+        # wakes as soon as the lock is released, and the waiter's queue has grown
+        # into a bigger batch meanwhile. SQLite's locking stays the safety net.
+        self._write_mutex = threading.RLock()
+        self._write_depth = 0
+        self._lock_fd: Optional[int] = None
+        if fcntl is not None and path != ":memory:" and not path.startswith("file:"):
+            self._lock_fd = os.open(path + "-writelock", os.O_RDWR | os.O_CREAT, 0o600)
+        self._migrate()
+
+    @contextlib.contextmanager
+    def _write_lock(self) -> Iterator[None]:
+        with self._write_mutex:
+            fd = self._lock_fd
+            if fd is None or self._write_depth:
+                self._write_depth += 1
+                try:
+                    yield
+                finally:
+                    self._write_depth -= 1
+                return
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            self._write_depth = 1
+            try:
+                yield
+            finally:
+                self._write_depth = 0
+                fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def write_lock(self) -> contextlib.AbstractContextManager[None]:
+        return self._write_lock()
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(
+                self.path,
+                timeout=self._busy_timeout,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            conn.execute("PRAGMA journal_mode=WAL")
+            # NORMAL (default): in WAL mode a commit is in the WAL file (the OS's
+            # page cache) when it returns, so it survives a crash or kill -9 of the
+            # collector; the WAL is fsynced at checkpoints, so the last commits may
+            # roll back on a power cut or OS crash. FULL fsyncs every commit.
+            conn.execute(f"PRAGMA synchronous={self._synchronous}")
+            # Deleted data (forget, purge) is overwritten, not left in free pages.
+            conn.execute("PRAGMA secure_delete=ON")
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[Cursor]:
+        """A write transaction (BEGIN IMMEDIATE) under the cross-process write lock."""
+        conn = self._conn()
+        with self._write_lock():
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield _SQLiteCursor(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[Cursor]:
+        """A read snapshot on a short-lived read-only connection.
+
+        Reads come from request threads, which the threaded dev server creates per
+        request; thread-local connections would pile up, so readers keep none.
+        """
+        conn = sqlite3.connect(
+            self.path, timeout=self._busy_timeout, isolation_level=None
+        )
+        try:
+            conn.execute("PRAGMA query_only=ON")
+            conn.execute("BEGIN")
+            yield _SQLiteCursor(conn)
+        finally:
+            conn.close()
+
+    def _schema_version(self, q: Cursor) -> Optional[int]:
+        if not q.rows(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+        ):
+            return None
+        rows = q.rows("SELECT MAX(version) FROM schema_version")
+        return rows[0][0] if rows and rows[0][0] is not None else None
+
+    def _legacy_reports(self, q: Cursor) -> Optional[Iterator[list[Report]]]:
+        if not q.rows(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'reports'"
+        ):
+            return None
+
+        def chunks() -> Iterator[list[Report]]:
+            last = -1
+            while True:
+                rows = q.rows(
+                    "SELECT id, instance, event, ts, version, country, city, fields"
+                    " FROM reports WHERE id > ? ORDER BY id LIMIT ?",
+                    (last, _LEGACY_CHUNK),
+                )
+                if not rows:
+                    return
+                last = rows[-1][0]
+                yield [
+                    Report(i, e, ts, v, c or "unknown", city or "unknown", json.loads(f))
+                    for _, i, e, ts, v, c, city, f in rows
+                ]
+
+        return chunks()
+
+    def _drop_legacy(self, q: Cursor) -> None:
+        q.run("DROP TABLE reports")
+
+    def _after_delete(self) -> None:
+        # The WAL still holds the page images from before the delete; fold it into
+        # the (secure-deleted) main file and truncate it, so deleted data leaves the
+        # disk now rather than at some later automatic checkpoint. Best effort: an
+        # active reader can block it, and the next scrub or checkpoint catches up.
+        try:
+            self.checkpoint()
+        except sqlite3.Error:
+            pass
+
+    def checkpoint(self) -> None:
+        """Fold the WAL into the main file (used by tests and after deletes)."""
+        conn = self._conn()
+        with self._write_lock():
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def _migrate(self) -> None:
+        super()._migrate()
+        # A migrated 0.1.0 file: the dropped raw reports leave the disk now.
+        self._after_delete()
+
+    def close(self) -> None:
+        with self._lock:
+            conns, self._connections = self._connections, []
+            fd, self._lock_fd = self._lock_fd, None
+        for conn in conns:
+            try:
+                conn.close()
+            except sqlite3.Error:
+                pass
+        self._local = threading.local()
+        if fd is not None:
+            with self._write_mutex:
+                os.close(fd)

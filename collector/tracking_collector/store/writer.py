@@ -1,0 +1,152 @@
+"""The batching writer: one thread commits queued reports in group commits.
+
+The HTTP layer acknowledges a report only after :class:`BatchWriter` has committed
+the transaction that contains it, so an acknowledged report survives a crash or
+restart of the collector. The writer commits as soon as its queue is drained, so
+under load the reports that arrive during one commit form the next one.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from .base import Store
+from .model import Report
+
+
+@dataclass
+class _Op:
+    kind: str  # "add", "forget", "purge"
+    arg: Any
+    future: Future = field(default_factory=Future)
+
+
+class WriterClosed(RuntimeError):
+    pass
+
+
+class BatchWriter:
+    """Single writer thread that commits queued operations in batches.
+
+    Each submit returns a Future resolved only after the transaction holding the
+    operation committed, so callers can acknowledge exactly what is durable.
+    Operations are applied in submission order (a forget after a report wins).
+    """
+
+    def __init__(self, store: Store, max_batch: int = 500, max_wait: float = 0.0):
+        self.store = store
+        self.max_batch = max_batch
+        # 0 (default): group commit. The writer takes whatever is queued, commits it
+        # at once and repeats; operations that arrive while a commit runs form the
+        # next batch, so batches grow with the load and an idle collector answers a
+        # lone report after one commit. A positive value additionally lingers that
+        # long for more operations before each commit.
+        self.max_wait = max_wait
+        self._queue: queue.Queue[_Op | None] = queue.Queue()
+        self._closed = False
+        self._close_lock = threading.Lock()
+        self._thread = threading.Thread(
+            target=self._run, name="tracking-collector-writer", daemon=True
+        )
+        self._thread.start()
+
+    def _submit(self, kind: str, arg: Any) -> Future:
+        op = _Op(kind, arg)
+        with self._close_lock:
+            if self._closed:
+                raise WriterClosed("writer is closed")
+            self._queue.put(op)
+        return op.future
+
+    def add(self, report: Report) -> Future:
+        return self._submit("add", report)
+
+    def forget(self, instance: str) -> Future:
+        return self._submit("forget", instance)
+
+    def purge(self, older_than: float) -> Future:
+        return self._submit("purge", older_than)
+
+    def _collect(self, batch: list[_Op], linger: bool) -> bool:
+        """Add queued operations to ``batch``; True when the stop marker came."""
+        get_nowait = self._queue.get_nowait
+        deadline = None
+        if linger and self.max_wait > 0:
+            deadline = time.monotonic() + self.max_wait
+        while len(batch) < self.max_batch:
+            try:
+                op = get_nowait()
+            except queue.Empty:
+                if deadline is None:
+                    break  # drained: commit now
+                timeout = deadline - time.monotonic()
+                if timeout <= 0:
+                    break
+                try:
+                    op = self._queue.get(timeout=timeout)
+                except queue.Empty:
+                    break
+            if op is None:
+                return True
+            batch.append(op)
+        return False
+
+    def _run(self) -> None:
+        stop = False
+        while not stop:
+            first = self._queue.get()
+            if first is None:
+                break
+            batch = [first]
+            stop = self._collect(batch, linger=True)
+            with self.store.write_lock():
+                # Whatever queued up while waiting for the lock joins this commit.
+                if not stop:
+                    stop = self._collect(batch, linger=False)
+                self._apply(batch)
+
+    @staticmethod
+    def _groups(batch: list[_Op]) -> Iterator[list[_Op]]:
+        current: list[_Op] = []
+        for op in batch:
+            if op.kind == "add":
+                current.append(op)
+                continue
+            if current:
+                yield current
+                current = []
+            yield [op]
+        if current:
+            yield current
+
+    def _apply(self, batch: list[_Op]) -> None:
+        for group in self._groups(batch):
+            try:
+                if group[0].kind == "add":
+                    self.store.add_many([op.arg for op in group])
+                    results: Iterable[Any] = [True] * len(group)
+                elif group[0].kind == "forget":
+                    results = [self.store.forget(group[0].arg)]
+                else:
+                    results = [self.store.purge(group[0].arg)]
+            except Exception as exc:  # noqa: BLE001 - reported to every waiter
+                for op in group:
+                    op.future.set_exception(exc)
+                continue
+            for op, result in zip(group, results):
+                op.future.set_result(result)
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Stop accepting work, finish everything queued, stop the thread."""
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._queue.put(None)
+        self._thread.join(timeout)
