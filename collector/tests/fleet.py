@@ -7,11 +7,14 @@ maximum must then equal the number of active instances.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
@@ -116,17 +119,10 @@ def reports_sent(fleet: list[Instance]) -> int:
     )
 
 
-@pytest.fixture(scope="module", name="fleet_server")
-def fleet_server_fixture(request, tmp_path_factory):
-    """A collector server that received the whole fleet, with rollups up to date.
-
-    The minimum group size is the test module's ``MIN_GROUP`` (default 10).
-    """
-    tmp = tmp_path_factory.mktemp("publish")
-    min_group = str(getattr(request.module, "MIN_GROUP", 10))
-    server = Server(
-        ["--min-group", min_group], tmp / "publish.sqlite", tmp / "server.log"
-    )
+@contextlib.contextmanager
+def fleet_collector(tmp: Path, db: str, min_group: int = 10) -> Iterator[tuple]:
+    """A collector server that received the whole fleet, with rollups up to date."""
+    server = Server(["--min-group", str(min_group)], db, tmp / "server.log")
     try:
         fleet = send_fleet(server.url)
 
@@ -139,3 +135,15 @@ def fleet_server_fixture(request, tmp_path_factory):
         yield server, fleet
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module", name="fleet_server", params=["sqlite", "postgresql"])
+def fleet_server_fixture(request, tmp_path_factory):
+    """The fleet's collector, on SQLite and on a real PostgreSQL."""
+    tmp = tmp_path_factory.mktemp("publish")
+    if request.param == "postgresql":
+        db = request.getfixturevalue("pg_cluster").new_database()
+    else:
+        db = str(tmp / "publish.sqlite")
+    with fleet_collector(tmp, db) as result:
+        yield result

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from fleet import OCTOLAPSE, SIZE, fleet_server_fixture  # noqa: F401 - by name
+from fleet import OCTOLAPSE, SIZE, fleet_collector
 from test_dashboard_screenshot import CHROMIUM, artifacts_dir
 
-# Small enough that the week's hourly counts of a 40-instance fleet are drawn.
-MIN_GROUP = 3
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -16,6 +14,15 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--no-first-run",
 ]
+
+
+@pytest.fixture(scope="module")
+def fleet_server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("trends")
+    # A minimum group small enough that the week's hourly counts of a 40-instance
+    # fleet are drawn, not hidden.
+    with fleet_collector(tmp, str(tmp / "trends.sqlite"), min_group=3) as result:
+        yield result
 
 
 @pytest.fixture(scope="module")

@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from .stats import breakdown, masked
+from .store import DAY, day_of
 
 PERIODS = (7, 30)
 
@@ -293,7 +294,6 @@ def build(name: str, window: Window, min_group: int) -> dict[str, Any]:
 
 # Reading a window from the store's rollups ---------------------------------------
 
-DAY = 86400
 HOUR = 3600
 
 # Store rollup metric -> Window.breakdowns dimension.
@@ -328,7 +328,7 @@ def read_window(store: Any, days: int, now: float) -> Window:
     from its daily rollups. Neither grows with the number of reports.
     """
     since = now - days * DAY
-    first_day, last_day = int(since // DAY), int(now // DAY)
+    first_day, last_day = day_of(since), day_of(now)
     win = store.window(days)
     daily = store.daily(
         ("hour", "python", "plugin_installed", "print_instances", "print_seconds")

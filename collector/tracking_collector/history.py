@@ -10,12 +10,11 @@ every day: a day's group below ``min_group`` is "<N", never exact.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timezone
 from typing import Any
 
-from .exports import DAY, OUTCOMES, iso, masked_map
-from .stats import _print_row, masked
-from .store import PrintSummary
+from .exports import OUTCOMES, iso, masked_map
+from .stats import PrintSummary, _print_row, masked
+from .store import DAY, day_iso, day_of
 
 HISTORY_DAYS = 90
 PLUGIN_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-.")
@@ -23,13 +22,9 @@ PLUGIN_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-.")
 Daily = Mapping[str, Mapping[int, Mapping[str, int]]]
 
 
-def day_iso(day: int) -> str:
-    return datetime.fromtimestamp(day * DAY, timezone.utc).date().isoformat()
-
-
 def day_range(now: float, days: int) -> tuple[int, int]:
     """(first day, last day) of the ``days`` days that end with today (UTC)."""
-    last = int(now // DAY)
+    last = day_of(now)
     return last - days + 1, last
 
 

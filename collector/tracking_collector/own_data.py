@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from .exports import iso
-from .history import day_iso
+from .store import day_iso
 
 ENVIRONMENT = (
     "version",
