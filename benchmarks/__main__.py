@@ -15,7 +15,16 @@ from .common import Row
 
 
 def _modules() -> Dict[str, Callable[[], List[Row]]]:
-    from . import collector, hostcost, malformed, memory, serve, shutdown, throughput
+    from . import (
+        collector,
+        collector_exports,
+        hostcost,
+        malformed,
+        memory,
+        serve,
+        shutdown,
+        throughput,
+    )
 
     return {
         "1": hostcost.run,
@@ -25,6 +34,7 @@ def _modules() -> Dict[str, Callable[[], List[Row]]]:
         "5": malformed.run,
         "6": serve.run,
         "7": collector.run,
+        "7e": collector_exports.run,
     }
 
 

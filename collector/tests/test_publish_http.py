@@ -182,3 +182,20 @@ def test_own_data_is_rate_limited_per_instance(fleet_server):
     assert limited.json()["error"] == "rate_limited"
     # Another instance is not affected by this one's limit.
     assert get(server, f"/track/{new_id()}/").status_code == 404
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_own_data_is_served_by_flask_not_the_report_fast_path(make_app):
+    app = make_app()
+    client = app.test_client()
+    iid = new_id()
+    assert client.get(f"/track/{iid}/ping/").status_code == 200
+    handled = app.wsgi_app.handled
+    response = client.get(f"/track/{iid}/")
+    assert response.status_code == 200
+    assert response.get_json()["instance_id"] == iid
+    # The fast path takes only /track/<id>/<event>/: this GET went to Flask.
+    assert app.wsgi_app.handled == handled
+    # And a DELETE on the same path still forgets the instance.
+    assert client.delete(f"/track/{iid}/").status_code == 200
+    assert client.get(f"/track/{iid}/").status_code == 404
