@@ -106,9 +106,9 @@ def stored(store) -> int:
 def snapshot(store) -> dict:
     """Everything ``store`` holds about each instance, in a comparable form."""
     result = {}
-    for uuid in store.uuids():
-        record = store.instance(uuid)
-        result[uuid] = (
+    for iid in store.uuids():
+        record = store.instance(iid)
+        result[iid] = (
             record.first_seen,
             record.last_seen,
             record.env,

@@ -80,8 +80,15 @@ class PgCluster:
             " -c fsync=off -c full_page_writes=off -c max_connections=300"
         )
         self._run(
-            "pg_ctl", "-D", str(self.data), "-l", str(self.logfile), "-w", "-o",
-            options, "start",
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.logfile),
+            "-w",
+            "-o",
+            options,
+            "start",
         )
         self._names = itertools.count()
         self.admin_url = self.url("postgres")

@@ -107,10 +107,12 @@ def test_dashboard_screenshot_shows_charts_for_many_instances(
     _populate(server.url, instances=40)
     # Rollups follow ingest within a refresh interval.
     wait_for(
-        lambda: requests.get(f"{server.url}/api/stats", timeout=10).json()["active"][
-            "7d"
-        ]["instances"]
-        == 40
+        lambda: (
+            requests.get(f"{server.url}/api/stats", timeout=10).json()["active"]["7d"][
+                "instances"
+            ]
+            == 40
+        )
     )
 
     out = artifacts_dir() / "collector-dashboard.png"

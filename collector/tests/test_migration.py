@@ -52,19 +52,72 @@ def test_0_1_0_database_is_migrated_on_start_with_nothing_lost(make_app, db_path
     rows = []
     for n, iid in enumerate(fleet):
         # Two days ago on 1.10.0, today on 1.11.8 after an update.
-        rows.append((iid, "pong", now - 2 * DAY, "1.10.0", "DE", "Berlin",
-                     {"version": "1.10.0", "python": "3.9.2", "os": "linux",
-                      "plugins": "octolapse:0.4"}))
-        rows.append((iid, "ping", now - 2 * DAY + HOUR, "1.10.0", "DE", "Berlin",
-                     {"octoprint_uptime": "5"}))
-        rows.append((iid, "startup", now - HOUR, "1.11.8", "DE", "Berlin",
-                     {"version": "1.11.8", "marker": f"startup-{n}"}))
-        rows.append((iid, "pong", now - HOUR, "1.11.8", "DE", "Berlin",
-                     {"version": "1.11.8", "python": "3.11.2", "os": "linux",
-                      "plugins": "octolapse:0.4,bedlevelvisualizer:1.1"}))
+        rows.append(
+            (
+                iid,
+                "pong",
+                now - 2 * DAY,
+                "1.10.0",
+                "DE",
+                "Berlin",
+                {
+                    "version": "1.10.0",
+                    "python": "3.9.2",
+                    "os": "linux",
+                    "plugins": "octolapse:0.4",
+                },
+            )
+        )
+        rows.append(
+            (
+                iid,
+                "ping",
+                now - 2 * DAY + HOUR,
+                "1.10.0",
+                "DE",
+                "Berlin",
+                {"octoprint_uptime": "5"},
+            )
+        )
+        rows.append(
+            (
+                iid,
+                "startup",
+                now - HOUR,
+                "1.11.8",
+                "DE",
+                "Berlin",
+                {"version": "1.11.8", "marker": f"startup-{n}"},
+            )
+        )
+        rows.append(
+            (
+                iid,
+                "pong",
+                now - HOUR,
+                "1.11.8",
+                "DE",
+                "Berlin",
+                {
+                    "version": "1.11.8",
+                    "python": "3.11.2",
+                    "os": "linux",
+                    "plugins": "octolapse:0.4,bedlevelvisualizer:1.1",
+                },
+            )
+        )
         rows.append((iid, "print_started", now - HOUR, "1.11.8", "DE", "Berlin", {}))
-        rows.append((iid, "print_done" if n % 3 else "print_failed", now - HOUR + 60,
-                     "1.11.8", "DE", "Berlin", {"elapsed": "60"}))
+        rows.append(
+            (
+                iid,
+                "print_done" if n % 3 else "print_failed",
+                now - HOUR + 60,
+                "1.11.8",
+                "DE",
+                "Berlin",
+                {"elapsed": "60"},
+            )
+        )
     _write_0_1_0(db_path, rows)
 
     app = make_app()

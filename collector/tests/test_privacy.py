@@ -168,7 +168,9 @@ def test_forget_takes_the_instance_out_of_the_public_numbers(client, store, cloc
     ids = [new_id() for _ in range(11)]
     for iid in ids:
         _pong(client, iid, version="1.11.8", plugins="octolapse:1")
-        client.get(f"/track/{iid}/print_done/", headers={"User-Agent": "OctoPrint/1.11.8"})
+        client.get(
+            f"/track/{iid}/print_done/", headers={"User-Agent": "OctoPrint/1.11.8"}
+        )
     stats = client.get("/api/stats").get_json()
     assert stats["active"]["7d"]["instances"] == 11
     assert stats["plugins"] == [{"key": "octolapse", "instances": 11}]

@@ -97,10 +97,13 @@ def test_age_dates_the_report_back_and_is_not_stored_as_field(client, store, clo
     assert event.fields == {"reason": "error"}
     assert record.last_print == pytest.approx(clock.now - 7200)
     # Both land in the hours they claim.
-    hours = {day_of(clock.now - a) * 24 + int((clock.now - a) % 86400 // 3600)
-             for a in (3600, 7200)}
-    assert {d * 24 + h for d, bits, *_ in record.days for h in range(24)
-            if bits >> h & 1} == hours
+    hours = {
+        day_of(clock.now - a) * 24 + int((clock.now - a) % 86400 // 3600)
+        for a in (3600, 7200)
+    }
+    assert {
+        d * 24 + h for d, bits, *_ in record.days for h in range(24) if bits >> h & 1
+    } == hours
 
 
 def test_repeated_field_keeps_last_value(client, store):

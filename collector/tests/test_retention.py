@@ -40,7 +40,9 @@ def test_purge_deletes_days_older_than_retention_and_keeps_newer(make_app, clock
     assert store.count_rows("instance_days") == 1
     assert store.count_rows("events") == 0
     # Rollups and report counters of purged days are gone too.
-    assert store.daily(["active"], 0) == {"active": {day_of(clock.now - 31 * DAY): {"": 1}}}
+    assert store.daily(["active"], 0) == {
+        "active": {day_of(clock.now - 31 * DAY): {"": 1}}
+    }
     assert list(store.ingest_counts()) == [day_of(clock.now - 31 * DAY)]
 
 

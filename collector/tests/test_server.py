@@ -83,8 +83,10 @@ def test_served_collector_stores_geolocates_and_forgets_over_http(
         # The background refresher brings the rollups up to date within moments,
         # the forgotten instance (the only one in DE) taken out.
         wait_for(
-            lambda: http.get(f"{server.url}/api/stats", timeout=10).json()["countries"]
-            == [{"key": "unknown", "instances": "<10"}]
+            lambda: (
+                http.get(f"{server.url}/api/stats", timeout=10).json()["countries"]
+                == [{"key": "unknown", "instances": "<10"}]
+            )
         )
         assert "<svg" in http.get(server.url + "/", timeout=10).text
 

@@ -14,7 +14,7 @@ import time
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import replace
 from importlib import resources
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Callable, Optional
 
 from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -37,7 +37,9 @@ EXTENSION = "tracking_collector"
 
 # The ingest hook of issue 13: called per valid report with the client address
 # (before it is dropped) and the User-Agent; returns (held reason, cohort) or None.
-Admission = Callable[[Report, Any, Optional[str]], Optional[Tuple[Optional[str], Optional[str]]]]
+Admission = Callable[
+    [Report, Any, Optional[str]], Optional[tuple[Optional[str], Optional[str]]]
+]
 
 
 def load_openapi() -> dict[str, Any]:

@@ -14,7 +14,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 from .store import DAY, Store, day_iso, day_of
 from .store.model import BUNDLED_PLUGINS  # noqa: F401 - re-exported
@@ -31,8 +31,8 @@ _PRINT_METRICS = tuple(
 class PrintSummary:
     """Print event counts for one group (a day, a version or both)."""
 
-    day: Optional[str]
-    version: Optional[str]
+    day: str | None
+    version: str | None
     instances: int
     started: int
     done: int
@@ -138,9 +138,7 @@ def _print_summaries(store: Store, now: float) -> dict[str, list[PrintSummary]]:
                 ):
                     group.setdefault(key, [0] * 5)[i] += n
     return {
-        "day": [
-            PrintSummary(day_iso(d), None, *v) for d, v in sorted(per_day.items())
-        ],
+        "day": [PrintSummary(day_iso(d), None, *v) for d, v in sorted(per_day.items())],
         "version": [
             PrintSummary(None, version, distinct.get(version, 0), *v[1:])
             for version, v in sorted(per_version.items())

@@ -13,7 +13,7 @@ import json
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, Optional
+from typing import Any
 
 from .model import (
     DAY,
@@ -203,7 +203,7 @@ class Store:
     def _migration_lock(self, q: Cursor) -> None:
         """Keep several processes from migrating one database at once."""
 
-    def _legacy_reports(self, q: Cursor) -> Optional[Iterator[list[Report]]]:
+    def _legacy_reports(self, q: Cursor) -> Iterator[list[Report]] | None:
         """Chunks of 0.1.0 raw reports to fold in, or None (no legacy table)."""
         return None
 
@@ -232,7 +232,9 @@ class Store:
             self._migration_lock(q)
             version = self._schema_version(q)
             if version is None:
-                for statement in _SCHEMA_V1.format(env_columns=_ENV_DDL, **self.DDL).split(";"):
+                for statement in _SCHEMA_V1.format(
+                    env_columns=_ENV_DDL, **self.DDL
+                ).split(";"):
                     q.run(statement)
                 q.run("INSERT INTO schema_version (version) VALUES (?)", (1,))
                 legacy = self._legacy_reports(q)
@@ -250,7 +252,7 @@ class Store:
                     f" ({SCHEMA_VERSION}); upgrade the collector"
                 )
 
-    def _schema_version(self, q: Cursor) -> Optional[int]:
+    def _schema_version(self, q: Cursor) -> int | None:
         raise NotImplementedError
 
     # ---- ingest ----------------------------------------------------------------------
@@ -327,9 +329,12 @@ class Store:
             "DELETE FROM instance_days WHERE day = ? AND instance_id = ?",
             [(d, iid) for d in days],
         )
-        event_days = [d for (d,) in q.rows(
-            "SELECT DISTINCT day FROM events WHERE instance_id = ?", (iid,)
-        )]
+        event_days = [
+            d
+            for (d,) in q.rows(
+                "SELECT DISTINCT day FROM events WHERE instance_id = ?", (iid,)
+            )
+        ]
         events = q.run("DELETE FROM events WHERE instance_id = ?", (iid,))
         q.run("DELETE FROM instances WHERE id = ?", (iid,))
         q.many(_MARK_DIRTY, [(d,) for d in sorted(set(days) | set(event_days))])
@@ -375,7 +380,7 @@ class Store:
 
     # ---- rollups ---------------------------------------------------------------------
 
-    def refresh(self, now: Optional[float] = None, force: bool = False) -> bool:
+    def refresh(self, now: float | None = None, force: bool = False) -> bool:
         """Recompute dirty days and the windows; False when nothing was due.
 
         Several processes may call this; the dirty days are claimed atomically
@@ -405,7 +410,7 @@ class Store:
             raise
         return True
 
-    def recompute(self, days: Optional[Iterable[int]] = None) -> None:
+    def recompute(self, days: Iterable[int] | None = None) -> None:
         """Recompute the rollups of ``days`` (None: every day in the store) now."""
         with self._tx() as q:
             if days is None:
@@ -465,19 +470,21 @@ class Store:
     # ---- quarantine (issue 13) -------------------------------------------------------
 
     def _mark_instances_dirty(self, q: Cursor, where: str, args: Sequence[Any]) -> int:
-        rows = q.rows(f"SELECT id, first_seen, last_seen FROM instances WHERE {where}", args)
+        rows = q.rows(
+            f"SELECT id, first_seen, last_seen FROM instances WHERE {where}", args
+        )
         days: set[int] = set()
         for iid, first, last in rows:
             days.update(self._instance_days(q, iid, first, last))
         q.many(_MARK_DIRTY, [(d,) for d in sorted(days)])
         return len(rows)
 
-    def hold(self, instance: str, reason: str, cohort: Optional[str] = None) -> bool:
+    def hold(self, instance: str, reason: str, cohort: str | None = None) -> bool:
         with self._tx() as q:
             found = self._mark_instances_dirty(q, "uuid = ?", (instance,))
             q.run(
-                "UPDATE instances SET held = ?, cohort = COALESCE(cohort, ?), released = 0"
-                " WHERE uuid = ?",
+                "UPDATE instances SET held = ?, cohort = COALESCE(cohort, ?),"
+                " released = 0 WHERE uuid = ?",
                 (reason, cohort, instance),
             )
         return bool(found)
@@ -494,12 +501,12 @@ class Store:
         return bool(found)
 
     @staticmethod
-    def _cohort_where(cohort: Optional[str]) -> tuple[str, tuple]:
+    def _cohort_where(cohort: str | None) -> tuple[str, tuple]:
         if cohort in (None, ""):
             return "cohort IS NULL", ()
         return "cohort = ?", (cohort,)
 
-    def release_cohort(self, cohort: Optional[str]) -> int:
+    def release_cohort(self, cohort: str | None) -> int:
         """Put a held cohort into the public numbers; returns instances released."""
         where, args = self._cohort_where(cohort)
         with self._tx() as q:
@@ -512,11 +519,13 @@ class Store:
         self.refresh(force=True)
         return n
 
-    def purge_cohort(self, cohort: Optional[str]) -> int:
+    def purge_cohort(self, cohort: str | None) -> int:
         """Forget every instance of a cohort; returns instances removed."""
         where, args = self._cohort_where(cohort)
         with self._tx() as q:
-            uuids = [u for (u,) in q.rows(f"SELECT uuid FROM instances WHERE {where}", args)]
+            uuids = [
+                u for (u,) in q.rows(f"SELECT uuid FROM instances WHERE {where}", args)
+            ]
             for uuid in uuids:
                 self._forget(q, uuid)
         if uuids:
@@ -546,7 +555,7 @@ class Store:
     # ---- reads -----------------------------------------------------------------------
 
     def window(
-        self, days: int, metrics: Optional[Sequence[str]] = None
+        self, days: int, metrics: Sequence[str] | None = None
     ) -> dict[str, dict[str, int]]:
         """Public instances seen in the last ``days`` (1, 7 or 30) by metric and key."""
         if days not in WINDOWS:
@@ -563,7 +572,7 @@ class Store:
         return dict(result)
 
     def daily(
-        self, metrics: Sequence[str], since_day: int, until_day: Optional[int] = None
+        self, metrics: Sequence[str], since_day: int, until_day: int | None = None
     ) -> dict[str, dict[int, dict[str, int]]]:
         """metric -> day -> key -> value for days in [since_day, until_day]."""
         sql = (
@@ -580,7 +589,7 @@ class Store:
                 result[metric].setdefault(day, {})[key] = int(value)
         return result
 
-    def instance(self, uuid: str, events: int = RECENT_EVENTS) -> Optional[InstanceRecord]:
+    def instance(self, uuid: str, events: int = RECENT_EVENTS) -> InstanceRecord | None:
         """What the store holds about one instance (its own data, issue 12)."""
         with self._read() as q:
             found = q.rows(
@@ -630,12 +639,12 @@ class Store:
         with self._read() as q:
             return int(q.rows("SELECT COALESCE(SUM(n), 0) FROM ingest_counts")[0][0])
 
-    def refreshed_at(self) -> Optional[float]:
+    def refreshed_at(self) -> float | None:
         with self._read() as q:
             rows = q.rows("SELECT value FROM meta WHERE key = 'windows_at'")
         return rows[0][0] if rows else None
 
-    def uuids(self, held: Optional[bool] = None) -> list[str]:
+    def uuids(self, held: bool | None = None) -> list[str]:
         """Ids of stored instances (all, only held, or only public), sorted."""
         sql = "SELECT uuid FROM instances"
         if held is not None:
@@ -643,7 +652,7 @@ class Store:
         with self._read() as q:
             return [u for (u,) in q.rows(sql + " ORDER BY uuid")]
 
-    def instance_count(self, held: Optional[bool] = None) -> int:
+    def instance_count(self, held: bool | None = None) -> int:
         sql = "SELECT COUNT(*) FROM instances"
         if held is not None:
             sql += " WHERE held IS NOT NULL" if held else " WHERE held IS NULL"

@@ -13,7 +13,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Optional
+from typing import Any
 
 DAY = 86400
 WINDOWS = (1, 7, 30)
@@ -92,19 +92,19 @@ class Report:
     instance: str
     event: str
     ts: float
-    version: Optional[str] = None
+    version: str | None = None
     country: str = "unknown"
     city: str = "unknown"
     fields: dict[str, str] = field(default_factory=dict)
-    held: Optional[str] = None
-    cohort: Optional[str] = None
+    held: str | None = None
+    cohort: str | None = None
 
 
 @dataclass
 class StoredEvent:
     ts: float
     event: str
-    version: Optional[str]
+    version: str | None
     fields: dict[str, str]
 
 
@@ -115,10 +115,10 @@ class InstanceRecord:
     instance: str
     first_seen: float
     last_seen: float
-    env: dict[str, Optional[str]]
-    last_print: Optional[float]
-    held: Optional[str]
-    cohort: Optional[str]
+    env: dict[str, str | None]
+    last_print: float | None
+    held: str | None
+    cohort: str | None
     released: bool
     # (day, hours bitmask, version, started, done, failed, cancelled), oldest first
     days: list[tuple] = field(default_factory=list)
@@ -135,7 +135,7 @@ class CohortSummary:
     plugins: dict[str, int]
 
 
-def plugin_entries(plugins: Optional[str]) -> list[tuple[str, str]]:
+def plugin_entries(plugins: str | None) -> list[tuple[str, str]]:
     """Third-party (id, version) pairs of a pong's "id:version,..." list, deduplicated."""
     if not plugins:
         return []
@@ -148,7 +148,7 @@ def plugin_entries(plugins: Optional[str]) -> list[tuple[str, str]]:
     return list(seen.items())
 
 
-def event_key(report: Report) -> Optional[str]:
+def event_key(report: Report) -> str | None:
     """The one value an event is grouped by in rollups (plugin id, update target)."""
     if report.event.startswith("plugin_"):
         plugin = report.fields.get("plugin")
@@ -163,16 +163,16 @@ class InstanceFold:
     uuid: str
     first_seen: float
     last_seen: float
-    env: dict[str, Optional[str]]
-    last_print: Optional[float]
-    held: Optional[str]
-    cohort: Optional[str]
+    env: dict[str, str | None]
+    last_print: float | None
+    held: str | None
+    cohort: str | None
 
 
 @dataclass
 class DayFold:
     hours: int = 0
-    version: Optional[str] = None
+    version: str | None = None
     version_ts: float = float("-inf")
     prints: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
 
@@ -202,7 +202,7 @@ def fold(reports: Sequence[Report]) -> Batch:
     # between several collector processes on PostgreSQL).
     for uuid in sorted(by_instance):
         group = sorted(by_instance[uuid], key=lambda r: r.ts)
-        env: dict[str, Optional[str]] = dict.fromkeys(ENV_COLUMNS)
+        env: dict[str, str | None] = dict.fromkeys(ENV_COLUMNS)
         last_print = None
         held = cohort = None
         for r in group:
@@ -245,9 +245,7 @@ def fold(reports: Sequence[Report]) -> Batch:
                     )
                 )
         instances.append(
-            InstanceFold(
-                uuid, group[0].ts, group[-1].ts, env, last_print, held, cohort
-            )
+            InstanceFold(uuid, group[0].ts, group[-1].ts, env, last_print, held, cohort)
         )
     return Batch(instances, days, events, counts)
 
@@ -269,7 +267,7 @@ def env_breakdown(counter: Counter, env: Sequence[Any]) -> None:
 
 def day_rollup(
     rows: Iterable[Sequence[Any]],
-    hour_sums: Sequence[Optional[int]],
+    hour_sums: Sequence[int | None],
     event_rows: Iterable[Sequence[Any]],
 ) -> Counter:
     """Rollup of one day.
@@ -309,7 +307,7 @@ def window_rollup(rows: Iterable[Sequence[Any]], now: float) -> dict[int, Counte
     bounds = [now - w * DAY for w in WINDOWS]
     n_env = len(ENV_COLUMNS)
 
-    def bucket(ts: Optional[float]) -> Optional[int]:
+    def bucket(ts: float | None) -> int | None:
         if ts is None:
             return None
         for i, since in enumerate(bounds):

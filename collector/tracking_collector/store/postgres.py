@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
-from typing import Any, Optional
+from typing import Any
 
 from .base import Cursor, Store
 
@@ -93,7 +93,7 @@ class PostgresStore(Store):
     def _migration_lock(self, q: Cursor) -> None:
         q.rows("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
 
-    def _schema_version(self, q: Cursor) -> Optional[int]:
+    def _schema_version(self, q: Cursor) -> int | None:
         if not q.rows("SELECT to_regclass('schema_version')")[0][0]:
             return None
         rows = q.rows("SELECT MAX(version) FROM schema_version")

@@ -15,7 +15,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from typing import Any, Optional
+from typing import Any
 
 from .base import Cursor, Store
 from .model import Report
@@ -74,7 +74,7 @@ class SQLiteStore(Store):
         # into a bigger batch meanwhile. SQLite's locking stays the safety net.
         self._write_mutex = threading.RLock()
         self._write_depth = 0
-        self._lock_fd: Optional[int] = None
+        self._lock_fd: int | None = None
         if fcntl is not None and path != ":memory:" and not path.startswith("file:"):
             self._lock_fd = os.open(path + "-writelock", os.O_RDWR | os.O_CREAT, 0o600)
         self._migrate()
@@ -154,7 +154,7 @@ class SQLiteStore(Store):
         finally:
             conn.close()
 
-    def _schema_version(self, q: Cursor) -> Optional[int]:
+    def _schema_version(self, q: Cursor) -> int | None:
         if not q.rows(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
         ):
@@ -162,7 +162,7 @@ class SQLiteStore(Store):
         rows = q.rows("SELECT MAX(version) FROM schema_version")
         return rows[0][0] if rows and rows[0][0] is not None else None
 
-    def _legacy_reports(self, q: Cursor) -> Optional[Iterator[list[Report]]]:
+    def _legacy_reports(self, q: Cursor) -> Iterator[list[Report]] | None:
         if not q.rows(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'reports'"
         ):

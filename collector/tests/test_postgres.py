@@ -1,0 +1,61 @@
+"""Several collector processes share one PostgreSQL: nothing lost, one set of numbers."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+from collector_testkit import new_id, open_test_store, stored, wait_for
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_two_collector_processes_on_one_postgresql_store_and_serve_the_same(
+    start_server, db
+):
+    fast = ("--refresh-interval", "0.2", "--stats-cache", "0", "--pool-size", "4")
+    servers = [start_server(*fast, db=db), start_server(*fast, db=db)]
+    fleet = [new_id() for _ in range(30)]
+
+    def send(n: int) -> int:
+        iid = fleet[n % len(fleet)]
+        server = servers[n % 2]
+        event = ("ping", "print_started", "print_done", "startup")[n % 4]
+        with requests.Session() as http:
+            http.headers["User-Agent"] = "OctoPrint/1.11.8"
+            if n < len(fleet):
+                r = http.post(
+                    f"{server.url}/track/{iid}/pong/",
+                    data="version=1.11.8&python=3.11.2&plugins=octolapse:0.4",
+                    timeout=20,
+                )
+            else:
+                r = http.get(f"{server.url}/track/{iid}/{event}/", timeout=20)
+        return r.status_code
+
+    with ThreadPoolExecutor(12) as pool:
+        statuses = list(pool.map(send, range(600)))
+    acknowledged = statuses.count(200)
+    assert acknowledged == 600, statuses
+
+    store = open_test_store(db)
+    try:
+        assert stored(store) == acknowledged
+        assert sorted(store.uuids()) == sorted(fleet)
+    finally:
+        store.close()
+
+    def both_stats():
+        return [requests.get(f"{s.url}/api/stats", timeout=10).json() for s in servers]
+
+    def settled():
+        a, b = both_stats()
+        a.pop("generated_at"), b.pop("generated_at")
+        return a == b and a["active"]["7d"]["instances"] == 30 and a
+
+    stats = wait_for(settled, timeout=20)
+    assert stats["plugins"] == [{"key": "octolapse", "instances": 30}]
+    [row] = stats["prints"]["by_version"]
+    started = sum(1 for n in range(len(fleet), 600) if n % 4 == 1)
+    done = sum(1 for n in range(len(fleet), 600) if n % 4 == 2)
+    assert (row["instances"], row["started"], row["done"]) == (30, started, done)

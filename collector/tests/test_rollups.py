@@ -1,0 +1,170 @@
+"""Rollups: hourly and daily figures, the background refresher, the stats cache, and
+quarantine (held instances stay out of every public number until released)."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from collector_testkit import new_id, wait_for
+from test_stats import _pong
+
+from tracking_collector.app import get_collector
+from tracking_collector.store import Report, day_of
+
+DAY = 86400
+HOUR = 3600
+
+
+def test_hourly_unique_instances_and_daily_breakdowns(client, store, clock):
+    day = day_of(clock.now)
+    start = day * DAY
+    clock.now = start + 10 * HOUR + 30
+    a, b, c = new_id(), new_id(), new_id()
+    ua = {"User-Agent": "OctoPrint/1.11.8"}
+    for iid in (a, b, c):
+        client.get(f"/track/{iid}/ping/", headers=ua)  # hour 10, all three
+        client.get(f"/track/{iid}/ping/", headers=ua)  # twice: still one instance
+    clock.now = start + 12 * HOUR
+    client.get(f"/track/{a}/ping/", headers=ua)
+    client.get(
+        f"/track/{b}/plugin_install/?plugin=OctoLapse&plugin_version=1", headers=ua
+    )
+    client.get(f"/track/{b}/plugin_installed/?plugin=OctoLapse", headers=ua)
+    client.get("/api/stats")  # refreshes the rollups (no background thread here)
+    counts = store.day_counts(day)
+    hours = {int(k): v for (m, k), v in counts.items() if m == "hour"}
+    assert hours == {10: 3, 12: 2}
+    assert counts[("active", "")] == 3
+    assert counts[("version", "1.11.8")] == 3
+    assert counts[("plugin_installed", "octolapse")] == 1
+    assert counts[("event", "plugin_install")] == 1
+    assert store.daily(["hour"], day, day) == {"hour": {day: {"10": 3, "12": 2}}}
+
+
+def test_background_refresher_follows_ingest_within_its_interval(make_app):
+    app = make_app(background_refresh=True, refresh_interval=0.05)
+    client = app.test_client()
+    for _ in range(10):
+        _pong(client, new_id(), version="1.11.8")
+    collector = get_collector(app)
+
+    def ten():
+        return collector.store.window(7).get("active", {}).get("") == 10
+
+    wait_for(ten)
+    assert collector.store.refreshed_at() is not None
+
+
+def test_stats_are_cached_for_the_configured_time(make_app):
+    app = make_app(stats_cache=3600)
+    client = app.test_client()
+    for _ in range(10):
+        _pong(client, new_id())
+    first = client.get("/api/stats").get_json()
+    for _ in range(10):
+        _pong(client, new_id())
+    assert client.get("/api/stats").get_json() == first
+    assert first["active"]["7d"]["instances"] == 10
+
+
+def test_admission_hook_sees_the_address_and_holds_instances_out_of_public_numbers(
+    make_app, clock
+):
+    seen = []
+
+    def admission(report, address, user_agent):
+        seen.append((report.instance, address, user_agent))
+        if report.fields.get("plugins") == "pushed:1":
+            return "too many new ids", "cohort-a"
+        return None
+
+    app = make_app(admission=admission, trusted_proxies=["127.0.0.1"])
+    client = app.test_client()
+    store = get_collector(app).store
+    organic = [new_id() for _ in range(10)]
+    fake = [new_id() for _ in range(25)]
+    for iid in organic:
+        _pong(client, iid, plugins="octolapse:1")
+    for iid in fake:
+        _pong(client, iid, plugins="pushed:1")
+        # A later clean report does not release a held instance.
+        client.get(f"/track/{iid}/ping/", headers={"X-Forwarded-For": "203.0.113.9"})
+    ua = seen[0][2]
+    assert ua.startswith("Werkzeug/")  # the test client's User-Agent, passed on
+    assert (organic[0], ipaddress.ip_address("127.0.0.1"), ua) in seen
+    assert (fake[0], ipaddress.ip_address("203.0.113.9"), ua) in seen
+
+    stats = client.get("/api/stats").get_json()
+    assert stats["active"]["7d"]["instances"] == 10
+    assert {r["key"] for r in stats["plugins"]} == {"octolapse"}
+    assert store.day_counts(day_of(clock.now))[("active", "")] == 10
+    assert store.instance_count(held=True) == 25
+    [cohort] = store.cohorts()
+    assert (cohort.cohort, cohort.instances) == ("cohort-a", 25)
+    assert cohort.reasons == {"too many new ids": 25}
+    assert cohort.plugins == {"pushed": 25}
+
+    # Released: counted at once, in windows and in the day's rollup.
+    assert store.release_cohort("cohort-a") == 25
+    stats = client.get("/api/stats").get_json()
+    assert stats["active"]["7d"]["instances"] == 35
+    assert {r["key"]: r["instances"] for r in stats["plugins"]} == {
+        "pushed": 25,
+        "octolapse": 10,
+    }
+    assert store.day_counts(day_of(clock.now))[("active", "")] == 35
+    # A released instance is not held again by the hook.
+    _pong(client, fake[0], plugins="pushed:1")
+    assert store.instance(fake[0]).held is None and store.cohorts() == []
+
+    # Purging a cohort forgets its instances everywhere.
+    assert store.purge_cohort("cohort-a") == 25
+    assert sorted(store.uuids()) == sorted(organic)
+    stats = client.get("/api/stats").get_json()
+    assert stats["active"]["7d"]["instances"] == 10
+
+
+def test_failing_admission_hook_holds_nothing_and_loses_nothing(make_app, caplog):
+    def admission(report, address, user_agent):
+        raise ValueError("broken hook")
+
+    app = make_app(admission=admission)
+    iid = new_id()
+    assert app.test_client().get(f"/track/{iid}/ping/").status_code == 200
+    record = get_collector(app).store.instance(iid)
+    assert record is not None and record.held is None
+    assert "Admission hook failed" in caplog.text
+
+
+def test_hold_release_and_recompute_of_a_single_instance(store, clock):
+    ids = [new_id() for _ in range(3)]
+    store.add_many([Report(i, "ping", clock.now - 2 * DAY) for i in ids])
+    store.recompute([day_of(clock.now - 2 * DAY)])
+    day = day_of(clock.now - 2 * DAY)
+    assert store.day_counts(day)[("active", "")] == 3
+    assert store.hold(ids[0], "manual", "c1")
+    store.refresh(clock.now)
+    assert store.day_counts(day)[("active", "")] == 2
+    assert store.release(ids[0])
+    store.recompute()
+    assert store.day_counts(day)[("active", "")] == 3
+    assert not store.hold(new_id(), "unknown instance")
+
+
+def test_a_dated_back_report_never_overrides_a_newer_environment(store, clock):
+    iid = new_id()
+    store.add_many([Report(iid, "pong", clock.now, "1.11.8", fields={"python": "3.11"})])
+    store.add_many(
+        [
+            Report(
+                iid,
+                "pong",
+                clock.now - HOUR,
+                "1.10.0",
+                fields={"python": "3.9", "os": "linux"},
+            )
+        ]
+    )
+    env = store.instance(iid).env
+    # Newer values stay; the older report only fills what was unknown.
+    assert (env["version"], env["python"], env["os"]) == ("1.11.8", "3.11", "linux")
