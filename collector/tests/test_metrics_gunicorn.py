@@ -99,3 +99,15 @@ def test_metrics_sum_both_workers_and_survive_a_worker_restart(tmp_path):
         proc.terminate()
         proc.wait(30)
     assert proc.returncode == 0, log.read_text()
+
+
+def test_importing_the_gunicorn_config_leaves_the_environment_alone(monkeypatch):
+    import importlib
+
+    from tracking_collector import gunicorn_conf
+
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    importlib.reload(gunicorn_conf)
+    # Only gunicorn's master sets it (on_starting); a leak would switch every
+    # process started later by the importer into multi-process mode.
+    assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ

@@ -11,23 +11,23 @@ with an flock, so each worker's writer commits everything that queued up while t
 other one was committing.
 
 Prometheus: every worker keeps its metrics in files under PROMETHEUS_MULTIPROC_DIR
-so that /metrics, whichever worker answers, sums all of them. The directory is
-created here (a fresh temporary one unless the operator sets it) before any worker
-imports prometheus_client, emptied at start so no stale worker counts, and a dead
-worker's live gauges are dropped when it exits.
+so that /metrics, whichever worker answers, sums all of them. The master sets the
+directory up when it starts (a fresh temporary one unless the operator sets it),
+before any worker imports prometheus_client, empties it so that no stale worker
+counts, and drops a dead worker's live gauges when it exits.
 """
 
 import glob
 import logging
 import os
+import shutil
 import tempfile
 import traceback
 
 from gunicorn.glogging import Logger
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-if not os.environ.get(MULTIPROC_ENV):
-    os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="tracking-collector-metrics-")
+_created_metrics_dir = []
 
 bind = os.environ.get("TRACKING_COLLECTOR_BIND", "127.0.0.1:8989")
 # 3 x 16 measured best on 2 cores (benchmark row 7: ~3,700 reports/s against
@@ -144,11 +144,27 @@ def worker_exit(server, worker):
 
 
 def on_starting(server):
-    """Start from zero: files left by an earlier run would be summed in."""
-    directory = os.environ[MULTIPROC_ENV]
+    """Set up the metrics directory in the master, before any worker is forked.
+
+    Workers inherit the variable and import prometheus_client only after the fork
+    (no preload). Done here rather than at import, so that importing this module
+    (tests, tools) leaves the environment alone. Files left by an earlier run would
+    be summed in: start from zero.
+    """
+    directory = os.environ.get(MULTIPROC_ENV)
+    if not directory:
+        directory = tempfile.mkdtemp(prefix="tracking-collector-metrics-")
+        os.environ[MULTIPROC_ENV] = directory
+        _created_metrics_dir.append(directory)
     os.makedirs(directory, exist_ok=True)
     for path in glob.glob(os.path.join(directory, "*.db")):
         os.remove(path)
+
+
+def on_exit(server):
+    """Remove the metrics directory if this config made it."""
+    for directory in _created_metrics_dir:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def child_exit(server, worker):
