@@ -175,16 +175,16 @@ def test_printing_stats_total_histogram_and_success_rate():
 
 
 def test_environment_exports_wrap_instances_like_data_octoprint_org():
-    server = exports.server_environment_stats(window(), MIN)
+    server = exports.BUILDERS["server_environment_stats"](window(), MIN)
     assert server["cores"] == {
         "4": {"instances": 100},
         # One small group alone would be total minus the rest: 15 is hidden too.
         "2": {"instances": "<10"},
         "8": {"instances": "<10"},
     }
-    rpi = exports.rpi_stats(window(), MIN)
+    rpi = exports.BUILDERS["rpi_stats"](window(), MIN)
     assert rpi["octopiuptodate_builds"] == {"2024.02.12": {"instances": 12}}
-    client = exports.client_environment_stats(window(), MIN)
+    client = exports.BUILDERS["client_environment_stats"](window(), MIN)
     assert client["browser_version"]["Chrome/131"] == {"instances": 60}
     python = exports.python_stats(window(), MIN)
     assert python["histogram"][-1] == {

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
-from pathlib import Path
 
 import requests
-from collector_testkit import COLLECTOR_DIR, free_port, new_id, wait_for
+from collector_testkit import Gunicorn, new_id, wait_for
 from prometheus_client.parser import text_string_to_metric_families
 
-GUNICORN = Path(sys.executable).with_name("gunicorn")
 REPORTS = 60
 
 
@@ -26,39 +22,17 @@ def _accepted(url: str) -> float:
 
 
 def test_metrics_sum_both_workers_and_survive_a_worker_restart(tmp_path):
-    port = free_port()
     metrics_dir = tmp_path / "prometheus"
     metrics_dir.mkdir()
     # A stale file from an earlier run must not be counted.
     (metrics_dir / "counter_999999.db").write_bytes(b"stale")
-    env = dict(
-        os.environ,
-        PYTHONPATH=str(COLLECTOR_DIR),
-        TRACKING_COLLECTOR_DB=str(tmp_path / "gunicorn.sqlite"),
-        TRACKING_COLLECTOR_BIND=f"127.0.0.1:{port}",
-        TRACKING_COLLECTOR_WORKERS="2",
+    with Gunicorn(
+        tmp_path,
+        tmp_path / "gunicorn.sqlite",
         TRACKING_COLLECTOR_THREADS="4",
         PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
-    )
-    log = tmp_path / "gunicorn.log"
-    url = f"http://127.0.0.1:{port}"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [str(GUNICORN), "-c", "python:tracking_collector.gunicorn_conf"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-    try:
-
-        def up():
-            assert proc.poll() is None, log.read_text()
-            try:
-                return requests.get(url + "/healthz", timeout=1).ok
-            except requests.ConnectionError:
-                return False
-
-        wait_for(up, timeout=30, interval=0.05)
+    ) as server:
+        url = server.url
         assert not (metrics_dir / "counter_999999.db").exists()
         # New connections each time: gunicorn spreads them over both workers.
         for _ in range(REPORTS):
@@ -93,12 +67,9 @@ def test_metrics_sum_both_workers_and_survive_a_worker_restart(tmp_path):
             lambda: not (metrics_dir / f"gauge_livesum_{dead}.db").exists(),
             timeout=30,
         )
-        wait_for(up, timeout=30, interval=0.05)
+        wait_for(server.up, timeout=30, interval=0.05)
         assert _accepted(url) == REPORTS
-    finally:
-        proc.terminate()
-        proc.wait(30)
-    assert proc.returncode == 0, log.read_text()
+    assert server.proc.returncode == 0, server.log_path.read_text()
 
 
 def test_importing_the_gunicorn_config_leaves_the_environment_alone(monkeypatch):

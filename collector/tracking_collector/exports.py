@@ -215,49 +215,35 @@ def python_stats(window: Window, min_group: int) -> dict[str, Any]:
     )
 
 
-def server_environment_stats(window: Window, min_group: int) -> dict[str, Any]:
-    b = window.breakdowns
-    return _envelope(
-        window,
-        {
-            "os": _wrapped(b.get("os", {}), min_group),
-            "bits": _wrapped(b.get("bits", {}), min_group),
-            "cores": _wrapped(b.get("cores", {}), min_group),
-        },
-    )
+# Breakdown exports, declared: export -> its field -> the dimension it shows.
+BREAKDOWN_EXPORTS: dict[str, dict[str, str]] = {
+    "server_environment_stats": {"os": "os", "bits": "bits", "cores": "cores"},
+    "client_environment_stats": {
+        "browser": "browser",
+        # Keys "<browser>/<version>", as data.octoprint.org splits them.
+        "browser_version": "browser_version",
+        "os": "client_os",
+    },
+    "rpi_stats": {
+        "models": "pi_model",
+        "octopi_versions": "octopi_version",
+        "octopiuptodate_builds": "octopiuptodate_build",
+    },
+    "firmware_stats": {"names": "firmware"},
+}
 
 
-def client_environment_stats(window: Window, min_group: int) -> dict[str, Any]:
-    b = window.breakdowns
-    return _envelope(
-        window,
-        {
-            "browser": _wrapped(b.get("browser", {}), min_group),
-            # Keys "<browser>/<version>", as data.octoprint.org splits them.
-            "browser_version": _wrapped(b.get("browser_version", {}), min_group),
-            "os": _wrapped(b.get("client_os", {}), min_group),
-        },
-    )
+def _breakdown_export(fields: dict[str, str]) -> Callable[[Window, int], dict[str, Any]]:
+    def build(window: Window, min_group: int) -> dict[str, Any]:
+        return _envelope(
+            window,
+            {
+                name: _wrapped(window.breakdowns.get(dimension, {}), min_group)
+                for name, dimension in fields.items()
+            },
+        )
 
-
-def rpi_stats(window: Window, min_group: int) -> dict[str, Any]:
-    b = window.breakdowns
-    return _envelope(
-        window,
-        {
-            "models": _wrapped(b.get("pi_model", {}), min_group),
-            "octopi_versions": _wrapped(b.get("octopi_version", {}), min_group),
-            "octopiuptodate_builds": _wrapped(
-                b.get("octopiuptodate_build", {}), min_group
-            ),
-        },
-    )
-
-
-def firmware_stats(window: Window, min_group: int) -> dict[str, Any]:
-    return _envelope(
-        window, {"names": _wrapped(window.breakdowns.get("firmware", {}), min_group)}
-    )
+    return build
 
 
 BUILDERS: dict[str, Callable[[Window, int], dict[str, Any]]] = {
@@ -265,10 +251,7 @@ BUILDERS: dict[str, Callable[[Window, int], dict[str, Any]]] = {
     "plugin_stats": plugin_stats,
     "printing_stats": printing_stats,
     "python_stats": python_stats,
-    "server_environment_stats": server_environment_stats,
-    "client_environment_stats": client_environment_stats,
-    "rpi_stats": rpi_stats,
-    "firmware_stats": firmware_stats,
+    **{stem: _breakdown_export(f) for stem, f in BREAKDOWN_EXPORTS.items()},
 }
 assert tuple(BUILDERS) == NAMES
 
