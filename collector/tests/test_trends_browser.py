@@ -4,16 +4,7 @@ from __future__ import annotations
 
 import pytest
 from fleet import OCTOLAPSE, SIZE, fleet_collector
-from test_dashboard_screenshot import CHROMIUM, artifacts_dir
-
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
+from test_dashboard_screenshot import CHROMIUM, CHROMIUM_ARGS, artifacts_dir
 
 
 @pytest.fixture(scope="module")
