@@ -199,3 +199,30 @@ def test_own_data_is_served_by_flask_not_the_report_fast_path(make_app):
     # And a DELETE on the same path still forgets the instance.
     assert client.delete(f"/track/{iid}/").status_code == 200
     assert client.get(f"/track/{iid}/").status_code == 404
+
+
+def test_public_numbers_leave_out_held_instances_but_their_owner_sees_them(make_app):
+    from tracking_collector.app import get_collector
+
+    app = make_app(min_group=1)
+    client = app.test_client()
+    ids = [new_id() for _ in range(3)]
+    for iid in ids:
+        ping = client.get(
+            f"/track/{iid}/ping/", headers={"User-Agent": "OctoPrint/1.11.8"}
+        )
+        assert ping.status_code == 200
+    assert get_collector(app).store.hold(ids[0], "suspect")
+    doc = client.get("/export/instance_stats_7d.json").get_json()
+    assert doc["count"] == 2
+    assert doc["versions"] == {"1.11.8": 2}
+    families = _families(client.get("/metrics").get_data(as_text=True))
+    active = {
+        s.labels["window"]: s.value
+        for s in families["tracking_collector_active_instances"].samples
+    }
+    assert active == {"24h": 2, "7d": 2}
+    # Its own data is still its own data; the quarantine itself is not shown.
+    own = client.get(f"/track/{ids[0]}/")
+    assert own.status_code == 200
+    assert "suspect" not in own.get_data(as_text=True)
