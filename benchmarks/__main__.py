@@ -18,6 +18,7 @@ def _modules() -> Dict[str, Callable[[], List[Row]]]:
     from . import (
         collector,
         collector_exports,
+        collector_store,
         hostcost,
         malformed,
         memory,
@@ -34,6 +35,9 @@ def _modules() -> Dict[str, Callable[[], List[Row]]]:
         "5": malformed.run,
         "6": serve.run,
         "7": collector.run,
+        "7s": collector_store.stats_rows,
+        "7d": collector_store.size_rows,
+        "7h": collector_store.history_rows,
         "7e": collector_exports.run,
     }
 
@@ -72,7 +76,7 @@ def table(rows: List[Row]) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument(
-        "--rows", default="1,2,3,4,5,6,7", help="comma separated rows to run"
+        "--rows", default="1,2,3,4,5,6,7,7s,7d,7h", help="comma separated rows to run"
     )
     args = parser.parse_args(argv)
     common.prepare()

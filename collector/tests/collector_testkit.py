@@ -67,9 +67,13 @@ def db_path(tmp_path) -> Path:
 @pytest.fixture(scope="session")
 def pg_cluster():
     """One throwaway PostgreSQL server for the session (a database per test)."""
-    from pg_cluster import PgCluster
+    from pg_cluster import PgCluster, PgUnavailable
 
-    cluster = PgCluster()
+    try:
+        cluster = PgCluster()
+    except PgUnavailable as exc:
+        # A missing PostgreSQL is a broken test setup, never a skipped test.
+        pytest.fail(str(exc))
     yield cluster
     cluster.stop()
 

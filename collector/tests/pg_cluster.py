@@ -4,7 +4,7 @@
 to the ``postgres`` user (``runuser``), in a temporary directory given to it. The
 server listens on 127.0.0.1 on a free port, its socket is in that directory, and
 ``stop()`` removes everything. Missing binaries fail the tests with the install
-command; they are never skipped.
+command (``PgUnavailable``); they are never skipped. The benchmarks use it too.
 """
 
 from __future__ import annotations
@@ -19,9 +19,11 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import pytest
-
 APT_HINT = "apt-get install -y postgresql  (Debian/Ubuntu: server binaries for the tests)"
+
+
+class PgUnavailable(RuntimeError):
+    """PostgreSQL's server binaries (or its user) are missing on this machine."""
 
 
 def _free_port() -> int:
@@ -40,7 +42,9 @@ def find_bindir() -> Path:
     initdb = shutil.which("initdb")
     if initdb:
         return Path(initdb).parent
-    pytest.fail(f"PostgreSQL server binaries (initdb, pg_ctl) not found: {APT_HINT}")
+    raise PgUnavailable(
+        f"PostgreSQL server binaries (initdb, pg_ctl) not found: {APT_HINT}"
+    )
 
 
 class PgCluster:
@@ -58,7 +62,9 @@ class PgCluster:
             try:
                 user = pwd.getpwnam("postgres")
             except KeyError:
-                pytest.fail(f"no 'postgres' user to run the test cluster: {APT_HINT}")
+                raise PgUnavailable(
+                    f"no 'postgres' user to run the test cluster: {APT_HINT}"
+                ) from None
             for path in (self.root, self.socket_dir):
                 os.chown(path, user.pw_uid, user.pw_gid)
             self._as = ["runuser", "-u", "postgres", "--"]

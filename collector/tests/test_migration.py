@@ -138,7 +138,7 @@ def test_0_1_0_database_is_migrated_on_start_with_nothing_lost(make_app, db_path
     assert sorted(store.uuids()) == sorted(fleet)
     record = store.instance(fleet[0])
     assert record.env["version"] == "1.11.8" and record.env["python"] == "3.11.2"
-    assert record.env["plugins"] == "octolapse:0.4,bedlevelvisualizer:1.1"
+    assert record.env["plugins"] == "bedlevelvisualizer:1.1,octolapse:0.4"
     assert (record.env["country"], record.env["city"]) == ("DE", "Berlin")
     assert record.first_seen == now - 2 * DAY
     assert [e.fields for e in record.events] == [

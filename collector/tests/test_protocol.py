@@ -47,7 +47,7 @@ def test_post_pong_body_without_content_type_is_parsed_like_octoprint_sends_it(
         version="1.11.8",
         os="linux",
         python="3.11.7",
-        plugins="foo:1.0,bar:2.1",
+        plugins="foo:1.0,Bar:2.1,foo:9,tracking:1.0",
         platform="linux",
         bits=64,
         cores=4,
@@ -60,7 +60,8 @@ def test_post_pong_body_without_content_type_is_parsed_like_octoprint_sends_it(
     )
     assert response.status_code == 200, response.get_json()
     env = store.instance(iid).env
-    assert env["plugins"] == "foo:1.0,bar:2.1"
+    # Stored normalised: third-party ids in lower case, sorted, each once.
+    assert env["plugins"] == "bar:2.1,foo:1.0"
     assert (env["version"], env["os"], env["python"]) == ("1.11.8", "linux", "3.11.7")
     assert (env["bits"], env["cores"]) == ("64", "4")
 

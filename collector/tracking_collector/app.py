@@ -34,6 +34,9 @@ from .store import BatchWriter, Report, Store, WriterClosed, open_store
 log = logging.getLogger(__name__)
 
 EXTENSION = "tracking_collector"
+# Share of wall time the background refreshers (all processes together) may spend
+# recomputing rollups; with a big fleet the refresh then runs less often.
+REFRESH_BUDGET = 0.1
 
 # The ingest hook of issue 13: called per valid report with the client address
 # (before it is dropped) and the User-Agent; returns (held reason, cohort) or None.
@@ -96,7 +99,7 @@ class Collector:
     def _refresh_loop(self) -> None:
         while not self._stop.is_set():
             try:
-                self.store.refresh(self.clock())
+                self.store.refresh(self.clock(), budget=REFRESH_BUDGET)
             except Exception:
                 log.exception("Rollup refresh failed")
             self._stop.wait(self.config.refresh_interval)

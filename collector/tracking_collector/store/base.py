@@ -81,8 +81,9 @@ CREATE TABLE IF NOT EXISTS rollups (
     metric TEXT NOT NULL,
     key TEXT NOT NULL,
     value BIGINT NOT NULL,
-    PRIMARY KEY (day, metric, key)
+    PRIMARY KEY (metric, day, key)
 ){without_rowid};
+CREATE INDEX IF NOT EXISTS rollups_day ON rollups (day);
 CREATE TABLE IF NOT EXISTS window_rollups (
     win INTEGER NOT NULL,
     metric TEXT NOT NULL,
@@ -101,7 +102,9 @@ CREATE TABLE IF NOT EXISTS dirty_days (day INTEGER PRIMARY KEY)
 
 _ENV = ", ".join(ENV_COLUMNS)
 _ENV_DDL = ",\n    ".join(f"{c} TEXT" for c in ENV_COLUMNS)
-_ENV_I = ", ".join("i." + c for c in ENV_COLUMNS)
+_ENV_DAY = ", ".join(
+    "COALESCE(d.version, i.version)" if c == "version" else "i." + c for c in ENV_COLUMNS
+)
 
 
 def _newest(column: str) -> str:
@@ -148,7 +151,13 @@ _UPSERT_COUNT = (
     "INSERT INTO ingest_counts (day, event, n) VALUES (?, ?, ?)"
     " ON CONFLICT (day, event) DO UPDATE SET n = ingest_counts.n + excluded.n"
 )
-_MARK_DIRTY = "INSERT INTO dirty_days (day) VALUES (?) ON CONFLICT DO NOTHING"
+# DO UPDATE rather than DO NOTHING: it locks the row until this transaction
+# commits, so a refresher's claim (DELETE ... RETURNING) waits for the data that
+# made the day dirty instead of recomputing without it and losing the mark.
+_MARK_DIRTY = (
+    "INSERT INTO dirty_days (day) VALUES (?)"
+    " ON CONFLICT (day) DO UPDATE SET day = excluded.day"
+)
 _SET_META = (
     "INSERT INTO meta (key, value) VALUES (?, ?)"
     " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
@@ -209,6 +218,15 @@ class Store:
 
     def _drop_legacy(self, q: Cursor) -> None:
         pass
+
+    def _refresh_lock(self, wait: bool) -> contextlib.AbstractContextManager[bool]:
+        """Exclusive right to refresh rollups, across processes; yields whether it
+        was obtained (``wait=False`` gives up at once if another holder has it).
+
+        Without it, two refreshers could compute one day from different snapshots
+        and the older result could be written last.
+        """
+        return contextlib.nullcontext(True)
 
     def _after_delete(self) -> None:
         """Make deleted data leave the disk now where the engine allows it."""
@@ -291,9 +309,10 @@ class Store:
         if batch.events:
             q.many(_INSERT_EVENT, [(ids[e[0]], *e[1:]) for e in batch.events])
         days = sorted({day for day, _ in batch.counts})
+        # Last: the dirty marks and counter rows are the ones every concurrent
+        # writer updates, so their row locks (PostgreSQL) are held only until the
+        # commit right after.
         q.many(_MARK_DIRTY, [(d,) for d in days])
-        # Last: the counter rows are the ones every concurrent writer updates, so
-        # their row locks (PostgreSQL) are held only until the commit right after.
         q.many(_UPSERT_COUNT, sorted((d, e, n) for (d, e), n in batch.counts.items()))
 
     def _ids(self, q: Cursor, uuids: Sequence[str]) -> dict[str, int]:
@@ -302,6 +321,21 @@ class Store:
             sql = f"SELECT uuid, id FROM instances WHERE uuid IN {_in(chunk)}"
             ids.update(q.rows(sql, chunk))
         return ids
+
+    def bulk_insert(
+        self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+    ) -> None:
+        """Load rows straight into a table, one transaction (seeding tools, tests).
+
+        Bypasses the ingest path: the caller keeps the tables consistent and calls
+        ``recompute``/``refresh`` when rollups must follow.
+        """
+        sql = (
+            f"INSERT INTO {table} ({', '.join(columns)})"
+            f" VALUES ({', '.join(['?'] * len(columns))})"
+        )
+        with self._tx() as q:
+            q.many(sql, rows)  # type: ignore[arg-type] - any iterable streams
 
     # ---- deletion --------------------------------------------------------------------
 
@@ -380,13 +414,41 @@ class Store:
 
     # ---- rollups ---------------------------------------------------------------------
 
-    def refresh(self, now: float | None = None, force: bool = False) -> bool:
+    def refresh(
+        self,
+        now: float | None = None,
+        force: bool = False,
+        budget: float | None = None,
+    ) -> bool:
         """Recompute dirty days and the windows; False when nothing was due.
 
-        Several processes may call this; the dirty days are claimed atomically
-        (DELETE ... RETURNING), so each day is recomputed by one of them.
+        Several processes may call this: one refreshes at a time (the others
+        skip unless ``force``), and it claims the dirty days atomically
+        (DELETE ... RETURNING); a day dirtied meanwhile is marked again.
+
+        ``budget`` (the background refresher's): the share of wall time all
+        processes together may spend refreshing; after a refresh that took T
+        seconds none runs for T * (1 / budget - 1), so a big fleet's rollups lag a
+        little more instead of the refresh taking over a CPU.
         """
         now = time.time() if now is None else now
+        with self._refresh_lock(wait=force) as mine:
+            if not mine:
+                return False
+            if budget and not force:
+                with self._read() as q:
+                    after = q.rows("SELECT value FROM meta WHERE key = 'refresh_after'")
+                if after and time.time() < after[0][0]:
+                    return False
+            started = time.time()
+            done = self._refresh(now, force)
+            if done and budget:
+                took = time.time() - started
+                with self._tx() as q:
+                    q.run(_SET_META, ("refresh_after", started + took / budget))
+            return done
+
+    def _refresh(self, now: float, force: bool) -> bool:
         with self._tx() as q:
             dirty = sorted(d for (d,) in q.rows("DELETE FROM dirty_days RETURNING day"))
             stamp = q.rows("SELECT value FROM meta WHERE key = 'windows_at'")
@@ -426,20 +488,25 @@ class Store:
 
     def _recompute_day(self, day: int) -> None:
         with self._read() as q:
-            rows = q.rows(
-                f"SELECT {_ENV_I}, d.version, "
-                + ", ".join("d." + c for c in PRINT_COLUMNS)
-                + _PUBLIC_DAY,
+            # The version run that day, else the latest known.
+            rows = q.rows(f"SELECT {_ENV_DAY}" + _PUBLIC_DAY, (day,))
+            hours = q.rows(_HOUR_SUMS, (day,))[0]
+            prints = q.rows(
+                "SELECT COALESCE(d.version, i.version), COUNT(*), "
+                + ", ".join(f"SUM(d.{c})" for c in PRINT_COLUMNS)
+                + _PUBLIC_DAY
+                + " AND "
+                + " + ".join(f"d.{c}" for c in PRINT_COLUMNS)
+                + " > 0 GROUP BY COALESCE(d.version, i.version)",
                 (day,),
             )
-            hours = q.rows(_HOUR_SUMS, (day,))[0]
             events = q.rows(
                 "SELECT e.event, e.key, COUNT(*) FROM events e"
                 " JOIN instances i ON i.id = e.instance_id"
                 " WHERE e.day = ? AND i.held IS NULL GROUP BY e.event, e.key",
                 (day,),
             )
-        counter = day_rollup(rows, hours, events)
+        counter = day_rollup(rows, hours, prints, events)
         with self._tx() as q:
             q.run("DELETE FROM rollups WHERE day = ?", (day,))
             q.many(
@@ -450,8 +517,10 @@ class Store:
     def _rewrite_windows(self, now: float) -> None:
         with self._read() as q:
             rows = q.rows(
+                # "+ 0": most instances fall in the window, so a sequential scan
+                # beats a row-by-row walk of the last_seen index.
                 f"SELECT {_ENV}, last_seen, last_print FROM instances"
-                " WHERE last_seen >= ? AND held IS NULL",
+                " WHERE last_seen + 0 >= ? AND held IS NULL",
                 (now - max(WINDOWS) * DAY,),
             )
         windows = window_rollup(rows, now)

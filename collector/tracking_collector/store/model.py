@@ -13,6 +13,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from itertools import chain
 from typing import Any
 
 DAY = 86400
@@ -148,6 +149,12 @@ def plugin_entries(plugins: str | None) -> list[tuple[str, str]]:
     return list(seen.items())
 
 
+def normalize_plugins(plugins: str) -> str:
+    """A pong's plugin list as stored: "id:version" of third-party plugins, ids in
+    lower case, sorted, each once (so rollups count it without parsing)."""
+    return ",".join(f"{p}:{v}" for p, v in sorted(plugin_entries(plugins)))
+
+
 def event_key(report: Report) -> str | None:
     """The one value an event is grouped by in rollups (plugin id, update target)."""
     if report.event.startswith("plugin_"):
@@ -214,7 +221,7 @@ def fold(reports: Sequence[Report]) -> Batch:
                     env[column] = value
             if r.event == "pong":
                 # A pong always carries the full plugin list; empty is meaningful.
-                env["plugins"] = r.fields.get("plugins", "")
+                env["plugins"] = normalize_plugins(r.fields.get("plugins", ""))
             if r.event == "webui_load" and r.fields.get("browser_name"):
                 env["browser"] = r.fields["browser_name"]
             if r.country and r.country != "unknown":
@@ -254,39 +261,59 @@ def _bump(counter: Counter, metric: str, key: Any, n: int = 1) -> None:
     counter[(metric, "unknown" if key in (None, "") else str(key))] += n
 
 
-def env_breakdown(counter: Counter, env: Sequence[Any]) -> None:
-    """Count one instance under each environment metric (``env`` in ENV_COLUMNS order)."""
-    for metric, column in zip(ENV_COLUMNS, env):
+def _count(counter: Counter, metric: str, values: Iterable[Any]) -> None:
+    # Counter() over a column runs in C; the per-key work is per distinct value.
+    for key, n in Counter(values).items():
+        _bump(counter, metric, key, n)
+
+
+def _count_plugins(counter: Counter, values: Iterable[str | None]) -> None:
+    # Stored lists are normalised at ingest (``normalize_plugins``), so an entry
+    # is its own "id:version" key: splitting and counting run in C.
+    entries = Counter(chain.from_iterable(v.split(",") for v in values if v))
+    for entry, n in entries.items():
+        counter[("plugin", entry.partition(":")[0])] += n
+        counter[("plugin_version", entry)] += n
+
+
+def env_breakdown(counter: Counter, columns: Sequence[Sequence[Any]]) -> None:
+    """Count instances under each environment metric.
+
+    ``columns``: one sequence per ENV_COLUMNS entry, a value per instance.
+    """
+    if not columns or not columns[0]:
+        return
+    counter[("active", "")] += len(columns[0])
+    for metric, values in zip(ENV_COLUMNS, columns):
         if metric == "plugins":
-            for plugin_id, version in plugin_entries(column):
-                counter[("plugin", plugin_id)] += 1
-                counter[("plugin_version", f"{plugin_id}:{version}")] += 1
+            _count_plugins(counter, values)
         elif metric != "city":
-            _bump(counter, metric, column)
+            _count(counter, metric, values)
 
 
 def day_rollup(
     rows: Iterable[Sequence[Any]],
     hour_sums: Sequence[int | None],
+    print_rows: Iterable[Sequence[Any]],
     event_rows: Iterable[Sequence[Any]],
 ) -> Counter:
     """Rollup of one day.
 
-    ``rows``: per public instance active that day, its env (ENV_COLUMNS order)
-    followed by that day's version and the four print counters. ``hour_sums``:
-    instances active in each hour. ``event_rows``: (event, key, count).
+    ``rows``: per public instance active that day, its env (ENV_COLUMNS order,
+    with the version it ran that day). ``hour_sums``: instances active in each
+    hour. ``print_rows``: (version, instances, started, done, failed, cancelled).
+    ``event_rows``: (event, key, count).
     """
     counter: Counter = Counter()
-    n_env = len(ENV_COLUMNS)
-    for row in rows:
-        env, version, prints = row[:n_env], row[n_env], row[n_env + 1 :]
-        counter[("active", "")] += 1
-        env_breakdown(counter, (version or env[0], *env[1:]))
-        if any(prints):
-            _bump(counter, "print_instances", version)
-            for column, n in zip(PRINT_COLUMNS, prints):
-                _bump(counter, "print_" + column, version, n or 0)
-                counter[("event", "print_" + column)] += n or 0
+    rows = list(rows)
+    if rows:
+        env_breakdown(counter, list(zip(*rows)))
+    for version, instances, *prints in print_rows:
+        _bump(counter, "print_instances", version, int(instances))
+        for column, n in zip(PRINT_COLUMNS, prints):
+            if n:
+                _bump(counter, "print_" + column, version, int(n))
+                counter[("event", "print_" + column)] += int(n)
     for hour, n in enumerate(hour_sums):
         if n:
             counter[("hour", str(hour))] = int(n)
@@ -303,31 +330,28 @@ def window_rollup(rows: Iterable[Sequence[Any]], now: float) -> dict[int, Counte
     ``rows``: env (ENV_COLUMNS order), last_seen, last_print. Each instance is
     counted once, in the narrowest window it falls in; wider windows are sums.
     """
-    buckets = [Counter() for _ in WINDOWS]
     bounds = [now - w * DAY for w in WINDOWS]
     n_env = len(ENV_COLUMNS)
-
-    def bucket(ts: float | None) -> int | None:
-        if ts is None:
-            return None
-        for i, since in enumerate(bounds):
-            if ts >= since:
-                return i
-        return None
-
+    seen: list[list[Sequence[Any]]] = [[] for _ in WINDOWS]
+    printed: list[list[Any]] = [[] for _ in WINDOWS]
     for row in rows:
-        env, last_seen, last_print = row[:n_env], row[n_env], row[n_env + 1]
-        i = bucket(last_seen)
-        if i is None:
-            continue
-        buckets[i][("active", "")] += 1
-        env_breakdown(buckets[i], env)
-        j = bucket(last_print)
-        if j is not None:
-            _bump(buckets[j], "print_instances", env[0])
+        last_seen, last_print = row[n_env], row[n_env + 1]
+        for i, since in enumerate(bounds):
+            if last_seen >= since:
+                seen[i].append(row)
+                break
+        if last_print is not None:
+            for i, since in enumerate(bounds):
+                if last_print >= since:
+                    printed[i].append(row[0])
+                    break
     result = {}
     total: Counter = Counter()
-    for window, counter in zip(WINDOWS, buckets):
+    for window, bucket, versions in zip(WINDOWS, seen, printed):
+        counter: Counter = Counter()
+        if bucket:
+            env_breakdown(counter, list(zip(*bucket))[:n_env])
+        _count(counter, "print_instances", versions)
         total.update(counter)
         result[window] = Counter(total)
     return result

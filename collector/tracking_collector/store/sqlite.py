@@ -77,7 +77,35 @@ class SQLiteStore(Store):
         self._lock_fd: int | None = None
         if fcntl is not None and path != ":memory:" and not path.startswith("file:"):
             self._lock_fd = os.open(path + "-writelock", os.O_RDWR | os.O_CREAT, 0o600)
+        self._refresh_mutex = threading.Lock()
+        self._refresh_fd: int | None = None
+        if self._lock_fd is not None:
+            self._refresh_fd = os.open(
+                path + "-refreshlock", os.O_RDWR | os.O_CREAT, 0o600
+            )
         self._migrate()
+
+    @contextlib.contextmanager
+    def _refresh_lock(self, wait: bool) -> Iterator[bool]:
+        if not self._refresh_mutex.acquire(blocking=wait):
+            yield False
+            return
+        try:
+            fd = self._refresh_fd
+            if fd is None:
+                yield True
+                return
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            self._refresh_mutex.release()
 
     @contextlib.contextmanager
     def _write_lock(self) -> Iterator[None]:
@@ -214,6 +242,10 @@ class SQLiteStore(Store):
         with self._lock:
             conns, self._connections = self._connections, []
             fd, self._lock_fd = self._lock_fd, None
+        with self._refresh_mutex:
+            refresh_fd, self._refresh_fd = self._refresh_fd, None
+        if refresh_fd is not None:
+            os.close(refresh_fd)
         for conn in conns:
             try:
                 conn.close()
