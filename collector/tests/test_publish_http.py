@@ -79,6 +79,8 @@ def test_every_export_answers_in_its_published_shape(fleet_server, name):
     response = get(server, f"/export/{name}.json")
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("application/json")
+    # Browsers on other sites (data.octoprint.org's charts) may read it.
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
     check_schema(response.json(), SCHEMAS[exports.parse_name(name)[0]])
 
 
@@ -147,6 +149,8 @@ def test_own_data_shows_that_instance_and_nothing_else(fleet_server):
     response = get(server, f"/track/{mine.id.upper()}/")
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
+    # No other site's page may read it from the owner's browser.
+    assert "Access-Control-Allow-Origin" not in response.headers
     doc = response.json()
     check_schema(doc, "OwnData")
     assert doc["instance_id"] == mine.id

@@ -124,6 +124,16 @@ class Publisher:
         )
 
 
+def _public(document: dict[str, Any]) -> Response:
+    """A public document: any web page may read it (data.octoprint.org's charts and
+    third-party plugin dashboards fetch the exports from the browser). Only
+    aggregated, masked figures get this header; an instance's own data never does.
+    """
+    response = jsonify(document)
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
 def register(
     app: Flask,
     publisher: Publisher,
@@ -138,22 +148,22 @@ def register(
         document = publisher.export(name)
         if document is None:
             return error(404, "unknown_export", "no such export")
-        return jsonify(document)
+        return _public(document)
 
     @app.get("/api/history/versions")
     def history_versions() -> Response:
-        return jsonify(publisher.versions())
+        return _public(publisher.versions())
 
     @app.get("/api/history/plugins/<plugin_id>")
     def history_plugin(plugin_id: str) -> Response:
         plugin_id = plugin_id.lower()
         if not history.valid_plugin_id(plugin_id):
             return error(400, "invalid_plugin_id", "plugin id must match [a-z0-9_.-]")
-        return jsonify(publisher.plugin(plugin_id))
+        return _public(publisher.plugin(plugin_id))
 
     @app.get("/api/history/prints")
     def history_prints() -> Response:
-        return jsonify(publisher.prints())
+        return _public(publisher.prints())
 
     @app.get("/metrics")
     def prometheus() -> Response:
