@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 
 import pytest
 import requests
-from collector_testkit import Server, wait_for
+from collector_testkit import Server, open_test_store
 
 HOUR = 3600
 SIZE = 40
@@ -122,16 +122,21 @@ def reports_sent(fleet: list[Instance]) -> int:
 @contextlib.contextmanager
 def fleet_collector(tmp: Path, db: str, min_group: int = 10) -> Iterator[tuple]:
     """A collector server that received the whole fleet, with rollups up to date."""
-    server = Server(["--min-group", str(min_group)], db, tmp / "server.log")
+    # No answer cache: a test reads what the rollups hold right then.
+    args = ["--min-group", str(min_group), "--stats-cache", "0"]
+    server = Server(args, db, tmp / "server.log")
     try:
         fleet = send_fleet(server.url)
-
-        def counted() -> bool:
-            doc = requests.get(f"{server.url}/export/instance_stats_7d.json", timeout=10)
-            return doc.json()["count"] == SIZE
-
-        # The store folds reports into rollups in the background (a few seconds).
-        wait_for(counted, timeout=60, interval=0.2)
+        # Every report is acknowledged, so committed; a forced refresh waits for
+        # any refresh the server is running and then folds in all of them. Then
+        # the rollups hold the whole fleet, whatever the refresher does next.
+        store = open_test_store(db)
+        try:
+            store.refresh(force=True)
+        finally:
+            store.close()
+        doc = requests.get(f"{server.url}/export/instance_stats_7d.json", timeout=10)
+        assert doc.json()["count"] == SIZE
         yield server, fleet
     finally:
         server.stop()
