@@ -87,7 +87,9 @@ def run() -> List[Row]:
                 Row(
                     "7e",
                     f"Export cost, p50 / p99 per uncached request ({label})",
-                    "; ".join(f"{p.rsplit('/', 1)[-1]} {_ms(t)}" for p, t in times.items()),
+                    "; ".join(
+                        f"{p.rsplit('/', 1)[-1]} {_ms(t)}" for p, t in times.items()
+                    ),
                     goal=f"p50 < {GOAL_SECONDS * 1000:.0f} ms each (reads rollups only)",
                     met=worst < GOAL_SECONDS,
                 )
