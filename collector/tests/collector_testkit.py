@@ -263,7 +263,7 @@ class Server:
                 raise AssertionError(f"collector exited: {self.log_path.read_text()}")
             try:
                 return requests.get(self.url + "/healthz", timeout=1).status_code == 200
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 return False
 
         wait_for(ready, timeout=timeout, interval=0.05)
@@ -337,8 +337,8 @@ class Gunicorn:
         assert self.proc.poll() is None, self.log_path.read_text()
         try:
             return requests.get(self.url + "/healthz", timeout=1).ok
-        except requests.ConnectionError:
-            return False
+        except (requests.ConnectionError, requests.Timeout):
+            return False  # still booting (a loaded CI machine can be slow)
 
     def stop(self) -> int:
         if self.proc.poll() is None:

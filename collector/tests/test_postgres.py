@@ -74,3 +74,38 @@ def test_two_collector_processes_on_one_postgresql_store_and_serve_the_same(
     assert a["plugins"] == [{"key": "octolapse", "instances": 30}]
     [row] = a["prints"]["by_version"]
     assert (row["instances"], row["started"], row["done"]) == (30, started, done)
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_copy_command_moves_a_sqlite_store_into_postgresql(make_app, db, db_path, clock):
+    from click.testing import CliRunner
+    from test_stats import _pong
+
+    from tracking_collector.app import get_collector
+    from tracking_collector.cli import main
+    from tracking_collector.store import SQLiteStore
+
+    source = SQLiteStore(str(db_path))
+    source_app = make_app(store=source)
+    client = source_app.test_client()
+    for _ in range(12):
+        iid = new_id()
+        _pong(client, iid, plugins="octolapse:1")
+        client.get(
+            f"/track/{iid}/print_done/", headers={"User-Agent": "OctoPrint/1.11.8"}
+        )
+        client.get(f"/track/{iid}/plugin_installed/?plugin=octolapse")
+    expected = client.get("/api/stats").get_json()
+    get_collector(source_app).close()
+
+    result = CliRunner().invoke(main, ["copy", "--db", str(db_path), "--to", db])
+    assert result.exit_code == 0, result.output
+    assert "instances: 12" in result.output and "events: 12" in result.output
+    copied = make_app()  # on the PostgreSQL database
+    assert copied.test_client().get("/api/stats").get_json() == expected
+    # New instances get fresh ids after the copied ones.
+    assert copied.test_client().get(f"/track/{new_id()}/startup/").status_code == 200
+    assert get_collector(copied).store.instance_count() == 13
+    # A second copy into a non-empty store is refused.
+    again = CliRunner().invoke(main, ["copy", "--db", str(db_path), "--to", db])
+    assert again.exit_code != 0

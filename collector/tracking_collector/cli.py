@@ -220,5 +220,27 @@ def purge(db, pool_size, retention_days) -> None:
     click.echo(f"purged {deleted} rows")
 
 
+@main.command()
+@_options
+@click.option(
+    "--to",
+    "target",
+    required=True,
+    help="Empty destination store: a postgresql:// URL or a SQLite file.",
+)
+def copy(db, pool_size, retention_days, target) -> None:
+    """Copy all data from --db into another store (e.g. SQLite to PostgreSQL)."""
+    source = open_store(db, pool_size=pool_size)
+    try:
+        destination = open_store(target, pool_size=pool_size)
+        try:
+            copied = source.copy_to(destination)
+        finally:
+            destination.close()
+    finally:
+        source.close()
+    click.echo(", ".join(f"{table}: {n}" for table, n in copied.items()))
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

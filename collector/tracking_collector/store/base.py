@@ -13,7 +13,7 @@ import json
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from .model import (
     DAY,
@@ -21,6 +21,7 @@ from .model import (
     PRINT_COLUMNS,
     RECENT_EVENTS,
     WINDOWS,
+    Batch,
     CohortSummary,
     InstanceRecord,
     Report,
@@ -116,10 +117,30 @@ def _newest(column: str) -> str:
     )
 
 
-_UPSERT_INSTANCE = (
-    f"INSERT INTO instances (uuid, first_seen, last_seen, {_ENV}, last_print, held,"
-    f" cohort) VALUES ({', '.join(['?'] * (len(ENV_COLUMNS) + 6))})"
-    " ON CONFLICT (uuid) DO UPDATE SET"
+class Upsert(NamedTuple):
+    """A multi-row write: ``INSERT INTO table (columns) <rows> <tail>``.
+
+    ``types`` are the PostgreSQL column types, which its backend needs to send a
+    whole batch as arrays in one statement (``unnest``).
+    """
+
+    table: str
+    columns: tuple[str, ...]
+    types: tuple[str, ...]
+    tail: str = ""
+
+    def values_sql(self) -> str:
+        return (
+            f"INSERT INTO {self.table} ({', '.join(self.columns)})"
+            f" VALUES ({', '.join(['?'] * len(self.columns))}) {self.tail}"
+        )
+
+
+_UPSERT_INSTANCE = Upsert(
+    "instances",
+    ("uuid", "first_seen", "last_seen", *ENV_COLUMNS, "last_print", "held", "cohort"),
+    ("text", "float8", "float8", *["text"] * len(ENV_COLUMNS), "float8", "text", "text"),
+    "ON CONFLICT (uuid) DO UPDATE SET"
     " first_seen = CASE WHEN excluded.first_seen < instances.first_seen"
     " THEN excluded.first_seen ELSE instances.first_seen END,"
     " last_seen = CASE WHEN excluded.last_seen > instances.last_seen"
@@ -133,30 +154,36 @@ _UPSERT_INSTANCE = (
     # hold reasons are ignored (the release was a decision about this instance).
     " held = CASE WHEN instances.released = 1 THEN instances.held"
     " ELSE COALESCE(instances.held, excluded.held) END,"
-    " cohort = COALESCE(instances.cohort, excluded.cohort)"
+    " cohort = COALESCE(instances.cohort, excluded.cohort)",
 )
-_UPSERT_DAY = (
-    "INSERT INTO instance_days (day, instance_id, hours, version, started, done,"
-    " failed, cancelled) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-    " ON CONFLICT (day, instance_id) DO UPDATE SET"
+_UPSERT_DAY = Upsert(
+    "instance_days",
+    ("day", "instance_id", "hours", "version", *PRINT_COLUMNS),
+    ("int4", "int8", "int4", "text", *["int4"] * len(PRINT_COLUMNS)),
+    "ON CONFLICT (day, instance_id) DO UPDATE SET"
     " hours = instance_days.hours | excluded.hours,"
     " version = COALESCE(excluded.version, instance_days.version), "
-    + ", ".join(f"{c} = instance_days.{c} + excluded.{c}" for c in PRINT_COLUMNS)
+    + ", ".join(f"{c} = instance_days.{c} + excluded.{c}" for c in PRINT_COLUMNS),
 )
-_INSERT_EVENT = (
-    "INSERT INTO events (instance_id, day, ts, event, key, version, fields)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+_INSERT_EVENT = Upsert(
+    "events",
+    ("instance_id", "day", "ts", "event", "key", "version", "fields"),
+    ("int8", "int4", "float8", "text", "text", "text", "text"),
 )
-_UPSERT_COUNT = (
-    "INSERT INTO ingest_counts (day, event, n) VALUES (?, ?, ?)"
-    " ON CONFLICT (day, event) DO UPDATE SET n = ingest_counts.n + excluded.n"
+_UPSERT_COUNT = Upsert(
+    "ingest_counts",
+    ("day", "event", "n"),
+    ("int4", "text", "int8"),
+    "ON CONFLICT (day, event) DO UPDATE SET n = ingest_counts.n + excluded.n",
 )
 # DO UPDATE rather than DO NOTHING: it locks the row until this transaction
 # commits, so a refresher's claim (DELETE ... RETURNING) waits for the data that
 # made the day dirty instead of recomputing without it and losing the mark.
-_MARK_DIRTY = (
-    "INSERT INTO dirty_days (day) VALUES (?)"
-    " ON CONFLICT (day) DO UPDATE SET day = excluded.day"
+_MARK_DIRTY = Upsert(
+    "dirty_days",
+    ("day",),
+    ("int4",),
+    "ON CONFLICT (day) DO UPDATE SET day = excluded.day",
 )
 _SET_META = (
     "INSERT INTO meta (key, value) VALUES (?, ?)"
@@ -178,6 +205,37 @@ def _in(values: Sequence[Any]) -> str:
 def _chunks(values: Sequence[Any], size: int = _IN_CHUNK) -> Iterator[Sequence[Any]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
+
+
+def instance_rows(batch: Batch) -> list[tuple]:
+    return [
+        (
+            f.uuid,
+            f.first_seen,
+            f.last_seen,
+            *(f.env[c] for c in ENV_COLUMNS),
+            f.last_print,
+            f.held,
+            f.cohort,
+        )
+        for f in batch.instances
+    ]
+
+
+def day_rows(batch: Batch, ids: dict[str, int] | None) -> list[tuple]:
+    """Instance-day rows, keyed by instance id (or by uuid when ``ids`` is None)."""
+    return sorted(
+        (day, ids[uuid] if ids is not None else uuid, d.hours, d.version, *d.prints)
+        for (uuid, day), d in batch.days.items()
+    )
+
+
+def dirty_rows(batch: Batch) -> list[tuple]:
+    return [(d,) for d in sorted({day for day, _ in batch.counts})]
+
+
+def count_rows(batch: Batch) -> list[tuple]:
+    return sorted((d, e, n) for (d, e), n in batch.counts.items())
 
 
 class Cursor:
@@ -283,37 +341,26 @@ class Store:
 
     def _ingest(self, q: Cursor, reports: Sequence[Report]) -> None:
         batch = fold(reports)
-        q.many(
-            _UPSERT_INSTANCE,
-            [
-                (
-                    f.uuid,
-                    f.first_seen,
-                    f.last_seen,
-                    *(f.env[c] for c in ENV_COLUMNS),
-                    f.last_print,
-                    f.held,
-                    f.cohort,
-                )
-                for f in batch.instances
-            ],
-        )
-        ids = self._ids(q, [f.uuid for f in batch.instances])
-        q.many(
-            _UPSERT_DAY,
-            sorted(
-                (day, ids[uuid], d.hours, d.version, *d.prints)
-                for (uuid, day), d in batch.days.items()
-            ),
-        )
+        ids = self._write_instances(q, instance_rows(batch))
+        self._write(q, _UPSERT_DAY, day_rows(batch, ids))
         if batch.events:
-            q.many(_INSERT_EVENT, [(ids[e[0]], *e[1:]) for e in batch.events])
-        days = sorted({day for day, _ in batch.counts})
+            self._write(q, _INSERT_EVENT, [(ids[e[0]], *e[1:]) for e in batch.events])
         # Last: the dirty marks and counter rows are the ones every concurrent
         # writer updates, so their row locks (PostgreSQL) are held only until the
         # commit right after.
-        q.many(_MARK_DIRTY, [(d,) for d in days])
-        q.many(_UPSERT_COUNT, sorted((d, e, n) for (d, e), n in batch.counts.items()))
+        self._write(q, _MARK_DIRTY, dirty_rows(batch))
+        self._write(q, _UPSERT_COUNT, count_rows(batch))
+
+    def _write(self, q: Cursor, upsert: Upsert, rows: Sequence[Sequence[Any]]) -> None:
+        """Write a batch of rows (an upsert); backends may send it more compactly."""
+        q.many(upsert.values_sql(), rows)
+
+    def _write_instances(
+        self, q: Cursor, rows: Sequence[Sequence[Any]]
+    ) -> dict[str, int]:
+        """Upsert instance rows; returns uuid -> id for them."""
+        self._write(q, _UPSERT_INSTANCE, rows)
+        return self._ids(q, [r[0] for r in rows])
 
     def _ids(self, q: Cursor, uuids: Sequence[str]) -> dict[str, int]:
         ids: dict[str, int] = {}
@@ -336,6 +383,31 @@ class Store:
         )
         with self._tx() as q:
             q.many(sql, rows)  # type: ignore[arg-type] - any iterable streams
+
+    COPIED_TABLES = ("instances", "instance_days", "events", "ingest_counts")
+
+    def copy_to(self, target: Store) -> dict[str, int]:
+        """Copy every stored instance, day, event and counter into an empty
+        ``target`` (another backend), then recompute its rollups; rows per table."""
+        copied = {}
+        for table in self.COPIED_TABLES:
+            if target.count_rows(table):
+                raise ValueError(f"target table {table} is not empty")
+        for table in self.COPIED_TABLES:
+            with self._read() as q:
+                columns = self._columns(q, table)
+                rows = q.rows(f"SELECT {', '.join(columns)} FROM {table}")
+            target.bulk_insert(table, columns, rows)
+            copied[table] = len(rows)
+        target._after_copy()
+        target.recompute()
+        return copied
+
+    def _columns(self, q: Cursor, table: str) -> list[str]:
+        raise NotImplementedError
+
+    def _after_copy(self) -> None:
+        """Bring id generators past the copied ids."""
 
     # ---- deletion --------------------------------------------------------------------
 
@@ -371,7 +443,7 @@ class Store:
         ]
         events = q.run("DELETE FROM events WHERE instance_id = ?", (iid,))
         q.run("DELETE FROM instances WHERE id = ?", (iid,))
-        q.many(_MARK_DIRTY, [(d,) for d in sorted(set(days) | set(event_days))])
+        self._write(q, _MARK_DIRTY, [(d,) for d in sorted(set(days) | set(event_days))])
         return 1 + len(days) + events
 
     def _instance_days(self, q: Cursor, iid: int, first: float, last: float) -> list[int]:
@@ -468,7 +540,7 @@ class Store:
             self._rewrite_windows(now)
         except BaseException:
             with self._tx() as q:
-                q.many(_MARK_DIRTY, [(d,) for d in dirty])
+                self._write(q, _MARK_DIRTY, [(d,) for d in dirty])
             raise
         return True
 
@@ -478,13 +550,13 @@ class Store:
             if days is None:
                 self._mark_all_dirty(q)
             else:
-                q.many(_MARK_DIRTY, [(d,) for d in sorted(set(days))])
+                self._write(q, _MARK_DIRTY, [(d,) for d in sorted(set(days))])
         self.refresh(force=True)
 
     def _mark_all_dirty(self, q: Cursor) -> None:
         lo, hi = q.rows("SELECT MIN(day), MAX(day) FROM instance_days")[0]
         if lo is not None:
-            q.many(_MARK_DIRTY, [(d,) for d in range(lo, hi + 1)])
+            self._write(q, _MARK_DIRTY, [(d,) for d in range(lo, hi + 1)])
 
     def _recompute_day(self, day: int) -> None:
         with self._read() as q:
@@ -545,7 +617,7 @@ class Store:
         days: set[int] = set()
         for iid, first, last in rows:
             days.update(self._instance_days(q, iid, first, last))
-        q.many(_MARK_DIRTY, [(d,) for d in sorted(days)])
+        self._write(q, _MARK_DIRTY, [(d,) for d in sorted(days)])
         return len(rows)
 
     def hold(self, instance: str, reason: str, cohort: str | None = None) -> bool:

@@ -14,7 +14,21 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from .base import Cursor, Store
+from .base import (
+    _INSERT_EVENT,
+    _MARK_DIRTY,
+    _UPSERT_COUNT,
+    _UPSERT_DAY,
+    _UPSERT_INSTANCE,
+    Cursor,
+    Store,
+    Upsert,
+    count_rows,
+    day_rows,
+    dirty_rows,
+    instance_rows,
+)
+from .model import Report, fold
 
 # Arbitrary constants identifying this application's advisory locks.
 _MIGRATION_LOCK = 0x7EAC_0010
@@ -94,6 +108,57 @@ class PostgresStore(Store):
 
     _read = _tx
 
+    @staticmethod
+    def _unnest_sql(upsert: Upsert, by_uuid: bool = False) -> str:
+        """One statement for a whole batch: the rows travel as one array per column.
+
+        ``by_uuid``: the ``instance_id`` column arrives as the instance's uuid and
+        is resolved by a join, so the statement does not wait for the
+        ids of the instance upsert before it (the batch is pipelined).
+        """
+        n = len(upsert.types)
+        names = ", ".join(f"c{k}" for k in range(n))
+        types = list(upsert.types)
+        if by_uuid:
+            ref = upsert.columns.index("instance_id")
+            types[ref] = "text"  # the uuid stands in for instance_id
+            columns = ", ".join("i.id" if k == ref else f"t.c{k}" for k in range(n))
+            source = (
+                f"SELECT {columns} FROM unnest({', '.join(f'?::{t}[]' for t in types)})"
+                f" AS t({names}) JOIN instances i ON i.uuid = t.c{ref}"
+            )
+        else:
+            arrays = ", ".join(f"?::{t}[]" for t in types)
+            source = f"SELECT * FROM unnest({arrays}) AS t({names})"
+        # Sorted by the key, so concurrent batches lock rows in the same order.
+        order = "1, 2" if len(upsert.columns) > 1 else "1"
+        return (
+            f"INSERT INTO {upsert.table} ({', '.join(upsert.columns)}) {source}"
+            f" ORDER BY {order} {upsert.tail}"
+        )
+
+    def _write(
+        self,
+        q: Cursor,
+        upsert: Upsert,
+        rows: Sequence[Sequence[Any]],
+        by_uuid: bool = False,
+    ) -> None:
+        if rows:
+            q.run(self._unnest_sql(upsert, by_uuid), [list(c) for c in zip(*rows)])
+
+    def _ingest(self, q: Cursor, reports: Sequence[Report]) -> None:
+        # The same rows as the shared path, sent as one pipeline: five statements,
+        # one round trip, instead of a wait for the instance ids in between.
+        batch = fold(reports)
+        with q.conn.pipeline():
+            self._write(q, _UPSERT_INSTANCE, instance_rows(batch))
+            self._write(q, _UPSERT_DAY, day_rows(batch, None), by_uuid=True)
+            if batch.events:
+                self._write(q, _INSERT_EVENT, batch.events, by_uuid=True)
+            self._write(q, _MARK_DIRTY, dirty_rows(batch))
+            self._write(q, _UPSERT_COUNT, count_rows(batch))
+
     def bulk_insert(
         self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
     ) -> None:
@@ -126,6 +191,25 @@ class PostgresStore(Store):
                     conn.execute("SELECT pg_advisory_unlock(%s)", (_REFRESH_LOCK,))
         finally:
             self._refresh_mutex.release()
+
+    def _columns(self, q: Cursor, table: str) -> list[str]:
+        return [
+            name
+            for (name,) in q.rows(
+                "SELECT column_name FROM information_schema.columns"
+                " WHERE table_schema = current_schema() AND table_name = ?"
+                " ORDER BY ordinal_position",
+                (table,),
+            )
+        ]
+
+    def _after_copy(self) -> None:
+        with self._tx() as q:
+            for table in ("instances", "events"):
+                q.rows(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
+                    f" COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
+                )
 
     def _migration_lock(self, q: Cursor) -> None:
         q.rows("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))

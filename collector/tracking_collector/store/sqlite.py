@@ -190,6 +190,9 @@ class SQLiteStore(Store):
         rows = q.rows("SELECT MAX(version) FROM schema_version")
         return rows[0][0] if rows and rows[0][0] is not None else None
 
+    def _columns(self, q: Cursor, table: str) -> list[str]:
+        return [row[1] for row in q.rows(f"PRAGMA table_info({table})")]
+
     def _legacy_reports(self, q: Cursor) -> Iterator[list[Report]] | None:
         if not q.rows(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'reports'"
