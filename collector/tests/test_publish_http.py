@@ -230,3 +230,18 @@ def test_public_numbers_leave_out_held_instances_but_their_owner_sees_them(make_
     own = client.get(f"/track/{ids[0]}/")
     assert own.status_code == 200
     assert "suspect" not in own.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+@pytest.mark.parametrize(
+    ("query", "charted"),
+    [("OctoLapse", "octolapse"), ("a/b<script>", None), ("", None)],
+)
+def test_dashboard_charts_the_chosen_plugin_only_for_a_valid_id(make_app, query, charted):
+    client = make_app(min_group=1).test_client()
+    page = client.get("/", query_string={"plugin": query}).get_data(as_text=True)
+    if charted:
+        assert f"Adoption of {charted}" in page
+    else:
+        assert "Adoption of" not in page and "Choose a plugin" in page
+    assert "<script" not in page

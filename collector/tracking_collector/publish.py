@@ -114,7 +114,8 @@ class Publisher:
         return sorted(p for p, n in counts.items() if n >= self.min_group)
 
     def trends(self, plugin_id: str | None) -> str:
-        chosen = plugin_id if plugin_id and history.valid_plugin_id(plugin_id) else None
+        plugin_id = (plugin_id or "").lower()
+        chosen = plugin_id if history.valid_plugin_id(plugin_id) else None
         return charts.trends(
             self.export("instance_stats_7d"),
             self.versions(),
