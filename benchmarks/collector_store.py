@@ -14,7 +14,8 @@
 - 7h: stats time against history length (7, 30, 90 days of 10k seeded instances).
 
 PostgreSQL is a throwaway cluster from Debian's ``postgresql`` package, started by
-the same helper the collector tests use (``collector/tests/pg_cluster.py``).
+the same helper the collector tests use (``collector/tests/pg_cluster.py``), with
+PostgreSQL's default settings (fsync and synchronous_commit on) on the local disk.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ def _pg_cluster():
     sys.path.insert(0, str(REPO / "collector" / "tests"))
     from pg_cluster import PgCluster
 
-    return PgCluster()
+    return PgCluster(durable=True)  # PostgreSQL's defaults: fsync on
 
 
 @contextlib.contextmanager

@@ -48,7 +48,10 @@ def find_bindir() -> Path:
 
 
 class PgCluster:
-    def __init__(self) -> None:
+    def __init__(self, durable: bool = False) -> None:
+        """``durable``: PostgreSQL's defaults (fsync on), as the benchmarks use;
+        the tests turn fsync off (the collector's durability is under test, not
+        the disk's)."""
         self.bindir = find_bindir()
         self.root = Path(tempfile.mkdtemp(prefix="tracking-pg-"))
         self.data = self.root / "data"
@@ -80,11 +83,12 @@ class PgCluster:
             "UTF8",
             "--no-sync",
         )
-        # fsync off: the collector's durability is under test, not the disk's.
         options = (
             f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1"
-            " -c fsync=off -c full_page_writes=off -c max_connections=300"
+            " -c max_connections=300"
         )
+        if not durable:
+            options += " -c fsync=off -c full_page_writes=off"
         self._run(
             "pg_ctl",
             "-D",

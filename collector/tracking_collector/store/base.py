@@ -9,7 +9,9 @@ model is described in ``model.py`` and the collector README ("Storage").
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
+import random
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
@@ -95,10 +97,15 @@ CREATE TABLE IF NOT EXISTS window_rollups (
 CREATE TABLE IF NOT EXISTS ingest_counts (
     day INTEGER NOT NULL,
     event TEXT NOT NULL,
+    shard INTEGER NOT NULL DEFAULT 0,
     n BIGINT NOT NULL,
-    PRIMARY KEY (day, event)
+    PRIMARY KEY (day, event, shard)
 ){without_rowid};
-CREATE TABLE IF NOT EXISTS dirty_days (day INTEGER PRIMARY KEY)
+CREATE TABLE IF NOT EXISTS dirty_days (
+    day INTEGER NOT NULL,
+    shard INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (day, shard)
+){without_rowid}
 """
 
 _ENV = ", ".join(ENV_COLUMNS)
@@ -170,20 +177,25 @@ _INSERT_EVENT = Upsert(
     ("instance_id", "day", "ts", "event", "key", "version", "fields"),
     ("int8", "int4", "float8", "text", "text", "text", "text"),
 )
+# Every batch updates a counter and a dirty mark of its day: rows every writer
+# would share. Each store (process) writes its own shard of them, so on
+# PostgreSQL concurrent writers do not queue behind one row lock held through
+# another's commit; readers sum the shards.
+SHARDS = 64
 _UPSERT_COUNT = Upsert(
     "ingest_counts",
-    ("day", "event", "n"),
-    ("int4", "text", "int8"),
-    "ON CONFLICT (day, event) DO UPDATE SET n = ingest_counts.n + excluded.n",
+    ("day", "event", "shard", "n"),
+    ("int4", "text", "int4", "int8"),
+    "ON CONFLICT (day, event, shard) DO UPDATE SET n = ingest_counts.n + excluded.n",
 )
 # DO UPDATE rather than DO NOTHING: it locks the row until this transaction
 # commits, so a refresher's claim (DELETE ... RETURNING) waits for the data that
 # made the day dirty instead of recomputing without it and losing the mark.
 _MARK_DIRTY = Upsert(
     "dirty_days",
-    ("day",),
-    ("int4",),
-    "ON CONFLICT (day) DO UPDATE SET day = excluded.day",
+    ("day", "shard"),
+    ("int4", "int4"),
+    "ON CONFLICT (day, shard) DO UPDATE SET day = excluded.day",
 )
 _SET_META = (
     "INSERT INTO meta (key, value) VALUES (?, ?)"
@@ -230,12 +242,12 @@ def day_rows(batch: Batch, ids: dict[str, int] | None) -> list[tuple]:
     )
 
 
-def dirty_rows(batch: Batch) -> list[tuple]:
-    return [(d,) for d in sorted({day for day, _ in batch.counts})]
+def dirty_rows(batch: Batch, shard: int) -> list[tuple]:
+    return [(d, shard) for d in sorted({day for day, _ in batch.counts})]
 
 
-def count_rows(batch: Batch) -> list[tuple]:
-    return sorted((d, e, n) for (d, e), n in batch.counts.items())
+def counter_rows(batch: Batch, shard: int) -> list[tuple]:
+    return sorted((d, e, shard, n) for (d, e), n in batch.counts.items())
 
 
 class Cursor:
@@ -348,8 +360,15 @@ class Store:
         # Last: the dirty marks and counter rows are the ones every concurrent
         # writer updates, so their row locks (PostgreSQL) are held only until the
         # commit right after.
-        self._write(q, _MARK_DIRTY, dirty_rows(batch))
-        self._write(q, _UPSERT_COUNT, count_rows(batch))
+        self._write(q, _MARK_DIRTY, dirty_rows(batch, self._shard))
+        self._write(q, _UPSERT_COUNT, counter_rows(batch, self._shard))
+
+    @functools.cached_property
+    def _shard(self) -> int:
+        return random.randrange(SHARDS)  # noqa: S311 - spreads load, no secret
+
+    def _mark_dirty(self, q: Cursor, days: Iterable[int]) -> None:
+        self._write(q, _MARK_DIRTY, [(d, self._shard) for d in sorted(set(days))])
 
     def _write(self, q: Cursor, upsert: Upsert, rows: Sequence[Sequence[Any]]) -> None:
         """Write a batch of rows (an upsert); backends may send it more compactly."""
@@ -443,7 +462,7 @@ class Store:
         ]
         events = q.run("DELETE FROM events WHERE instance_id = ?", (iid,))
         q.run("DELETE FROM instances WHERE id = ?", (iid,))
-        self._write(q, _MARK_DIRTY, [(d,) for d in sorted(set(days) | set(event_days))])
+        self._mark_dirty(q, sorted(set(days) | set(event_days)))
         return 1 + len(days) + events
 
     def _instance_days(self, q: Cursor, iid: int, first: float, last: float) -> list[int]:
@@ -522,7 +541,7 @@ class Store:
 
     def _refresh(self, now: float, force: bool) -> bool:
         with self._tx() as q:
-            dirty = sorted(d for (d,) in q.rows("DELETE FROM dirty_days RETURNING day"))
+            dirty = sorted({d for (d,) in q.rows("DELETE FROM dirty_days RETURNING day")})
             stamp = q.rows("SELECT value FROM meta WHERE key = 'windows_at'")
             due = (
                 force
@@ -540,7 +559,7 @@ class Store:
             self._rewrite_windows(now)
         except BaseException:
             with self._tx() as q:
-                self._write(q, _MARK_DIRTY, [(d,) for d in dirty])
+                self._mark_dirty(q, dirty)
             raise
         return True
 
@@ -550,13 +569,13 @@ class Store:
             if days is None:
                 self._mark_all_dirty(q)
             else:
-                self._write(q, _MARK_DIRTY, [(d,) for d in sorted(set(days))])
+                self._mark_dirty(q, sorted(set(days)))
         self.refresh(force=True)
 
     def _mark_all_dirty(self, q: Cursor) -> None:
         lo, hi = q.rows("SELECT MIN(day), MAX(day) FROM instance_days")[0]
         if lo is not None:
-            self._write(q, _MARK_DIRTY, [(d,) for d in range(lo, hi + 1)])
+            self._mark_dirty(q, range(lo, hi + 1))
 
     def _recompute_day(self, day: int) -> None:
         with self._read() as q:
@@ -617,7 +636,7 @@ class Store:
         days: set[int] = set()
         for iid, first, last in rows:
             days.update(self._instance_days(q, iid, first, last))
-        self._write(q, _MARK_DIRTY, [(d,) for d in sorted(days)])
+        self._mark_dirty(q, sorted(days))
         return len(rows)
 
     def hold(self, instance: str, reason: str, cohort: str | None = None) -> bool:
@@ -770,7 +789,9 @@ class Store:
         result: dict[int, dict[str, int]] = defaultdict(dict)
         with self._read() as q:
             for day, event, n in q.rows(
-                "SELECT day, event, n FROM ingest_counts WHERE day >= ?", (since_day,)
+                "SELECT day, event, SUM(n) FROM ingest_counts WHERE day >= ?"
+                " GROUP BY day, event",
+                (since_day,),
             ):
                 result[day][event] = int(n)
         return dict(result)

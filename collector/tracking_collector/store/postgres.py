@@ -23,7 +23,7 @@ from .base import (
     Cursor,
     Store,
     Upsert,
-    count_rows,
+    counter_rows,
     day_rows,
     dirty_rows,
     instance_rows,
@@ -156,8 +156,8 @@ class PostgresStore(Store):
             self._write(q, _UPSERT_DAY, day_rows(batch, None), by_uuid=True)
             if batch.events:
                 self._write(q, _INSERT_EVENT, batch.events, by_uuid=True)
-            self._write(q, _MARK_DIRTY, dirty_rows(batch))
-            self._write(q, _UPSERT_COUNT, count_rows(batch))
+            self._write(q, _MARK_DIRTY, dirty_rows(batch, self._shard))
+            self._write(q, _UPSERT_COUNT, counter_rows(batch, self._shard))
 
     def bulk_insert(
         self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
