@@ -109,3 +109,16 @@ def test_copy_command_moves_a_sqlite_store_into_postgresql(make_app, db, db_path
     # A second copy into a non-empty store is refused.
     again = CliRunner().invoke(main, ["copy", "--db", str(db_path), "--to", db])
     assert again.exit_code != 0
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+@pytest.mark.parametrize("mode, expected", [("NORMAL", "off"), ("FULL", "on")])
+def test_synchronous_setting_maps_to_synchronous_commit(db, mode, expected):
+    from tracking_collector.store import open_store
+
+    store = open_store(db, synchronous=mode, pool_size=2)
+    try:
+        with store._read() as q:
+            assert q.rows("SHOW synchronous_commit") == [(expected,)]
+    finally:
+        store.close()

@@ -120,9 +120,9 @@ def main() -> None:
     type=click.Choice(["NORMAL", "FULL"], case_sensitive=False),
     default="NORMAL",
     show_default=True,
-    help="SQLite synchronous mode: NORMAL survives collector crashes, "
-    "FULL also power loss.",
-)
+    help="NORMAL: an acknowledged report survives a crash of the collector; FULL:"
+    " also a power cut or OS crash (SQLite synchronous; PostgreSQL"
+    " synchronous_commit off / server default).",)
 @click.option(
     "--refresh-interval",
     envvar=ENV_PREFIX + "REFRESH_INTERVAL",

@@ -29,7 +29,7 @@ def open_store(
     db: str, *, synchronous: str = "NORMAL", pool_size: int = DEFAULT_POOL_SIZE
 ) -> Store:
     if is_postgres_url(db):
-        return PostgresStore(db, pool_size=pool_size)
+        return PostgresStore(db, pool_size=pool_size, synchronous=synchronous)
     return SQLiteStore(db, synchronous=synchronous)
 
 

@@ -73,7 +73,11 @@ class PostgresStore(Store):
     }
 
     def __init__(
-        self, url: str, pool_size: int = DEFAULT_POOL_SIZE, timeout: float = 30.0
+        self,
+        url: str,
+        pool_size: int = DEFAULT_POOL_SIZE,
+        timeout: float = 30.0,
+        synchronous: str = "NORMAL",
     ):
         try:
             from psycopg_pool import ConnectionPool
@@ -91,6 +95,7 @@ class PostgresStore(Store):
             timeout=timeout,
             open=True,
             name="tracking-collector",
+            kwargs=self._session_options(synchronous),
         )
         try:
             self._pool.wait(timeout)
@@ -98,6 +103,23 @@ class PostgresStore(Store):
         except BaseException:
             self._pool.close()
             raise
+
+    @staticmethod
+    def _session_options(synchronous: str) -> dict[str, str]:
+        """The collector's ``synchronous`` setting in PostgreSQL's terms.
+
+        NORMAL (default), as on SQLite: a commit survives a crash of the collector
+        (it is in the server) but the last ~0.6 s of commits can be lost if the
+        database server or machine crashes (``synchronous_commit=off``: the WAL is
+        flushed in the background; no corruption). FULL: the server's setting
+        (normally ``on``: flushed before the commit returns).
+        """
+        synchronous = str(synchronous).upper()
+        if synchronous not in ("NORMAL", "FULL"):
+            raise ValueError("synchronous must be NORMAL or FULL")
+        if synchronous == "NORMAL":
+            return {"options": "-c synchronous_commit=off"}
+        return {}
 
     @contextlib.contextmanager
     def _tx(self) -> Iterator[Cursor]:
