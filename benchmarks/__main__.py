@@ -17,6 +17,7 @@ from .common import Row
 def _modules() -> Dict[str, Callable[[], List[Row]]]:
     from . import (
         collector,
+        collector_exports,
         collector_store,
         hostcost,
         malformed,
@@ -37,6 +38,7 @@ def _modules() -> Dict[str, Callable[[], List[Row]]]:
         "7s": collector_store.stats_rows,
         "7d": collector_store.size_rows,
         "7h": collector_store.history_rows,
+        "7e": collector_exports.run,
     }
 
 

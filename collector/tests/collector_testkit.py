@@ -310,3 +310,59 @@ def start_server(tmp_path):
     yield start
     for server in servers:
         server.stop()
+
+
+GUNICORN = Path(sys.executable).with_name("gunicorn")
+
+
+class Gunicorn:
+    """gunicorn with the shipped config on a free loopback port (a context manager).
+
+    ``env`` adds to the environment (``TRACKING_COLLECTOR_*``, ...); two workers
+    unless it says otherwise.
+    """
+
+    def __init__(self, tmp_path: Path, db: Path | str, **env: str):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = tmp_path / "gunicorn.log"
+        environ = dict(
+            os.environ,
+            PYTHONPATH=str(COLLECTOR_DIR),
+            TRACKING_COLLECTOR_DB=str(db),
+            TRACKING_COLLECTOR_BIND=f"127.0.0.1:{self.port}",
+            TRACKING_COLLECTOR_WORKERS="2",
+        )
+        environ.update(env)
+        with open(self.log_path, "wb") as out:
+            self.proc = subprocess.Popen(
+                [str(GUNICORN), "-c", "python:tracking_collector.gunicorn_conf"],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=environ,
+            )
+
+    def up(self) -> bool:
+        import requests
+
+        assert self.proc.poll() is None, self.log_path.read_text()
+        try:
+            return requests.get(self.url + "/healthz", timeout=1).ok
+        except (requests.ConnectionError, requests.Timeout):
+            return False  # still booting (a loaded CI machine can be slow)
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        return self.proc.wait(30)
+
+    def __enter__(self) -> Gunicorn:
+        try:
+            wait_for(self.up, timeout=30, interval=0.05)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

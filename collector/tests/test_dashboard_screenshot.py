@@ -14,6 +14,14 @@ import requests
 from collector_testkit import REPO_ROOT, new_id, wait_for
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 DAY = 86400
 
 
@@ -122,12 +130,7 @@ def test_dashboard_screenshot_shows_charts_for_many_instances(
     subprocess.run(
         [
             CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--no-first-run",
+            *CHROMIUM_ARGS,
             f"--user-data-dir={profile}",
             f"--screenshot={out}",
             "--window-size=1280,1600",

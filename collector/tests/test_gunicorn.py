@@ -2,69 +2,26 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import requests
-from collector_testkit import (
-    COLLECTOR_DIR,
-    free_port,
-    new_id,
-    open_test_store,
-    stored,
-    wait_for,
-)
-
-GUNICORN = Path(sys.executable).with_name("gunicorn")
+from collector_testkit import Gunicorn, new_id, open_test_store, stored
 
 
 def test_gunicorn_with_shipped_config_acknowledges_stored_reports(tmp_path, db):
-    port = free_port()
-    env = dict(
-        os.environ,
-        PYTHONPATH=str(COLLECTOR_DIR),
-        TRACKING_COLLECTOR_DB=str(db),
-        TRACKING_COLLECTOR_BIND=f"127.0.0.1:{port}",
-        TRACKING_COLLECTOR_WORKERS="2",
-    )
-    log = tmp_path / "gunicorn.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [str(GUNICORN), "-c", "python:tracking_collector.gunicorn_conf"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-
-        def up():
-            assert proc.poll() is None, log.read_text()
-            try:
-                return requests.get(url + "/healthz", timeout=1).ok
-            except (requests.ConnectionError, requests.Timeout):
-                return False  # still booting (a loaded CI machine can be slow)
-
-        wait_for(up, timeout=30, interval=0.05)
+    with Gunicorn(tmp_path, db) as server:
         ids = [new_id() for _ in range(20)]
         for iid in ids:
             # Longer than the collector's 10 s ack timeout: a slow commit shows as
             # its 503 answer, with the log, rather than as a client timeout.
             r = requests.post(
-                f"{url}/track/{iid}/pong/", data="version=1.11.8", timeout=30
+                f"{server.url}/track/{iid}/pong/", data="version=1.11.8", timeout=30
             )
-            assert r.json() == {"ok": True}, log.read_text()
-    finally:
-        proc.terminate()
-        proc.wait(30)
+            assert r.json() == {"ok": True}, server.log_path.read_text()
     store = open_test_store(db)
     assert set(store.uuids()) == set(ids)
     assert stored(store) == len(ids)
     store.close()
-    text = log.read_text()
-    assert "127.0.0.1 " not in text.replace(f"127.0.0.1:{port}", "")
+    text = server.log_path.read_text()
+    assert "127.0.0.1 " not in text.replace(f"127.0.0.1:{server.port}", "")
     assert not any(iid in text for iid in ids)
 
 

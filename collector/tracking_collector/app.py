@@ -20,6 +20,7 @@ from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException, NotFound
 
 from . import admin
+from . import metrics
 from . import validation as v
 from .admission import Admission as SourceAdmission
 from .config import Config
@@ -28,6 +29,9 @@ from .fastpath import FastPath
 from .geo import GeoLookup, client_ip, parse_networks
 from .source_state import StoreKeys, StoreState
 from .sources import SourceKeys
+from .history import HISTORY_DAYS
+from .publish import Publisher
+from .publish import register as register_publishing
 from .stats import compute_stats
 from .store import BatchWriter, Report, Store, WriterClosed, open_store
 
@@ -88,7 +92,10 @@ class Collector:
             )
             admission = self.sources
         self.admission = admission
-        self.writer = BatchWriter(self.store)
+        # The writer commits through a wrapper that times commits for /metrics.
+        self.writer = BatchWriter(
+            metrics.InstrumentedStore(self.store, lambda: self.writer.depth())
+        )
         self._stop = threading.Event()
         self._stats_lock = threading.Lock()
         self._stats_cache: tuple[float, dict[str, Any]] | None = None
@@ -316,6 +323,7 @@ def create_app(
             ) from None
         _wait(future)
 
+    @metrics.counted
     def record(
         instance: str,
         event: str,
@@ -381,13 +389,24 @@ def create_app(
         _submit(collector.writer.forget, instance)
         return _ok()
 
+    publisher = Publisher(
+        collector.store,
+        config.min_group,
+        collector.clock,
+        history_days=max(1, min(HISTORY_DAYS, int(config.retention_days))),
+        cache_seconds=config.stats_cache,
+        refresh=None if background_refresh else collector.store.refresh,
+    )
+    register_publishing(app, publisher, _error)
+
     @app.get("/api/stats")
     def api_stats() -> Response:
         return jsonify(collector.stats())
 
     @app.get("/")
     def dashboard() -> Response:
-        return Response(render(collector.stats()), mimetype="text/html")
+        trends = publisher.trends(request.args.get("plugin"))
+        return Response(render(collector.stats(), trends), mimetype="text/html")
 
     @app.get("/openapi.json")
     def openapi_doc() -> Response:

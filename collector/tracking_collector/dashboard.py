@@ -159,11 +159,13 @@ th:first-child,td:first-child{text-align:left}
 .legend{font-size:12px;margin-top:4px} .key{margin-right:14px}
 .key i{display:inline-block;width:10px;height:10px;margin-right:4px;border-radius:2px}
 .empty{color:#889;font-size:13px}
+.pick{font-size:13px;margin:0 0 8px}
 footer{padding:0 28px 24px;font-size:12px;color:#667}
 """
 
 
-def render(stats: dict[str, Any]) -> str:
+def render(stats: dict[str, Any], trends: str = "") -> str:
+    """The page: current figures, then ``trends`` (the charts of charts.trends)."""
     mg = stats["min_group"]
     day, week = stats["active"]["24h"], stats["active"]["7d"]
     prints = stats["prints"]
@@ -191,6 +193,7 @@ def render(stats: dict[str, Any]) -> str:
         bar_chart(stats["firmware"], "Printer firmware (active 7 days)", mg),
         bar_chart(stats["countries"], "Countries (active 7 days)", mg),
         bar_chart(stats["plugins"], "Third-party plugins (active 7 days)", mg),
+        trends,
     ]
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'

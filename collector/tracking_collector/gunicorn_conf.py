@@ -10,13 +10,25 @@ Several workers share one SQLite file: ``SQLiteStore`` serialises their commits
 with an flock, so each worker's writer commits everything that queued up while the
 other one was committing. With a ``postgresql://`` database each worker keeps its
 own connection pool (``TRACKING_COLLECTOR_POOL_SIZE``) and commits on its own.
+
+Prometheus: every worker keeps its metrics in files under PROMETHEUS_MULTIPROC_DIR
+so that /metrics, whichever worker answers, sums all of them. The master sets the
+directory up when it starts (a fresh temporary one unless the operator sets it),
+before any worker imports prometheus_client, empties it so that no stale worker
+counts, and drops a dead worker's live gauges when it exits.
 """
 
+import glob
 import logging
 import os
+import shutil
+import tempfile
 import traceback
 
 from gunicorn.glogging import Logger
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+_created_metrics_dir = []
 
 bind = os.environ.get("TRACKING_COLLECTOR_BIND", "127.0.0.1:8989")
 # 3 x 16 measured best on 2 cores (benchmark row 7: ~3,700 reports/s against
@@ -130,3 +142,34 @@ def worker_exit(server, worker):
     from tracking_collector.wsgi import app
 
     get_collector(app).close()
+
+
+def on_starting(server):
+    """Set up the metrics directory in the master, before any worker is forked.
+
+    Workers inherit the variable and import prometheus_client only after the fork
+    (no preload). Done here rather than at import, so that importing this module
+    (tests, tools) leaves the environment alone. Files left by an earlier run would
+    be summed in: start from zero.
+    """
+    directory = os.environ.get(MULTIPROC_ENV)
+    if not directory:
+        directory = tempfile.mkdtemp(prefix="tracking-collector-metrics-")
+        os.environ[MULTIPROC_ENV] = directory
+        _created_metrics_dir.append(directory)
+    os.makedirs(directory, exist_ok=True)
+    for path in glob.glob(os.path.join(directory, "*.db")):
+        os.remove(path)
+
+
+def on_exit(server):
+    """Remove the metrics directory if this config made it."""
+    for directory in _created_metrics_dir:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def child_exit(server, worker):
+    """Drop the dead worker's live gauges (its counters stay in the sums)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -157,9 +157,19 @@ def normalize_plugins(plugins: str) -> str:
     return ",".join(f"{p}:{v}" for p, v in sorted(plugin_entries(plugins)))
 
 
+# Plugin events as OctoPrint's tracking plugin and ours name them on the wire
+# (install_plugin, ...) and as rollup metrics; the "plugin_*" spellings too.
+PLUGIN_EVENT_METRICS = {
+    "install_plugin": "plugin_installed",
+    "uninstall_plugin": "plugin_uninstalled",
+    "plugin_installed": "plugin_installed",
+    "plugin_uninstalled": "plugin_uninstalled",
+}
+
+
 def event_key(report: Report) -> str | None:
     """The one value an event is grouped by in rollups (plugin id, update target)."""
-    if report.event.startswith("plugin_"):
+    if report.event.startswith("plugin_") or report.event.endswith("_plugin"):
         plugin = report.fields.get("plugin")
         return plugin.strip().lower() if plugin else None
     if report.event.startswith("update_"):
@@ -321,8 +331,8 @@ def day_rollup(
             counter[("hour", str(hour))] = int(n)
     for event, key, n in event_rows:
         counter[("event", event)] += n
-        if event in ("plugin_installed", "plugin_uninstalled") and key:
-            counter[(event, key)] += n
+        if event in PLUGIN_EVENT_METRICS and key:
+            counter[(PLUGIN_EVENT_METRICS[event], key)] += n
     return +counter
 
 

@@ -56,6 +56,10 @@ class BatchWriter:
         )
         self._thread.start()
 
+    def depth(self) -> int:
+        """Operations waiting for the writer thread (approximate, for metrics)."""
+        return self._queue.qsize()
+
     def _submit(self, kind: str, arg: Any) -> Future:
         op = _Op(kind, arg)
         with self._close_lock:
