@@ -19,19 +19,18 @@ from typing import Any, Callable, Optional
 from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException, NotFound
 
-from . import admin
-from . import metrics
+from . import admin, metrics
 from . import validation as v
 from .admission import Admission as SourceAdmission
 from .config import Config
 from .dashboard import render
 from .fastpath import FastPath
 from .geo import GeoLookup, client_ip, parse_networks
-from .source_state import StoreKeys, StoreState
-from .sources import SourceKeys
 from .history import HISTORY_DAYS
 from .publish import Publisher
 from .publish import register as register_publishing
+from .source_state import StoreKeys, StoreState
+from .sources import SourceKeys
 from .stats import compute_stats
 from .store import BatchWriter, Report, Store, WriterClosed, open_store
 
