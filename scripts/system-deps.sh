@@ -5,10 +5,17 @@
 # Debian or Ubuntu; otherwise stops with the exact command, before any test runs.
 set -eu
 
+# Where the tests look for them (tests/browser: /usr/bin/chromium; the collector's tests:
+# /usr/lib/postgresql/<version>/bin). Overridable only so that tests can see a machine
+# without them.
+chromium="${SYSTEM_DEPS_CHROMIUM:-/usr/bin/chromium}"
+font="${SYSTEM_DEPS_FONT:-/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf}"
+postgresql="${SYSTEM_DEPS_POSTGRESQL:-/usr/lib/postgresql}"
+
 missing=""
-[ -x /usr/bin/chromium ] || missing="$missing chromium"
-[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing="$missing fonts-dejavu-core"
-ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$missing postgresql"
+[ -x "$chromium" ] || missing="$missing chromium"
+[ -e "$font" ] || missing="$missing fonts-dejavu-core"
+ls "$postgresql"/*/bin/initdb >/dev/null 2>&1 || missing="$missing postgresql"
 [ -z "$missing" ] && exit 0
 
 command="apt-get install -y --no-install-recommends$missing"

@@ -175,22 +175,32 @@ def _finish(run: Run) -> Run:
     return run
 
 
-def run_ours(python: Path, template: Path, target: Path) -> Run:
+def _start(python: Path, template: Path, target: Path, plugins: Dict[str, Any]) -> Run:
+    """A server on a copy of ``template``. The bundled plugin knows where to send and
+    under which id; ``plugins`` says whether it is switched on and whether ours runs."""
     receiver = Receiver().start()
-    basedir = shutil.copytree(template, target)
-    # The bundled plugin knows where to send and under which id, but is undecided: it
-    # would only start when switched on, which the owner does below.
-    config = {
-        "plugins": {
-            "tracking": {"unique_id": BUNDLED_ID, "server": receiver.url},
-        }
-    }
+    bundled = {"tracking": {"unique_id": BUNDLED_ID, "server": receiver.url}}
     server = OctoPrint(
-        basedir, receiver.url, config=merge(OFFLINE, config), python=str(python)
+        shutil.copytree(template, target),
+        receiver.url,
+        config=merge(OFFLINE, {"plugins": merge(bundled, plugins)}),
+        python=str(python),
     )
     run = Run(server, receiver)
     try:
         server.start()
+    except BaseException:
+        _finish(run)
+        raise
+    return run
+
+
+def run_ours(python: Path, template: Path, target: Path) -> Run:
+    # The bundled plugin is undecided: it would only start when switched on, which the
+    # owner does below.
+    run = _start(python, template, target, {})
+    server, receiver = run.server, run.receiver
+    try:
         s = server.session()
         run.before_decision = server.api(s, "GET", "/api/plugin/usage_tracking").json()
         run.wizard = server.api(s, "GET", "/api/setup/wizard").json()
@@ -226,22 +236,10 @@ def run_ours(python: Path, template: Path, target: Path) -> Run:
 
 
 def run_baseline(python: Path, template: Path, target: Path) -> Run:
-    receiver = Receiver().start()
-    basedir = shutil.copytree(template, target)
-    config = {
-        "plugins": {
-            "_disabled": ["usage_tracking"],
-            "tracking": {
-                "enabled": True,
-                "unique_id": BUNDLED_ID,
-                "server": receiver.url,
-            },
-        }
-    }
-    server = OctoPrint(basedir, None, config=merge(OFFLINE, config), python=str(python))
-    run = Run(server, receiver)
+    plugins = {"_disabled": ["usage_tracking"], "tracking": {"enabled": True}}
+    run = _start(python, template, target, plugins)
+    server = run.server
     try:
-        server.start()
         s = server.session()
         run.index_status = _index(server, s)
         run.wait("pong")
