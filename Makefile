@@ -45,6 +45,10 @@ test-compat: venv $(COMPAT_VERSIONS:%=$(COMPAT)/%/.installed)
 		$(COMPAT)/$$v/bin/pip install -q -c compat/constraints-$$v.txt $(COMPAT)/dist/*.whl \
 			|| exit 1; \
 	done
+	@newest=$$($(BIN)/pip index versions --pre octoprint 2>/dev/null \
+		| sed -n 's/^octoprint (\(.*\))$$/\1/p'); \
+	case " $(COMPAT_VERSIONS) " in *" $$newest "*) ;; *) [ -z "$$newest" ] || \
+		echo "note: OctoPrint $$newest is out: add compat/constraints-$$newest.txt";; esac
 	$(PYTEST) tests/compat
 
 test-plugin: venv

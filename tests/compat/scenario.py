@@ -35,15 +35,25 @@ GCODE = "\n".join(
 )
 
 #: OctoPrint reaches out to octoprint.org and plugins.octoprint.org at startup; the
-#: matrix keeps to loopback. Port 9 (discard) on loopback refuses at once.
+#: matrix keeps what it can to loopback. Port 9 (discard) on loopback refuses at once.
+#: (Software Update's checks against GitHub have no URL setting and fail by name.)
+NOWHERE = "http://127.0.0.1:9/"
+CHANNELS = ("_important", "_releases", "_blog", "_plugins", "_octopi")
 OFFLINE = {
+    "server": {"pythonEolCheck": {"url": NOWHERE}},
     "plugins": {
-        "pluginmanager": {
-            "repository": "http://127.0.0.1:9/plugins.json",
-            "notices": "http://127.0.0.1:9/notices.json",
-        },
-        "softwareupdate": {"check_overlay_url": "http://127.0.0.1:9/overlay.json"},
-    }
+        "announcements": {"channels": {c: {"url": NOWHERE} for c in CHANNELS}},
+        "health_check": {"checks": {"python_eol": {"url": NOWHERE}}},
+        "pluginmanager": {"repository": NOWHERE, "notices": NOWHERE},
+        "softwareupdate": {"check_overlay_url": NOWHERE},
+    },
+}
+
+#: OctoPrint's deprecated methods warn through Python's warnings, which Python hides
+#: outside ``__main__`` (OctoPrint shows them only with --debug): show each once, in
+#: octoprint.log as ``py.warnings``, in both runs alike.
+WARNINGS = {
+    "PYTHONWARNINGS": "default::DeprecationWarning,default::PendingDeprecationWarning"
 }
 
 _RECORD = re.compile(
@@ -184,6 +194,7 @@ def _start(python: Path, template: Path, target: Path, plugins: Dict[str, Any]) 
         shutil.copytree(template, target),
         receiver.url,
         config=merge(OFFLINE, {"plugins": merge(bundled, plugins)}),
+        env=WARNINGS,
         python=str(python),
     )
     run = Run(server, receiver)
