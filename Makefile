@@ -7,6 +7,11 @@ OCTOPRINT_VERSION := 1.11.8
 COMPAT := .venv-compat
 COMPAT_VERSIONS := $(patsubst compat/constraints-%.txt,%,$(wildcard compat/constraints-*.txt))
 PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider
+# The oldest OctoPrint runs on the oldest Python we promise (3.9), where the machine has
+# one (python3.9 on PATH, or pyenv's); otherwise on $(PYTHON).
+PYTHON39 ?= $(firstword $(foreach p,python3.9 $(wildcard $(HOME)/.pyenv/versions/3.9*/bin/python),\
+	$(shell $(p) -c 'import sys; assert sys.version_info[:2] == (3, 9)' 2>/dev/null && echo $(p))))
+COMPAT_PYTHON_1.10.3 ?= $(or $(PYTHON39),$(PYTHON))
 
 .PHONY: venv test test-plugin test-collector test-compat system-deps lint lint-py39 demo \
 	bench translations clean
@@ -31,7 +36,7 @@ system-deps:
 # wheel built from it: what pip makes of the archive an owner installs).
 $(COMPAT)/%/.installed: compat/constraints-%.txt
 	rm -rf $(COMPAT)/$*
-	$(PYTHON) -m venv $(COMPAT)/$*
+	$(or $(COMPAT_PYTHON_$*),$(PYTHON)) -m venv $(COMPAT)/$*
 	$(COMPAT)/$*/bin/pip install -q --upgrade pip
 	$(COMPAT)/$*/bin/pip install -q -c $< "octoprint==$*"
 	touch $@
@@ -52,10 +57,10 @@ test-compat: venv $(COMPAT_VERSIONS:%=$(COMPAT)/%/.installed)
 	$(PYTEST) tests/compat
 
 test-plugin: venv
-	$(BIN)/python -m pytest tests -q
+	$(PYTEST) tests --ignore=tests/compat
 
 test-collector: venv
-	$(BIN)/python -m pytest collector/tests -q
+	$(PYTEST) collector/tests
 
 # vermin: nothing newer than the Python 3.9 that requires-python and
 # __plugin_pythoncompat__ promise (X | Y annotations are ruff's FA rules: vermin's

@@ -4,6 +4,8 @@ plugin installed from its built archive (``make test-compat``)."""
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from tests.compat.scenario import BUNDLED_ID
@@ -17,7 +19,7 @@ def major(version: str) -> int:
     return int(version.split(".")[0])
 
 
-def test_loads_as_usage_tracking(ours, version):
+def test_loads_as_usage_tracking(ours, version, python):
     listed = {p["key"]: p for p in ours.plugins}
     assert "usage_tracking" in listed, sorted(listed)
     assert listed["usage_tracking"]["enabled"] is True
@@ -26,6 +28,14 @@ def test_loads_as_usage_tracking(ours, version):
     startup = ours.hits("startup")
     assert startup, ours.receiver.events()
     assert startup[0].fields["version"] == version
+    # The row's own Python (3.9 for the oldest OctoPrint where the machine has one).
+    running = subprocess.run(
+        [str(python), "-c", "import platform; print(platform.python_version())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert startup[0].fields["python"] == running
 
 
 def test_wizard_is_required_while_undecided_and_nothing_is_sent(ours):
