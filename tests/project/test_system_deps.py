@@ -16,7 +16,8 @@ RUNUSER = shutil.which("runuser")
 
 
 def as_nobody(**env: str) -> subprocess.CompletedProcess:
-    """The script as an unprivileged user, who cannot install anything."""
+    """The script as an unprivileged user, who cannot install anything. It is fed on
+    stdin from /: the checkout may be somewhere nobody cannot read (under /root)."""
     assert RUNUSER and os.geteuid() == 0, "the tests run as root (see COMMON rules)"
     return subprocess.run(
         [
@@ -27,10 +28,12 @@ def as_nobody(**env: str) -> subprocess.CompletedProcess:
             "env",
             *(f"{k}={v}" for k, v in env.items()),
             "sh",
-            str(SCRIPT),
+            "-s",
         ],  # fmt: skip
+        input=SCRIPT.read_text(),
         capture_output=True,
         text=True,
+        cwd="/",
         timeout=60,
     )
 
