@@ -29,7 +29,7 @@ def as_nobody(**env: str) -> subprocess.CompletedProcess:
             *(f"{k}={v}" for k, v in env.items()),
             "sh",
             "-s",
-        ],  # fmt: skip
+        ],
         input=SCRIPT.read_text(),
         capture_output=True,
         text=True,
