@@ -31,3 +31,27 @@ def test_matrix_covers_the_dev_version_the_oldest_allowed_and_2():
     assert dev in tested
     assert any(v.startswith(oldest + ".") for v in tested), (oldest, tested)
     assert any(v.startswith("2.") for v in tested), tested
+
+
+def test_deprecations_are_warning_records_without_time_and_basedir():
+    from tests.compat.scenario import deprecations
+
+    basedir = Path("/tmp/run-7/base")
+    log = "\n".join(
+        [
+            "2026-11-26 11:03:46,476 - octoprint - INFO - Installing serial compat "
+            "overlay for deprecated serial.* settings path",
+            "2026-11-26 11:03:50,787 - octoprint.settings - WARNING - DeprecationWarning:"
+            " Detected access to deprecated settings path ['serial', 'autoconnect']",
+            "2026-11-26 11:03:51,000 - py.warnings - WARNING - /tmp/run-7/base/x.py:3: "
+            "DeprecationWarning: old is deprecated",
+            "  old()",
+            "2026-11-26 11:03:52,000 - octoprint.server - WARNING - Could not fetch feed",
+        ]
+    )
+    assert deprecations(log, basedir) == [
+        "octoprint.settings - WARNING - DeprecationWarning: Detected access to "
+        "deprecated settings path ['serial', 'autoconnect']",
+        "py.warnings - WARNING - <basedir>/x.py:3: DeprecationWarning: old is "
+        "deprecated old()",
+    ]
