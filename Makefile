@@ -3,8 +3,18 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 OCTOPRINT_VERSION := 1.11.8
+# The compatibility matrix: one OctoPrint version per constraints file in compat/.
+COMPAT := .venv-compat
+COMPAT_VERSIONS := $(patsubst compat/constraints-%.txt,%,$(wildcard compat/constraints-*.txt))
+PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider
+# The oldest OctoPrint runs on the oldest Python we promise (3.9), where the machine has
+# one (python3.9 on PATH, or pyenv's); otherwise on $(PYTHON).
+PYTHON39 ?= $(firstword $(foreach p,python3.9 $(wildcard $(HOME)/.pyenv/versions/3.9*/bin/python),\
+	$(shell $(p) -c 'import sys; assert sys.version_info[:2] == (3, 9)' 2>/dev/null && echo $(p))))
+COMPAT_PYTHON_1.10.3 ?= $(or $(PYTHON39),$(PYTHON))
 
-.PHONY: venv test test-plugin test-collector lint demo bench translations clean
+.PHONY: venv test test-plugin test-collector test-compat system-deps lint lint-py39 demo \
+	bench translations clean
 
 $(BIN)/.installed: pyproject.toml collector/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,19 +24,55 @@ $(BIN)/.installed: pyproject.toml collector/pyproject.toml
 
 venv: $(BIN)/.installed
 
-test: venv
-	$(BIN)/python -m pytest tests collector/tests -q -p no:cacheprovider
+# System packages first (Chromium, PostgreSQL): installed through apt when run as root,
+# otherwise it stops here with the command to run, before any test.
+test: system-deps venv
+	$(PYTEST) tests collector/tests --ignore=tests/compat
+
+system-deps:
+	@sh scripts/system-deps.sh
+
+# Each version in its own venv, with the plugin from its built archive (sdist, then the
+# wheel built from it: what pip makes of the archive an owner installs).
+$(COMPAT)/%/.installed: compat/constraints-%.txt
+	rm -rf $(COMPAT)/$*
+	$(or $(COMPAT_PYTHON_$*),$(PYTHON)) -m venv $(COMPAT)/$*
+	$(COMPAT)/$*/bin/pip install -q --upgrade pip
+	$(COMPAT)/$*/bin/pip install -q -c $< "octoprint==$*"
+	touch $@
+
+test-compat: venv $(COMPAT_VERSIONS:%=$(COMPAT)/%/.installed)
+	rm -rf $(COMPAT)/dist
+	$(BIN)/python -m build --outdir $(COMPAT)/dist . >$(COMPAT)/build.log 2>&1 \
+		|| { cat $(COMPAT)/build.log; exit 1; }
+	for v in $(COMPAT_VERSIONS); do \
+		$(COMPAT)/$$v/bin/pip uninstall -q -y OctoPrint-UsageTracking 2>/dev/null; \
+		$(COMPAT)/$$v/bin/pip install -q -c compat/constraints-$$v.txt $(COMPAT)/dist/*.whl \
+			|| exit 1; \
+	done
+	@newest=$$($(BIN)/pip index versions --pre octoprint 2>/dev/null \
+		| sed -n 's/^octoprint (\(.*\))$$/\1/p'); \
+	case " $(COMPAT_VERSIONS) " in *" $$newest "*) ;; *) [ -z "$$newest" ] || \
+		echo "note: OctoPrint $$newest is out: add compat/constraints-$$newest.txt";; esac
+	$(PYTEST) tests/compat
 
 test-plugin: venv
-	$(BIN)/python -m pytest tests -q
+	$(PYTEST) tests --ignore=tests/compat
 
 test-collector: venv
-	$(BIN)/python -m pytest collector/tests -q
+	$(PYTEST) collector/tests
 
-lint: venv
+# vermin: nothing newer than the Python 3.9 that requires-python and
+# __plugin_pythoncompat__ promise (X | Y annotations are ruff's FA rules: vermin's
+# heuristic for them ignores `from __future__ import annotations`).
+lint: lint-py39
 	$(BIN)/pip install -q ruff
-	$(BIN)/ruff check octoprint_tracking tests collector
-	$(BIN)/ruff format --check octoprint_tracking tests
+	$(BIN)/ruff check octoprint_tracking tests collector harness benchmarks
+	$(BIN)/ruff format --check octoprint_tracking tests harness
+
+lint-py39: venv
+	$(BIN)/pip install -q vermin
+	$(BIN)/vermin -q -t=3.9- --no-tips --violations octoprint_tracking collector/tracking_collector
 
 demo: venv
 	$(BIN)/python scripts/demo.py
@@ -40,4 +86,4 @@ translations: venv
 	$(BIN)/pybabel compile -d octoprint_tracking/translations
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info test-artifacts demo-data
+	rm -rf $(VENV) $(COMPAT) build dist *.egg-info test-artifacts demo-data

@@ -37,7 +37,7 @@ import uuid
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from tests.support.octoprint import free_port
+from harness.process import free_port
 
 from . import common
 from .common import Row

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from octoprint_tracking.consent import KILL_SWITCHES
+from octoprint_tracking.settings import KILL_SWITCHES
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("DEMO_DATA", ROOT / "demo-data"))

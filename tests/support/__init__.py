@@ -1,1 +1,0 @@
-"""Transitional: the test support moved to ``harness/`` (shared with ``benchmarks/``)."""
