@@ -15,7 +15,7 @@
 - 7h: stats time against history length (7, 30, 90 days of 10k seeded instances).
 
 PostgreSQL is a throwaway cluster from Debian's ``postgresql`` package, started by
-the same helper the collector tests use (``collector/tests/pg_cluster.py``), with
+the same helper the collector tests use (``harness/pg_cluster.py``), with
 PostgreSQL's default settings (fsync and synchronous_commit on) on the local disk.
 """
 
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import random
-import sys
 import time
 import uuid
 from collections import Counter
@@ -67,8 +66,7 @@ def _pick(rng: random.Random, table) -> str:
 
 
 def _pg_cluster():
-    sys.path.insert(0, str(REPO / "collector" / "tests"))
-    from pg_cluster import PgCluster
+    from harness.pg_cluster import PgCluster
 
     return PgCluster(durable=True)  # PostgreSQL's defaults: fsync on
 

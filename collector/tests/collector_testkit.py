@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
 COLLECTOR_DIR = Path(__file__).resolve().parents[1]
 REPO_ROOT = COLLECTOR_DIR.parent
-# Test the work tree even when an older copy is installed in the venv.
+# Test the work tree even when an older copy is installed in the venv; the repository
+# root for ``harness`` (one way to start a server and to wait, shared with the plugin's
+# tests and the benchmarks).
 sys.path.insert(0, str(COLLECTOR_DIR))
+sys.path.insert(1, str(REPO_ROOT))
+
+from harness.process import ServerProcess, answers, free_port  # noqa: E402
 
 from tracking_collector import Config, create_app  # noqa: E402
 from tracking_collector.app import get_collector  # noqa: E402
@@ -29,18 +32,6 @@ CLIENT_IP = "203.0.113.7"
 
 def new_id() -> str:
     return str(uuid.uuid4())
-
-
-def wait_for(predicate: Callable[[], object], timeout: float = 10.0, interval=0.02):
-    """Poll ``predicate`` until truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(interval)
 
 
 class Clock:
@@ -67,7 +58,7 @@ def db_path(tmp_path) -> Path:
 @pytest.fixture(scope="session")
 def pg_cluster():
     """One throwaway PostgreSQL server for the session (a database per test)."""
-    from pg_cluster import PgCluster, PgUnavailable
+    from harness.pg_cluster import PgCluster, PgUnavailable
 
     try:
         cluster = PgCluster()
@@ -222,12 +213,6 @@ def store(app):
     return get_collector(app).store
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def collector_command() -> list[str]:
     script = Path(sys.executable).with_name("tracking-collector")
     if not script.exists():
@@ -235,63 +220,37 @@ def collector_command() -> list[str]:
     return [str(script)]
 
 
-class Server:
+class Server(ServerProcess):
+    """``tracking-collector serve`` on a free loopback port, started and awaited."""
+
     def __init__(self, args: list[str], db: Path | str, log_path: Path):
         self.port = free_port()
         self.db = db
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_path
         env = dict(
             os.environ,
             PYTHONPATH=os.pathsep.join(
                 [str(COLLECTOR_DIR), os.environ.get("PYTHONPATH", "")]
             ),
         )
-        self._log = open(log_path, "ab")
-        self.proc = subprocess.Popen(
-            [
-                *collector_command(),
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--db",
-                str(db),
-                *args,
-            ],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
+        super().__init__(
+            [*collector_command(), "serve", "--host", "127.0.0.1", "--port",
+             str(self.port), "--db", str(db), *args],
+            log_path,
             env=env,
-        )
-        self.wait_ready()
+        )  # fmt: skip
+        self.start(answers(self.url + "/healthz"), timeout=20)
 
-    def wait_ready(self, timeout: float = 20.0) -> None:
-        import requests
-
-        def ready():
-            if self.proc.poll() is not None:
-                raise AssertionError(f"collector exited: {self.log_path.read_text()}")
-            try:
-                return requests.get(self.url + "/healthz", timeout=1).status_code == 200
-            except (requests.ConnectionError, requests.Timeout):
-                return False
-
-        wait_for(ready, timeout=timeout, interval=0.05)
+    @property
+    def proc(self):
+        return self.process
 
     def stop(self, sig=signal.SIGTERM, timeout: float = 15.0) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self._log.close()
-        return self.proc.returncode
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+        try:
+            super().stop(sig, timeout)
+        except subprocess.TimeoutExpired:
+            pass  # killed by ServerProcess.stop
+        return self.process.returncode
 
 
 @pytest.fixture
@@ -315,7 +274,7 @@ def start_server(tmp_path):
 GUNICORN = Path(sys.executable).with_name("gunicorn")
 
 
-class Gunicorn:
+class Gunicorn(ServerProcess):
     """gunicorn with the shipped config on a free loopback port (a context manager).
 
     ``env`` adds to the environment (``TRACKING_COLLECTOR_*``, ...); two workers
@@ -325,7 +284,6 @@ class Gunicorn:
     def __init__(self, tmp_path: Path, db: Path | str, **env: str):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = tmp_path / "gunicorn.log"
         environ = dict(
             os.environ,
             PYTHONPATH=str(COLLECTOR_DIR),
@@ -334,34 +292,28 @@ class Gunicorn:
             TRACKING_COLLECTOR_WORKERS="2",
         )
         environ.update(env)
-        with open(self.log_path, "wb") as out:
-            self.proc = subprocess.Popen(
-                [str(GUNICORN), "-c", "python:tracking_collector.gunicorn_conf"],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=environ,
-            )
+        super().__init__(
+            [str(GUNICORN), "-c", "python:tracking_collector.gunicorn_conf"],
+            tmp_path / "gunicorn.log",
+            env=environ,
+        )
+
+    @property
+    def proc(self):
+        return self.process
 
     def up(self) -> bool:
-        import requests
+        assert self.process.poll() is None, self.log()
+        return answers(self.url + "/healthz")()
 
-        assert self.proc.poll() is None, self.log_path.read_text()
-        try:
-            return requests.get(self.url + "/healthz", timeout=1).ok
-        except (requests.ConnectionError, requests.Timeout):
-            return False  # still booting (a loaded CI machine can be slow)
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        return self.proc.wait(30)
+    def stop(self, sig=signal.SIGTERM, timeout: float = 30.0) -> int:
+        if self.process is not None:
+            super().stop(sig, timeout)
+        return self.process.returncode if self.process is not None else 0
 
     def __enter__(self) -> Gunicorn:
-        try:
-            wait_for(self.up, timeout=30, interval=0.05)
-        except BaseException:
-            self.stop()
-            raise
+        # A loaded CI machine can take a while to boot two workers.
+        self.start(answers(self.url + "/healthz"), timeout=30)
         return self
 
     def __exit__(self, *exc) -> None:

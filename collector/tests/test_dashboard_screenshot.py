@@ -11,7 +11,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import requests
-from collector_testkit import REPO_ROOT, new_id, wait_for
+from collector_testkit import REPO_ROOT, eventually, new_id
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -114,7 +114,7 @@ def test_dashboard_screenshot_shows_charts_for_many_instances(
     )
     _populate(server.url, instances=40)
     # Rollups follow ingest within a refresh interval.
-    wait_for(
+    eventually(
         lambda: (
             requests.get(f"{server.url}/api/stats", timeout=10).json()["active"]["7d"][
                 "instances"

@@ -6,7 +6,7 @@ import os
 import signal
 
 import requests
-from collector_testkit import Gunicorn, new_id, wait_for
+from collector_testkit import Gunicorn, eventually, new_id
 from prometheus_client.parser import text_string_to_metric_families
 
 REPORTS = 60
@@ -63,11 +63,11 @@ def test_metrics_sum_both_workers_and_survive_a_worker_restart(tmp_path):
         # A worker dies: gunicorn replaces it, its live gauge goes, its counts stay.
         dead = sorted(pids)[0]
         os.kill(int(dead), signal.SIGKILL)
-        wait_for(
+        eventually(
             lambda: not (metrics_dir / f"gauge_livesum_{dead}.db").exists(),
             timeout=30,
         )
-        wait_for(server.up, timeout=30, interval=0.05)
+        eventually(server.up, timeout=30, interval=0.05)
         assert _accepted(url) == REPORTS
     assert server.proc.returncode == 0, server.log_path.read_text()
 

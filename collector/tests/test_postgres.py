@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-from collector_testkit import new_id, open_test_store, stored, wait_for
+from collector_testkit import eventually, new_id, open_test_store, stored
 
 
 @pytest.mark.parametrize("backend", ["postgresql"])
@@ -66,7 +66,7 @@ def test_two_collector_processes_on_one_postgresql_store_and_serve_the_same(
         )
 
     # Rollups follow within a few refresh intervals, whichever process refreshes.
-    wait_for(settled, timeout=20)
+    eventually(settled, timeout=20)
     a, b = both_stats()
     a.pop("generated_at"), b.pop("generated_at")
     assert a == b

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from click.testing import CliRunner
-from collector_testkit import new_id, open_test_store, wait_for
+from collector_testkit import eventually, new_id, open_test_store
 
 from tracking_collector.app import get_collector
 from tracking_collector.cli import main
@@ -88,7 +88,7 @@ def test_background_purge_runs_without_being_called(make_app, clock, db):
     seed.close()
     app = make_app(background_purge=True, purge_interval=0.05)
     store = get_collector(app).store
-    wait_for(lambda: store.instance_count() == 1, timeout=10)
+    eventually(lambda: store.instance_count() == 1, timeout=10)
 
 
 def test_purge_command_deletes_old_data(db):

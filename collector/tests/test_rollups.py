@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from collector_testkit import new_id, wait_for
+from collector_testkit import eventually, new_id
 from test_stats import _pong
 
 from tracking_collector.app import get_collector
@@ -51,7 +51,7 @@ def test_background_refresher_follows_ingest_within_its_interval(make_app):
     def ten():
         return collector.store.window(7).get("active", {}).get("") == 10
 
-    wait_for(ten)
+    eventually(ten)
     assert collector.store.refreshed_at() is not None
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import requests
-from collector_testkit import CLIENT_IP, UA, new_id, open_test_store, wait_for
+from collector_testkit import CLIENT_IP, UA, eventually, new_id, open_test_store
 
 
 def test_served_collector_stores_geolocates_and_forgets_over_http(
@@ -82,7 +82,7 @@ def test_served_collector_stores_geolocates_and_forgets_over_http(
         assert http.get(f"{server.url}/openapi.json", timeout=10).json()["openapi"]
         # The background refresher brings the rollups up to date within moments,
         # the forgotten instance (the only one in DE) taken out.
-        wait_for(
+        eventually(
             lambda: (
                 http.get(f"{server.url}/api/stats", timeout=10).json()["countries"]
                 == [{"key": "unknown", "instances": "<10"}]
@@ -119,4 +119,4 @@ def test_served_collector_shuts_down_cleanly_on_sigterm(start_server):
     server = start_server()
     requests.get(f"{server.url}/track/{new_id()}/ping/", timeout=10)
     assert server.stop() == 0
-    wait_for(lambda: server.proc.poll() is not None)
+    eventually(lambda: server.proc.poll() is not None)

@@ -14,22 +14,17 @@ import itertools
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
+
+from .process import free_port
 
 APT_HINT = "apt-get install -y postgresql  (Debian/Ubuntu: server binaries for the tests)"
 
 
 class PgUnavailable(RuntimeError):
     """PostgreSQL's server binaries (or its user) are missing on this machine."""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def find_bindir() -> Path:
@@ -58,7 +53,7 @@ class PgCluster:
         self.socket_dir = self.root / "sock"
         self.logfile = self.root / "server.log"
         self.socket_dir.mkdir()
-        self.port = _free_port()
+        self.port = free_port()
         self._as: list[str] = []
         if os.geteuid() == 0:
             # initdb refuses root: the cluster belongs to the postgres user.
