@@ -20,7 +20,8 @@ REPO_ROOT = COLLECTOR_DIR.parent
 sys.path.insert(0, str(COLLECTOR_DIR))
 sys.path.insert(1, str(REPO_ROOT))
 
-from harness.process import ServerProcess, answers, free_port  # noqa: E402
+from harness.process import ServerProcess, answers, free_port  # noqa: E402, F401
+from harness.wait import eventually  # noqa: E402, F401 - re-exported for the tests
 
 from tracking_collector import Config, create_app  # noqa: E402
 from tracking_collector.app import get_collector  # noqa: E402
