@@ -68,7 +68,7 @@ def _options(f):
             "--retention-days",
             envvar=ENV_PREFIX + "RETENTION_DAYS",
             type=click.FloatRange(min=0, min_open=True),
-            default=90.0,
+            default=Config.retention_days,
             show_default=True,
             help="Delete reports older than this.",
         ),
@@ -100,16 +100,16 @@ def main() -> None:
     "(repeatable; env: comma separated).",
 )
 @click.option(
-    "--host", envvar=ENV_PREFIX + "HOST", default="127.0.0.1", show_default=True
+    "--host", envvar=ENV_PREFIX + "HOST", default=Config.host, show_default=True
 )
 @click.option(
-    "--port", envvar=ENV_PREFIX + "PORT", type=int, default=8989, show_default=True
+    "--port", envvar=ENV_PREFIX + "PORT", type=int, default=Config.port, show_default=True
 )
 @click.option(
     "--min-group",
     envvar=ENV_PREFIX + "MIN_GROUP",
     type=click.IntRange(min=1),
-    default=10,
+    default=Config.min_group,
     show_default=True,
     help="Groups with fewer instances are shown as '<N'.",
 )
@@ -117,7 +117,7 @@ def main() -> None:
     "--purge-interval",
     envvar=ENV_PREFIX + "PURGE_INTERVAL",
     type=click.FloatRange(min=0, min_open=True),
-    default=3600.0,
+    default=Config.purge_interval,
     show_default=True,
     help="Seconds between background retention purges.",
 )
@@ -125,7 +125,7 @@ def main() -> None:
     "--synchronous",
     envvar=ENV_PREFIX + "SYNCHRONOUS",
     type=click.Choice(["NORMAL", "FULL"], case_sensitive=False),
-    default="NORMAL",
+    default=Config.synchronous,
     show_default=True,
     help="NORMAL: an acknowledged report survives a crash of the collector; FULL:"
     " also a power cut or OS crash (SQLite synchronous; PostgreSQL"
@@ -135,7 +135,7 @@ def main() -> None:
     "--refresh-interval",
     envvar=ENV_PREFIX + "REFRESH_INTERVAL",
     type=click.FloatRange(min=0, min_open=True),
-    default=5.0,
+    default=Config.refresh_interval,
     show_default=True,
     help="Seconds between rollup refreshes (the dashboard lags ingest by this much).",
 )
@@ -143,7 +143,7 @@ def main() -> None:
     "--stats-cache",
     envvar=ENV_PREFIX + "STATS_CACHE",
     type=click.FloatRange(min=0),
-    default=5.0,
+    default=Config.stats_cache,
     show_default=True,
     help="Seconds a computed /api/stats answer is reused (0: none).",
 )
@@ -151,7 +151,7 @@ def main() -> None:
     "--max-age-days",
     envvar=ENV_PREFIX + "MAX_AGE_DAYS",
     type=click.FloatRange(min=0),
-    default=7.0,
+    default=Config.max_age_days,
     show_default=True,
     help="How far the 'age' field may date a report back.",
 )
@@ -159,7 +159,7 @@ def main() -> None:
     "--new-ids-per-source",
     envvar=ENV_PREFIX + "NEW_IDS_PER_SOURCE",
     type=click.IntRange(min=0),
-    default=50,
+    default=Config.new_ids_per_source,
     show_default=True,
     help="New instance ids one network may create per UTC day before its new ids"
     " are held (0: off).",
@@ -168,7 +168,7 @@ def main() -> None:
     "--min-lifetime",
     envvar=ENV_PREFIX + "MIN_LIFETIME",
     type=click.FloatRange(min=0),
-    default=1800.0,
+    default=Config.min_lifetime,
     show_default=True,
     help="Seconds from first to last report below which a silent instance stays"
     " out of trends.",
@@ -177,14 +177,14 @@ def main() -> None:
     "--gone-after",
     envvar=ENV_PREFIX + "GONE_AFTER",
     type=click.FloatRange(min=0),
-    default=3600.0,
+    default=Config.gone_after,
     show_default=True,
     help="Seconds of silence after which a short-lived instance counts as gone.",
 )
 @click.option(
     "--plausibility/--no-plausibility",
     envvar=ENV_PREFIX + "PLAUSIBILITY",
-    default=True,
+    default=Config.plausibility,
     show_default=True,
     help="Hold instances that report impossible environments.",
 )
