@@ -29,6 +29,11 @@ THEMEIFY = range(10, 22)  # themeify 1.2.2
 INSTALLED_OCTOLAPSE = range(0, 11)  # sent install_plugin for octolapse
 PRINTED = range(0, 12)  # print_started; done for the first 10, failed for 2
 PRINT_SECONDS = 3600
+PI_BUILD = "0.18.0-1.7.2-20220318105810"
+OCTOPIUPTODATE = range(0, 20)  # pong octopiuptodate_build = PI_BUILD
+# webui_load from the first 30: chrome 120 on 0-19, firefox 121 on 20-29;
+# os_name windows on 0-14, linux on 15-29; the last 10 never load the web UI.
+CLIENTS = range(0, 30)
 # Pings at random hours of the past week: history for the charts, never more than
 # the whole fleet in one hour, and the same version, so no figure above changes.
 PAST_PINGS = 24
@@ -89,12 +94,22 @@ def _send(url: str, instance: Instance) -> None:
             "plugins": instance.plugins,
             "age": age_into_previous_hour(),
         }
+        if instance.n in OCTOPIUPTODATE:
+            body["octopiuptodate_build"] = PI_BUILD
         r = http.post(
             f"{url}/track/{iid}/pong/",
             data=urlencode(body).replace("+", "%20"),
             timeout=20,
         )
         assert r.status_code == 200, r.text
+        if instance.n in CLIENTS:
+            chrome = instance.n < 20
+            get(
+                "webui_load",
+                browser_name="chrome" if chrome else "firefox",
+                browser_version="120.0.6099.71" if chrome else "121.0",
+                os_name="windows" if instance.n < 15 else "linux",
+            )
         if instance.n in INSTALLED_OCTOLAPSE:
             get("install_plugin", plugin="octolapse", plugin_version="0.4.5")
         if instance.n in PRINTED:
@@ -114,7 +129,11 @@ def send_fleet(url: str, size: int = SIZE) -> list[Instance]:
 def reports_sent(fleet: list[Instance]) -> int:
     """How many reports ``send_fleet`` sent (each answered 200)."""
     return sum(
-        2 + PAST_PINGS + (i.n in INSTALLED_OCTOLAPSE) + 2 * (i.n in PRINTED)
+        2
+        + PAST_PINGS
+        + (i.n in INSTALLED_OCTOLAPSE)
+        + (i.n in CLIENTS)
+        + 2 * (i.n in PRINTED)
         for i in fleet
     )
 

@@ -14,6 +14,9 @@ from collector_testkit import new_id
 from known_fleet import (
     INSTALLED_OCTOLAPSE,
     OCTOLAPSE,
+    OCTOPIUPTODATE,
+    PI_BUILD,
+    PRINT_SECONDS,
     PRINTED,
     SIZE,
     THEMEIFY,
@@ -56,6 +59,10 @@ def test_plugin_stats_count_instances_versions_and_installs(fleet_server):
     assert plugins["octolapse"]["instances"] == len(OCTOLAPSE)
     assert plugins["octolapse"]["versions"]["0.4.5"]["instances"] == len(OCTOLAPSE)
     assert plugins["octolapse"]["install_events"] == len(INSTALLED_OCTOLAPSE)
+    # Per version too (key "id:version" of the install events' plugin_version).
+    assert plugins["octolapse"]["versions"]["0.4.5"]["install_events"] == len(
+        INSTALLED_OCTOLAPSE
+    )
     assert plugins["themeify"]["instances"] == len(THEMEIFY)
     assert list(plugins) == ["octolapse", "themeify"]
 
@@ -71,6 +78,40 @@ def test_printing_stats_count_outcomes(fleet_server):
         "cancelled": 0,
     }
     assert doc["success_rate"] == round(10 / 12, 4)
+    # Every finished print (10 done, 2 failed) lasted PRINT_SECONDS, all on one
+    # day: the total and that day's histogram bucket; the other days had no
+    # printers, so their figures are hidden, not zero.
+    assert doc["total"] == len(PRINTED) * PRINT_SECONDS
+    shown = [h["count"] for h in doc["histogram"] if h["count"] is not None]
+    assert shown == [len(PRINTED) * PRINT_SECONDS]
+
+
+@pytest.mark.parametrize("days", [7, 30])
+def test_rpi_and_client_exports_count_builds_browsers_and_client_systems(
+    fleet_server, days
+):
+    server, _ = fleet_server
+    rpi = get(server, f"/export/rpi_stats_{days}d.json").json()
+    assert rpi["octopiuptodate_builds"] == {
+        PI_BUILD: {"instances": len(OCTOPIUPTODATE)},
+        "unknown": {"instances": SIZE - len(OCTOPIUPTODATE)},
+    }
+    client = get(server, f"/export/client_environment_stats_{days}d.json").json()
+    assert client["browser"] == {
+        "chrome": {"instances": 20},
+        "firefox": {"instances": 10},
+        "unknown": {"instances": 10},
+    }
+    assert client["browser_version"] == {
+        "chrome/120": {"instances": 20},
+        "firefox/121": {"instances": 10},
+        "unknown": {"instances": 10},
+    }
+    assert client["os"] == {
+        "windows": {"instances": 15},
+        "linux": {"instances": 15},
+        "unknown": {"instances": 10},
+    }
 
 
 @pytest.mark.parametrize("name", exports.export_names())

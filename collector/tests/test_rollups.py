@@ -168,3 +168,105 @@ def test_a_dated_back_report_never_overrides_a_newer_environment(store, clock):
     env = store.instance(iid).env
     # Newer values stay; the older report only fills what was unknown.
     assert (env["version"], env["python"], env["os"]) == ("1.11.8", "3.11", "linux")
+
+
+def test_schema_1_database_gains_print_seconds_and_new_env_columns(
+    db, clock, monkeypatch
+):
+    from collector_testkit import open_test_store
+
+    from tracking_collector.store import base
+
+    # A database as schema 1 left it (this code stops before migration 2)...
+    monkeypatch.setattr(base, "SCHEMA_VERSION", 1)
+    old = open_test_store(db)
+    day = day_of(clock.now)
+    try:
+        old.bulk_insert(
+            "instances",
+            ("uuid", "first_seen", "last_seen", "version"),
+            [("a" * 32, clock.now, clock.now, "1.11.8")],
+        )
+        with old._read() as q:
+            ((iid,),) = q.rows("SELECT id FROM instances")
+        old.bulk_insert(
+            "instance_days",
+            ("day", "instance_id", "hours", "version", "done"),
+            [(day, iid, 1, "1.11.8", 2)],
+        )
+        with old._read() as q:
+            assert "print_seconds" not in old._columns(q, "instance_days")
+    finally:
+        old.close()
+    monkeypatch.undo()
+
+    # ...is migrated on start: old rows keep their figures, with 0 print seconds.
+    store = open_test_store(db)
+    try:
+        with store._read() as q:
+            assert q.rows("SELECT version FROM schema_version") == [(2,)]
+            assert q.rows("SELECT done, print_seconds FROM instance_days") == [(2, 0)]
+            columns = store._columns(q, "instances")
+        assert {"octopiuptodate_build", "browser_version", "client_os"} <= set(columns)
+        client = {
+            "browser_name": "firefox",
+            "browser_version": "121.0",
+            "os_name": "macos",
+        }
+        store.add_many(
+            [
+                Report("a" * 32, "print_done", clock.now, fields={"elapsed": "90.6"}),
+                Report("a" * 32, "webui_load", clock.now, fields=client),
+            ]
+        )
+        store.recompute([day])
+        counts = store.day_counts(day)
+        assert counts[("print_done", "1.11.8")] == 3
+        assert counts[("print_seconds", "1.11.8")] == 90
+        assert counts[("browser_version", "firefox/121")] == 1
+        assert counts[("client_os", "macos")] == 1
+    finally:
+        store.close()
+    # Opening again migrates nothing twice.
+    open_test_store(db).close()
+
+
+def test_print_seconds_browser_keys_and_install_versions_are_folded_safely():
+    from tracking_collector.store.model import (
+        MAX_ELAPSED,
+        browser_version,
+        day_rollup,
+        elapsed_seconds,
+        fold,
+    )
+
+    assert [elapsed_seconds(v) for v in ("61.9", "-5", "nan", "x", None, "1e12")] == [
+        61,
+        0,
+        0,
+        0,
+        0,
+        MAX_ELAPSED,
+    ]
+    assert browser_version("chrome", "120.0.6099") == "chrome/120"
+    assert browser_version("safari", "beta") == "safari/unknown"
+    t = 100 * DAY
+    batch = fold(
+        [
+            Report("a", "print_started", t, fields={"elapsed": "999"}),
+            Report("a", "print_done", t + 1, fields={"elapsed": "60"}),
+            Report("a", "print_cancelled", t + 2, fields={"elapsed": "30"}),
+        ]
+    )
+    # Only finished prints carry a duration; a start's elapsed is ignored.
+    assert batch.days[("a", 100)].seconds == 90
+    counter = day_rollup(
+        [],
+        [],
+        [("1.11.8", 1, 1, 1, 0, 1, 90)],
+        [],
+        [("octolapse", '{"plugin_version": "0.4.5"}'), ("octolapse", "not json")],
+    )
+    assert counter[("print_seconds", "1.11.8")] == 90
+    assert counter[("plugin_version_installed", "octolapse:0.4.5")] == 1
+    assert counter[("plugin_version_installed", "octolapse:unknown")] == 1

@@ -314,7 +314,14 @@ def read_window(store: Any, days: int, now: float) -> Window:
     first_day, last_day = day_of(since), day_of(now)
     win = store.window(days)
     daily = store.daily(
-        ("hour", "python", "plugin_installed", "print_instances", "print_seconds")
+        (
+            "hour",
+            "python",
+            "plugin_installed",
+            "plugin_version_installed",
+            "print_instances",
+            "print_seconds",
+        )
         + _PRINT_METRICS,
         first_day,
         last_day,
@@ -327,10 +334,6 @@ def read_window(store: Any, days: int, now: float) -> Window:
             if since <= start + HOUR and start <= now:
                 hourly.append((float(start), int(hours.get(str(hour), 0))))
     python_days = daily.get("python", {})
-    plugin_versions: dict[str, Counter] = {}
-    for key, value in win.get("plugin_version", {}).items():
-        plugin, _, version = key.partition(":")
-        plugin_versions.setdefault(plugin, Counter())[version or "unknown"] = value
     prints: Counter = Counter()
     for outcome, metric in zip(OUTCOMES, _PRINT_METRICS):
         prints[outcome] = sum(
@@ -354,8 +357,11 @@ def read_window(store: Any, days: int, now: float) -> Window:
             for day in range(first_day, last_day + 1)
         ],
         plugins=Counter(win.get("plugin", {})),
-        plugin_versions=plugin_versions,
+        plugin_versions=_by_plugin(win.get("plugin_version", {})),
         plugin_installs=_summed(daily.get("plugin_installed", {})),
+        plugin_version_installs=_by_plugin(
+            _summed(daily.get("plugin_version_installed", {}))
+        ),
         print_instances=int(sum(win.get("print_instances", {}).values())),
         prints=prints,
         print_seconds=float(sum(sum(k.values()) for k in seconds.values())),
@@ -376,3 +382,12 @@ def _summed(per_day: Mapping[int, Mapping[str, int]]) -> Counter:
     for keys in per_day.values():
         total.update(keys)
     return total
+
+
+def _by_plugin(counts: Mapping[str, int]) -> dict[str, Counter]:
+    """``{"id:version": n}`` -> plugin id -> version -> n."""
+    result: dict[str, Counter] = {}
+    for key, value in counts.items():
+        plugin, _, version = key.partition(":")
+        result.setdefault(plugin, Counter())[version or "unknown"] = value
+    return result

@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 from .model import (
     DAY,
     ENV_COLUMNS,
+    INSTALL_EVENTS,
     PRINT_COLUMNS,
     RECENT_EVENTS,
     WINDOWS,
@@ -36,7 +37,7 @@ from .model import (
     window_rollup,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # Windows move with the clock: rewritten at least this often even with no ingest.
 WINDOW_MAX_AGE = 60.0
 _IN_CHUNK = 500
@@ -108,8 +109,28 @@ CREATE TABLE IF NOT EXISTS dirty_days (
 ){without_rowid}
 """
 
+# Schema 1's environment columns, frozen: a new database is created as schema 1
+# and migrated like an old one, so both end up with the same tables.
+_ENV_COLUMNS_V1 = (
+    "version", "python", "os", "bits", "cores", "pi_model", "octopi", "firmware",
+    "plugins", "browser", "country", "city",
+)  # fmt: skip
+# Migrations: schema version -> statements that bring schema version - 1 to it.
+# ADD COLUMN with a constant default is a metadata change on both engines (no
+# table rewrite), so it is quick on big tables.
+_MIGRATIONS = {
+    2: [
+        # print seconds per instance-day; env values for rpi/client exports
+        "ALTER TABLE instance_days ADD COLUMN print_seconds BIGINT NOT NULL DEFAULT 0",
+        *(
+            f"ALTER TABLE instances ADD COLUMN {c} TEXT"
+            for c in ENV_COLUMNS
+            if c not in _ENV_COLUMNS_V1
+        ),
+    ],
+}
 _ENV = ", ".join(ENV_COLUMNS)
-_ENV_DDL = ",\n    ".join(f"{c} TEXT" for c in ENV_COLUMNS)
+_ENV_DDL = ",\n    ".join(f"{c} TEXT" for c in _ENV_COLUMNS_V1)
 _ENV_DAY = ", ".join(
     "COALESCE(d.version, i.version)" if c == "version" else "i." + c for c in ENV_COLUMNS
 )
@@ -165,12 +186,15 @@ _UPSERT_INSTANCE = Upsert(
 )
 _UPSERT_DAY = Upsert(
     "instance_days",
-    ("day", "instance_id", "hours", "version", *PRINT_COLUMNS),
-    ("int4", "int8", "int4", "text", *["int4"] * len(PRINT_COLUMNS)),
+    ("day", "instance_id", "hours", "version", *PRINT_COLUMNS, "print_seconds"),
+    ("int4", "int8", "int4", "text", *["int4"] * len(PRINT_COLUMNS), "int8"),
     "ON CONFLICT (day, instance_id) DO UPDATE SET"
     " hours = instance_days.hours | excluded.hours,"
     " version = COALESCE(excluded.version, instance_days.version), "
-    + ", ".join(f"{c} = instance_days.{c} + excluded.{c}" for c in PRINT_COLUMNS),
+    + ", ".join(
+        f"{c} = instance_days.{c} + excluded.{c}"
+        for c in (*PRINT_COLUMNS, "print_seconds")
+    ),
 )
 _INSERT_EVENT = Upsert(
     "events",
@@ -245,7 +269,14 @@ def instance_rows(batch: Batch) -> list[tuple]:
 def day_rows(batch: Batch, ids: dict[str, int] | None) -> list[tuple]:
     """Instance-day rows, keyed by instance id (or by uuid when ``ids`` is None)."""
     return sorted(
-        (day, ids[uuid] if ids is not None else uuid, d.hours, d.version, *d.prints)
+        (
+            day,
+            ids[uuid] if ids is not None else uuid,
+            d.hours,
+            d.version,
+            *d.prints,
+            d.seconds,
+        )
         for (uuid, day), d in batch.days.items()
     )
 
@@ -341,6 +372,15 @@ class Store:
                 ).split(";"):
                     q.run(statement)
                 q.run("INSERT INTO schema_version (version) VALUES (?)", (1,))
+                created, version = True, 1
+            else:
+                created = False
+            while version < SCHEMA_VERSION:
+                version += 1
+                for statement in _MIGRATIONS[version]:
+                    q.run(statement)
+                q.run("UPDATE schema_version SET version = ?", (version,))
+            if created:
                 legacy = self._legacy_reports(q)
                 if legacy is not None:
                     # 0.1.0 kept every report as a raw row: fold them into the new
@@ -349,7 +389,6 @@ class Store:
                         self._ingest(q, chunk)
                     self._drop_legacy(q)
                     self._mark_all_dirty(q)
-                version = 1
             if version > SCHEMA_VERSION:
                 raise RuntimeError(
                     f"database schema {version} is newer than this collector"
@@ -611,7 +650,7 @@ class Store:
             hours = q.rows(_HOUR_SUMS, (day, *public))[0]
             prints = q.rows(
                 "SELECT COALESCE(d.version, i.version), COUNT(*), "
-                + ", ".join(f"SUM(d.{c})" for c in PRINT_COLUMNS)
+                + ", ".join(f"SUM(d.{c})" for c in (*PRINT_COLUMNS, "print_seconds"))
                 + _PUBLIC_DAY
                 + " AND "
                 + " + ".join(f"d.{c}" for c in PRINT_COLUMNS)
@@ -624,7 +663,16 @@ class Store:
                 f" WHERE e.day = ? AND {_PUBLIC} GROUP BY e.event, e.key",
                 (day, *public),
             )
-        counter = day_rollup(rows, hours, prints, events)
+            # Install events are few (a plugin install is a rare act), so their
+            # versions are read from the stored fields rather than a column.
+            installs = q.rows(
+                "SELECT e.key, e.fields FROM events e"
+                " JOIN instances i ON i.id = e.instance_id"
+                f" WHERE e.day = ? AND e.event IN {_in(INSTALL_EVENTS)}"
+                f" AND e.key IS NOT NULL AND {_PUBLIC}",
+                (day, *INSTALL_EVENTS, *public),
+            )
+        counter = day_rollup(rows, hours, prints, events, installs)
         with self._tx() as q:
             q.run("DELETE FROM rollups WHERE day = ?", (day,))
             q.many(

@@ -24,6 +24,11 @@ PRINT_COLUMNS = ("started", "done", "failed", "cancelled")
 # Reports that only update an instance's state and activity; never raw rows.
 STATE_EVENTS = frozenset({"ping", "pong", "webui_load"})
 RECENT_EVENTS = 50
+# Prints whose ``elapsed`` adds to the day's print seconds (the finished ones).
+FINISHED_EVENTS = frozenset({"print_done", "print_failed", "print_cancelled"})
+# One print's elapsed time counts at most this much: a garbled or hostile value
+# must not swamp a day's total (the longest real prints take days, not months).
+MAX_ELAPSED = 30 * 86400
 
 # Environment columns of ``instances`` and the report field each comes from.
 ENV_FIELDS = (
@@ -34,6 +39,7 @@ ENV_FIELDS = (
     ("pi_model", "pi_model"),
     ("octopi", "octopi_version"),
     ("firmware", "firmware_name"),
+    ("octopiuptodate_build", "octopiuptodate_build"),
 )
 # Columns whose latest value the instance row keeps (same order as in SQL).
 ENV_COLUMNS = (
@@ -41,6 +47,8 @@ ENV_COLUMNS = (
     *(c for c, _ in ENV_FIELDS),
     "plugins",
     "browser",
+    "browser_version",
+    "client_os",
     "country",
     "city",
 )
@@ -165,6 +173,10 @@ PLUGIN_EVENT_METRICS = {
     "plugin_installed": "plugin_installed",
     "plugin_uninstalled": "plugin_uninstalled",
 }
+# Events whose plugin version is counted per "id:version" (plugin_version_installed).
+INSTALL_EVENTS = tuple(
+    e for e, m in PLUGIN_EVENT_METRICS.items() if m == "plugin_installed"
+)
 
 
 def event_key(report: Report) -> str | None:
@@ -175,6 +187,25 @@ def event_key(report: Report) -> str | None:
     if report.event.startswith("update_"):
         return report.fields.get("target")
     return None
+
+
+def browser_version(name: str, version: str | None) -> str:
+    """``"<browser>/<major version>"``, the key data.octoprint.org groups clients by
+    (minor versions would split every browser into dozens of tiny groups)."""
+    major = (version or "").strip().split(".", 1)[0]
+    return f"{name}/{major if major.isdigit() else 'unknown'}"
+
+
+def elapsed_seconds(value: str | None) -> int:
+    """A finished print's ``elapsed`` as whole seconds; 0 if missing or not a
+    number, clamped to 0..MAX_ELAPSED."""
+    try:
+        seconds = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return 0
+    if seconds != seconds:  # NaN
+        return 0
+    return int(min(max(seconds, 0.0), MAX_ELAPSED))
 
 
 @dataclass
@@ -194,6 +225,7 @@ class DayFold:
     version: str | None = None
     version_ts: float = float("-inf")
     prints: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
+    seconds: int = 0
 
 
 @dataclass
@@ -234,8 +266,15 @@ def fold(reports: Sequence[Report]) -> Batch:
             if r.event == "pong":
                 # A pong always carries the full plugin list; empty is meaningful.
                 env["plugins"] = normalize_plugins(r.fields.get("plugins", ""))
-            if r.event == "webui_load" and r.fields.get("browser_name"):
-                env["browser"] = r.fields["browser_name"]
+            if r.event == "webui_load":
+                browser = r.fields.get("browser_name")
+                if browser:
+                    env["browser"] = browser
+                    env["browser_version"] = browser_version(
+                        browser, r.fields.get("browser_version")
+                    )
+                if r.fields.get("os_name"):
+                    env["client_os"] = r.fields["os_name"]
             if r.country and r.country != "unknown":
                 env["country"] = r.country
             if r.city and r.city != "unknown":
@@ -250,6 +289,8 @@ def fold(reports: Sequence[Report]) -> Batch:
                 d.version, d.version_ts = r.version, r.ts
             if r.event in PRINT_EVENTS:
                 d.prints[PRINT_EVENTS.index(r.event)] += 1
+                if r.event in FINISHED_EVENTS:
+                    d.seconds += elapsed_seconds(r.fields.get("elapsed"))
                 last_print = r.ts
             elif r.event not in STATE_EVENTS:
                 events.append(
@@ -308,24 +349,28 @@ def day_rollup(
     hour_sums: Sequence[int | None],
     print_rows: Iterable[Sequence[Any]],
     event_rows: Iterable[Sequence[Any]],
+    install_rows: Iterable[Sequence[Any]] = (),
 ) -> Counter:
     """Rollup of one day.
 
     ``rows``: per public instance active that day, its env (ENV_COLUMNS order,
     with the version it ran that day). ``hour_sums``: instances active in each
-    hour. ``print_rows``: (version, instances, started, done, failed, cancelled).
-    ``event_rows``: (event, key, count).
+    hour. ``print_rows``: (version, instances, started, done, failed, cancelled,
+    print seconds). ``event_rows``: (event, key, count). ``install_rows``: (plugin
+    id, stored fields JSON) of each plugin install event.
     """
     counter: Counter = Counter()
     rows = list(rows)
     if rows:
         env_breakdown(counter, list(zip(*rows)))
-    for version, instances, *prints in print_rows:
+    for version, instances, *prints, seconds in print_rows:
         _bump(counter, "print_instances", version, int(instances))
         for column, n in zip(PRINT_COLUMNS, prints):
             if n:
                 _bump(counter, "print_" + column, version, int(n))
                 counter[("event", "print_" + column)] += int(n)
+        if seconds:
+            _bump(counter, "print_seconds", version, int(seconds))
     for hour, n in enumerate(hour_sums):
         if n:
             counter[("hour", str(hour))] = int(n)
@@ -333,6 +378,13 @@ def day_rollup(
         counter[("event", event)] += n
         if event in PLUGIN_EVENT_METRICS and key:
             counter[(PLUGIN_EVENT_METRICS[event], key)] += n
+    for key, fields in install_rows:
+        try:
+            version = json.loads(fields).get("plugin_version")
+        except (ValueError, AttributeError):
+            version = None
+        version = str(version).strip() if version else ""
+        counter[("plugin_version_installed", f"{key}:{version or 'unknown'}")] += 1
     return +counter
 
 
