@@ -197,6 +197,10 @@ def test_own_data_shows_that_instance_and_nothing_else(fleet_server):
     assert doc["instance_id"] == mine.id
     assert doc["environment"]["version"] == mine.version
     assert {p["id"] for p in doc["environment"]["plugins"]} == {"octolapse"}
+    # The environment columns added with schema 2 are the owner's to see as well.
+    assert doc["environment"]["octopiuptodate_build"] == PI_BUILD
+    assert doc["environment"]["browser_version"] == "chrome/120"
+    assert doc["environment"]["client_os"] == "windows"
     assert [e["event"] for e in doc["events"]] == ["install_plugin"]
     assert doc["days"] and doc["days"][-1]["prints"]["done"] == 1
     text = json.dumps(doc)

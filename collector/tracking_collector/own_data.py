@@ -17,20 +17,11 @@ from typing import Any
 
 from .exports import iso
 from .store import day_iso
+from .store.model import ENV_COLUMNS
 
-ENVIRONMENT = (
-    "version",
-    "python",
-    "os",
-    "bits",
-    "cores",
-    "pi_model",
-    "octopi",
-    "firmware",
-    "browser",
-    "country",
-    "city",
-)
+# Every environment column the store keeps (written once, in store/model.py), but the
+# plugin list, which is shown as a list below.
+ENVIRONMENT = tuple(c for c in ENV_COLUMNS if c != "plugins")
 
 
 def _plugins(value: str | None) -> list[dict[str, str]]:
