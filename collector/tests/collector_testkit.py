@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -26,6 +27,7 @@ from harness.wait import eventually  # noqa: E402, F401 - re-exported for the te
 from tracking_collector import Config, create_app  # noqa: E402
 from tracking_collector.app import get_collector  # noqa: E402
 
+CONFIG_FIELDS = frozenset(f.name for f in dataclasses.fields(Config))
 UA = "OctoPrint/1.11.8 UsageTracking/0.1.0"
 TRUSTED_PROXY = "127.0.0.1"
 CLIENT_IP = "203.0.113.7"
@@ -159,25 +161,9 @@ def make_app(db, clock):
 
     def factory(**kwargs):
         config_kwargs = {"db": db, "pool_size": 4}
-        for key in (
-            "geoip",
-            "retention_days",
-            "trusted_proxies",
-            "min_group",
-            "purge_interval",
-            "ack_timeout",
-            "max_age_days",
-            "stats_cache",
-            "refresh_interval",
-            "db",
-            "new_ids_per_source",
-            "min_lifetime",
-            "gone_after",
-            "plausibility",
-            "admin_token",
-        ):
-            if key in kwargs:
-                config_kwargs[key] = kwargs.pop(key)
+        # Every Config field may be given; the rest goes to create_app.
+        for key in CONFIG_FIELDS & kwargs.keys():
+            config_kwargs[key] = kwargs.pop(key)
         kwargs.setdefault("clock", clock)
         kwargs.setdefault("background_purge", False)
         # Rollups refreshed on read and no stats cache: a read right after a
@@ -252,6 +238,16 @@ class Server(ServerProcess):
         except subprocess.TimeoutExpired:
             pass  # killed by ServerProcess.stop
         return self.process.returncode
+
+
+def located_live_args(geo_db: Path) -> list[str]:
+    """``serve`` options of a test that reads its own reports back over HTTP: the
+    test GeoLite2 database, loopback as trusted proxy, rollups refreshed within 0.2 s
+    and no stats cache."""
+    return [
+        "--geoip", str(geo_db), "--trusted-proxy", TRUSTED_PROXY,
+        "--refresh-interval", "0.2", "--stats-cache", "0",
+    ]  # fmt: skip
 
 
 @pytest.fixture

@@ -4,24 +4,15 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlencode
 
 import requests
-from collector_testkit import REPO_ROOT, eventually, new_id
+from collector_testkit import REPO_ROOT, eventually, located_live_args, new_id
+from harness.chromium import CHROMIUM, CHROMIUM_ARGS
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 DAY = 86400
 
 
@@ -103,14 +94,7 @@ def test_dashboard_screenshot_shows_charts_for_many_instances(
     start_server, tmp_path, geo_db
 ):
     server = start_server(
-        "--geoip",
-        str(geo_db),
-        "--trusted-proxy",
-        "127.0.0.1",
-        "--refresh-interval",
-        "0.2",
-        "--stats-cache",
-        "0",
+        *located_live_args(geo_db),
     )
     _populate(server.url, instances=40)
     # Rollups follow ingest within a refresh interval.

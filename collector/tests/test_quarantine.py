@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from collector_testkit import UA, new_id
 
-from tracking_collector import Config, create_app
+from tracking_collector import Config
 from tracking_collector.admission import SOURCE_BURST
 from tracking_collector.app import get_collector
 from tracking_collector.cli import main
@@ -22,25 +22,16 @@ DAY = 86400.0
 
 
 @pytest.fixture
-def make(db, clock):
-    """An app on the test's backend, trusting 127.0.0.1 as its proxy."""
-    apps = []
+def make(make_app):
+    """An app on the test's backend, trusting 127.0.0.1 as its proxy, with the
+    lifetime rule at its default (the testkit's apps have it off)."""
 
     def factory(**config):
         config.setdefault("trusted_proxies", ["127.0.0.1"])
-        app = create_app(
-            Config(db=db, pool_size=4, stats_cache=0, **config),
-            clock=clock,
-            background_purge=False,
-            background_refresh=False,
-        )
-        app.testing = True
-        apps.append(app)
-        return app
+        config.setdefault("min_lifetime", Config.min_lifetime)
+        return make_app(**config)
 
-    yield factory
-    for app in apps:
-        get_collector(app).close()
+    return factory
 
 
 def send(client, instance, event="ping", source="203.0.113.9", ua=UA, **fields):

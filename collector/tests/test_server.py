@@ -7,21 +7,21 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import requests
-from collector_testkit import CLIENT_IP, UA, eventually, new_id, open_test_store
+from collector_testkit import (
+    CLIENT_IP,
+    UA,
+    eventually,
+    located_live_args,
+    new_id,
+    open_test_store,
+)
 
 
 def test_served_collector_stores_geolocates_and_forgets_over_http(
     start_server, backend, db, geo_db, request
 ):
     server = start_server(
-        "--geoip",
-        str(geo_db),
-        "--trusted-proxy",
-        "127.0.0.1",
-        "--refresh-interval",
-        "0.2",
-        "--stats-cache",
-        "0",
+        *located_live_args(geo_db),
         db=db,
     )
     iid, other = new_id(), new_id()

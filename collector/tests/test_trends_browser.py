@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from harness.chromium import CHROMIUM, CHROMIUM_ARGS
 from known_fleet import OCTOLAPSE, SIZE, fleet_collector
-from test_dashboard_screenshot import CHROMIUM, CHROMIUM_ARGS, artifacts_dir
+from test_dashboard_screenshot import artifacts_dir
 
 
 @pytest.fixture(scope="module")

@@ -5,17 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from harness.chromium import CHROMIUM, CHROMIUM_ARGS
 from harness.receiver import Receiver
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 
 
 @pytest.fixture(scope="module")
