@@ -56,8 +56,10 @@ def reset_id(store: Store, data_folder: str) -> Optional[str]:
     The caller empties the queue and spool after this: anything built before must not
     go out under the new id."""
     old = store.get("unique_id")
-    store.write({"unique_id": str(uuid.uuid4())})
+    # The key first: a running server reloads the key when it sees the id change (its
+    # config watch may see the write at once), so the new key must already be there.
     secret.replace(data_folder)
+    store.write({"unique_id": str(uuid.uuid4())})
     return old if isinstance(old, str) and old else None
 
 

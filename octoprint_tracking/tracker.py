@@ -46,6 +46,7 @@ class Tracker:
         self._online = True
         self._throttle_checked = False
         self._pong: Optional[Report] = None
+        self._pong_thread: Optional[threading.Thread] = None
         self._webui_loads: collections.deque = collections.deque(
             maxlen=WEBUI_LOADS_PER_MINUTE
         )
@@ -218,16 +219,16 @@ class Tracker:
         """A pong built now on a thread of its own, waited for at most PREVIEW_WAIT
         seconds; after that, the last one built (a huge uploads folder must not hang
         the request)."""
-        done = threading.Event()
-
-        def build():
-            try:
-                self._build_pong()
-            finally:
-                done.set()
-
-        threading.Thread(target=build, name="usage_tracking.pong", daemon=True).start()
-        done.wait(PREVIEW_WAIT)
+        # One walk at a time: an owner who opens the preview again while a huge
+        # uploads folder is still being counted waits on the same walk.
+        thread = self._pong_thread
+        if thread is None or not thread.is_alive():
+            thread = threading.Thread(
+                target=self._build_pong, name="usage_tracking.pong", daemon=True
+            )
+            self._pong_thread = thread
+            thread.start()
+        thread.join(PREVIEW_WAIT)
         return self._pong
 
     ##~~ preview and status (API, CLI and settings pane)
