@@ -336,13 +336,28 @@ class Store:
     def _drop_legacy(self, q: Cursor) -> None:
         pass
 
-    def _refresh_lock(self, wait: bool) -> contextlib.AbstractContextManager[bool]:
-        """Exclusive right to refresh rollups, across processes; yields whether it
-        was obtained (``wait=False`` gives up at once if another holder has it).
+    @contextlib.contextmanager
+    def _refresh_lock(self, wait: bool) -> Iterator[bool]:
+        """Exclusive right to refresh rollups, across threads (``_refresh_mutex``,
+        made by the backend) and processes (``_process_refresh_lock``); yields whether
+        it was obtained (``wait=False`` gives up at once if another holder has it).
 
         Without it, two refreshers could compute one day from different snapshots
         and the older result could be written last.
         """
+        if not self._refresh_mutex.acquire(blocking=wait):
+            yield False
+            return
+        try:
+            with self._process_refresh_lock(wait) as mine:
+                yield mine
+        finally:
+            self._refresh_mutex.release()
+
+    def _process_refresh_lock(
+        self, wait: bool
+    ) -> contextlib.AbstractContextManager[bool]:
+        """The cross-process part of ``_refresh_lock``, by backend."""
         return contextlib.nullcontext(True)
 
     def _after_delete(self) -> None:

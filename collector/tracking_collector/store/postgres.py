@@ -10,6 +10,7 @@ collectors starting together migrate once.
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
@@ -137,6 +138,7 @@ class PostgresStore(Store):
     _read = _tx
 
     @staticmethod
+    @functools.lru_cache(maxsize=32)  # a handful of statements, built once each
     def _unnest_sql(upsert: Upsert, by_uuid: bool = False) -> str:
         """One statement for a whole batch: the rows travel as one array per column.
 
@@ -198,27 +200,21 @@ class PostgresStore(Store):
                         copy.write_row(row)
 
     @contextlib.contextmanager
-    def _refresh_lock(self, wait: bool) -> Iterator[bool]:
-        if not self._refresh_mutex.acquire(blocking=wait):
-            yield False
-            return
-        try:
-            # A session-level advisory lock on a connection of its own (not the
-            # pool's, which the refresh itself needs, whatever the pool size).
-            import psycopg
+    def _process_refresh_lock(self, wait: bool) -> Iterator[bool]:
+        # A session-level advisory lock on a connection of its own (not the
+        # pool's, which the refresh itself needs, whatever the pool size).
+        import psycopg
 
-            with psycopg.connect(self.url, autocommit=True) as conn:
-                take = "pg_advisory_lock" if wait else "pg_try_advisory_lock"
-                row = conn.execute(f"SELECT {take}(%s)", (_REFRESH_LOCK,)).fetchone()
-                if not wait and not row[0]:
-                    yield False
-                    return
-                try:
-                    yield True
-                finally:
-                    conn.execute("SELECT pg_advisory_unlock(%s)", (_REFRESH_LOCK,))
-        finally:
-            self._refresh_mutex.release()
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            take = "pg_advisory_lock" if wait else "pg_try_advisory_lock"
+            row = conn.execute(f"SELECT {take}(%s)", (_REFRESH_LOCK,)).fetchone()
+            if not wait and not row[0]:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (_REFRESH_LOCK,))
 
     def _columns(self, q: Cursor, table: str) -> list[str]:
         return [

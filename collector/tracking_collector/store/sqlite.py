@@ -103,26 +103,20 @@ class SQLiteStore(Store):
         self._migrate()
 
     @contextlib.contextmanager
-    def _refresh_lock(self, wait: bool) -> Iterator[bool]:
-        if not self._refresh_mutex.acquire(blocking=wait):
+    def _process_refresh_lock(self, wait: bool) -> Iterator[bool]:
+        fd = self._refresh_fd
+        if fd is None:
+            yield True
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
             yield False
             return
         try:
-            fd = self._refresh_fd
-            if fd is None:
-                yield True
-                return
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                yield False
-                return
-            try:
-                yield True
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
+            yield True
         finally:
-            self._refresh_mutex.release()
+            fcntl.flock(fd, fcntl.LOCK_UN)
 
     @contextlib.contextmanager
     def _write_lock(self) -> Iterator[None]:
