@@ -281,10 +281,6 @@ def day_rows(batch: Batch, ids: dict[str, int] | None) -> list[tuple]:
     )
 
 
-def dirty_rows(batch: Batch, shard: int) -> list[tuple]:
-    return [(d, shard) for d in sorted({day for day, _ in batch.counts})]
-
-
 def counter_rows(batch: Batch, shard: int) -> list[tuple]:
     return sorted((d, e, shard, n) for (d, e), n in batch.counts.items())
 
@@ -430,7 +426,7 @@ class Store:
         # Last: the dirty marks and counter rows are the ones every concurrent
         # writer updates, so their row locks (PostgreSQL) are held only until the
         # commit right after.
-        self._write(q, _MARK_DIRTY, dirty_rows(batch, self._shard))
+        self._mark_dirty(q, (day for day, _ in batch.counts))
         self._write(q, _UPSERT_COUNT, counter_rows(batch, self._shard))
 
     @functools.cached_property

@@ -17,7 +17,6 @@ from typing import Any
 
 from .base import (
     _INSERT_EVENT,
-    _MARK_DIRTY,
     _UPSERT_COUNT,
     _UPSERT_DAY,
     _UPSERT_INSTANCE,
@@ -26,7 +25,6 @@ from .base import (
     Upsert,
     counter_rows,
     day_rows,
-    dirty_rows,
     instance_rows,
 )
 from .model import Report, fold
@@ -186,7 +184,7 @@ class PostgresStore(Store):
             self._write(q, _UPSERT_DAY, day_rows(batch, None), by_uuid=True)
             if batch.events:
                 self._write(q, _INSERT_EVENT, batch.events, by_uuid=True)
-            self._write(q, _MARK_DIRTY, dirty_rows(batch, self._shard))
+            self._mark_dirty(q, (day for day, _ in batch.counts))
             self._write(q, _UPSERT_COUNT, counter_rows(batch, self._shard))
 
     def bulk_insert(
