@@ -86,20 +86,11 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def masked_map(
-    counter: Mapping[Any, int], min_group: int, partition: bool = True
-) -> dict[str, int | str]:
-    """{key: instances} largest first, small groups as "<N".
-
-    ``partition``: the groups split one set (each instance in exactly one group), so
-    a single hidden group would equal the total minus the others and a second one
-    is hidden with it. Plugins are not a partition (an instance runs many).
-    """
-    if partition:
-        rows = breakdown(Counter(counter), min_group)
-        return {str(r["key"]): r["instances"] for r in rows}
-    items = sorted(counter.items(), key=lambda kv: (-kv[1], str(kv[0])))
-    return {str(k): masked(v, min_group) for k, v in items}
+def masked_map(counter: Mapping[Any, int], min_group: int) -> dict[str, int | str]:
+    """{key: instances} largest first, small groups as "<N" (``stats.breakdown``: a
+    single hidden group is not left to work out as the total minus the others)."""
+    rows = breakdown(Counter(counter), min_group)
+    return {str(r["key"]): r["instances"] for r in rows}
 
 
 def _wrapped(counter: Mapping[Any, int], min_group: int) -> dict[str, dict]:
@@ -113,7 +104,7 @@ def _envelope(window: Window, body: dict[str, Any]) -> dict[str, Any]:
     return {"_since": iso(window.since), "_generated": iso(window.generated), **body}
 
 
-def _hidden_unless(value: Any, instances: int, min_group: int) -> Any:
+def hidden_unless(value: Any, instances: int, min_group: int) -> Any:
     """A figure that is not a count of instances, shown only for a big enough group."""
     return value if instances >= min_group else None
 
@@ -142,13 +133,13 @@ def _plugin_entry(window: Window, plugin: str, min_group: int) -> dict[str, Any]
     # than the minimum means fewer installing instances too.
     return {
         "instances": masked(instances, min_group),
-        "install_events": _hidden_unless(
+        "install_events": hidden_unless(
             masked(installs, min_group), instances, min_group
         ),
         "versions": {
             version: {
                 "instances": shown,
-                "install_events": _hidden_unless(
+                "install_events": hidden_unless(
                     masked(version_installs.get(version, 0), min_group),
                     shown if isinstance(shown, int) else 0,
                     min_group,
@@ -181,7 +172,7 @@ def printing_stats(window: Window, min_group: int) -> dict[str, Any]:
             "histogram": [
                 {
                     "start": iso(start),
-                    "count": _hidden_unless(round(seconds), printing, min_group),
+                    "count": hidden_unless(round(seconds), printing, min_group),
                 }
                 for start, seconds, printing in window.print_histogram
             ],

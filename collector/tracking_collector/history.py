@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .exports import OUTCOMES, iso, masked_map
+from .exports import OUTCOMES, hidden_unless, iso, masked_map
 from .stats import PrintSummary, _print_row, masked
 from .store import DAY, day_iso, day_of
 
@@ -71,9 +71,9 @@ def plugin(
                 "day": day_iso(day),
                 "instances": masked(count, min_group),
                 # Events are shown under the same rule as the instances behind them.
-                "install_events": masked(events, min_group)
-                if count >= min_group
-                else None,
+                "install_events": hidden_unless(
+                    masked(events, min_group), count, min_group
+                ),
             }
         )
     return _envelope(first, now, {"plugin": plugin_id, "days": days})
