@@ -31,7 +31,6 @@ from .publish import Publisher
 from .publish import register as register_publishing
 from .source_state import StoreKeys, StoreState
 from .sources import SourceKeys
-from .stats import compute_stats
 from .store import BatchWriter, Report, Store, WriterClosed, open_store
 
 log = logging.getLogger(__name__)
@@ -96,9 +95,6 @@ class Collector:
             metrics.InstrumentedStore(self.store, lambda: self.writer.depth())
         )
         self._stop = threading.Event()
-        self._stats_lock = threading.Lock()
-        self._stats_cache: tuple[float, dict[str, Any]] | None = None
-        self._background_refresh = background_refresh
         self._threads: list[threading.Thread] = []
         if background_purge:
             self._start(self._purge_loop, "purge")
@@ -119,26 +115,6 @@ class Collector:
             except Exception:
                 log.exception("Rollup refresh failed")
             self._stop.wait(self.config.refresh_interval)
-
-    def stats(self) -> dict[str, Any]:
-        """Public statistics, computed from rollups; cached for ``stats_cache`` s.
-
-        The cache keeps anonymous requests from costing a computation each.
-        Without the background refresher (tests, tools) rollups are brought up to
-        date first, so a read always sees every acknowledged report.
-        """
-        ttl = self.config.stats_cache
-        with self._stats_lock:
-            cached = self._stats_cache
-            if cached is not None and 0 <= time.monotonic() - cached[0] < ttl:
-                return cached[1]
-            now = self.clock()
-            if not self._background_refresh:
-                self.store.refresh(now)
-            result = compute_stats(self.store, self.config.min_group, now=now)
-            if ttl > 0:
-                self._stats_cache = (time.monotonic(), result)
-            return result
 
     def admit(self, report: Report, address: Any, user_agent: str | None) -> Report:
         """Apply the admission hook (issue 13); a failing hook holds nothing."""
@@ -400,12 +376,12 @@ def create_app(
 
     @app.get("/api/stats")
     def api_stats() -> Response:
-        return jsonify(collector.stats())
+        return jsonify(publisher.stats())
 
     @app.get("/")
     def dashboard() -> Response:
         trends = publisher.trends(request.args.get("plugin"))
-        return Response(render(collector.stats(), trends), mimetype="text/html")
+        return Response(render(publisher.stats(), trends), mimetype="text/html")
 
     @app.get("/openapi.json")
     def openapi_doc() -> Response:

@@ -17,6 +17,7 @@ from flask import Flask, Response, jsonify, request
 from . import charts, exports, history, metrics, own_data
 from . import validation as v
 from .ratelimit import RateLimiter
+from .stats import compute_stats
 
 
 class Publisher:
@@ -64,6 +65,13 @@ class Publisher:
         with self._lock:
             self._cache[key] = (time.monotonic(), document)
         return document
+
+    def stats(self) -> dict[str, Any]:
+        """``/api/stats`` and the dashboard's figures, under the same cache: it keeps
+        anonymous requests from costing a computation each."""
+        return self._cached(
+            "stats", lambda: compute_stats(self.store, self.min_group, now=self._now())
+        )
 
     def export(self, name: str) -> dict[str, Any] | None:
         parsed = exports.parse_name(name)
