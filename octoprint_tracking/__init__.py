@@ -179,7 +179,7 @@ class UsageTrackingPlugin(
         if not self._is_admin():
             return abort(403)
         if command == "reset_id":
-            target = self._tracker.target if self._tracker.config.active else None
+            target = self._tracker.target
             # New id first, then purge: an event in between is built with the new key
             # and never goes out under the old id.
             old = actions.reset_id(self._store, self.get_plugin_data_folder())

@@ -64,7 +64,8 @@ def reset_id(store: Store, data_folder: str) -> Optional[str]:
 
 
 def forget_address(old_id: Optional[str], target: Optional[Target]) -> Optional[str]:
-    """Where to ask the server to forget the old id: only where reports went."""
-    if old_id is None or target is None:
+    """Where to ask the server to forget the old id: only where reports went (an
+    allowed server, while tracking was on)."""
+    if old_id is None or target is None or not target.config.active:
         return None
     return instance_url(target.url, old_id)

@@ -226,7 +226,7 @@ def commands(cli_group, pass_octoprint_ctx, *args, **kwargs):
         click.echo(
             "A new instance id was made. Unsent reports of the old one were deleted."
         )
-        forget = actions.forget_address(old, where if before.active else None)
+        forget = actions.forget_address(old, where)
         if forget:
             client = Client(USER_AGENT, 3.0, _quiet_logger())
             if client.forget(forget):
