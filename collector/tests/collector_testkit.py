@@ -278,7 +278,7 @@ class Gunicorn(ServerProcess):
     unless it says otherwise.
     """
 
-    def __init__(self, tmp_path: Path, db: Path | str, **env: str):
+    def __init__(self, tmp_path: Path, db: Path | str, readme: bool = False, **env: str):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         environ = dict(
@@ -288,6 +288,11 @@ class Gunicorn(ServerProcess):
             TRACKING_COLLECTOR_BIND=f"127.0.0.1:{self.port}",
             TRACKING_COLLECTOR_WORKERS="2",
         )
+        if readme:
+            # Exactly the README's production command: its variables and nothing
+            # else of ours (the runner's own PROMETHEUS_MULTIPROC_DIR neither).
+            environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+            environ.pop("TRACKING_COLLECTOR_WORKERS")
         environ.update(env)
         super().__init__(
             [str(GUNICORN), "-c", "python:tracking_collector.gunicorn_conf"],

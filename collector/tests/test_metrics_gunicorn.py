@@ -82,3 +82,44 @@ def test_importing_the_gunicorn_config_leaves_the_environment_alone(monkeypatch)
     # Only gunicorn's master sets it (on_starting); a leak would switch every
     # process started later by the importer into multi-process mode.
     assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+
+
+def test_metrics_count_reports_under_the_readme_gunicorn_command(tmp_path):
+    # The README's production command: no PROMETHEUS_MULTIPROC_DIR from the operator,
+    # so the shipped config makes one in the master before any worker starts.
+    with Gunicorn(tmp_path, tmp_path / "readme.sqlite", readme=True) as server:
+        url = server.url
+        for _ in range(REPORTS):
+            r = requests.get(f"{url}/track/{new_id()}/ping/", timeout=10)
+            assert r.status_code == 200
+        assert requests.get(f"{url}/track/x/ping/", timeout=10).status_code == 400
+        text = requests.get(url + "/metrics", timeout=10).text
+        families = {f.name: f for f in text_string_to_metric_families(text)}
+        assert "tracking_collector_reports_accepted" in families, text
+        assert _accepted(url) == REPORTS
+        refused = [
+            (s.labels["reason"], s.value)
+            for s in families["tracking_collector_reports_refused"].samples
+            if s.name.endswith("_total")
+        ]
+        assert refused == [("invalid_instance_id", 1.0)]
+        commits = families["tracking_collector_commit_seconds"].samples
+        assert any(s.name.endswith("_count") and s.value > 0 for s in commits)
+
+
+def test_loading_the_gunicorn_config_imports_neither_flask_nor_prometheus(tmp_path):
+    # gunicorn's master loads the config module; whatever it imports is imported
+    # before on_starting sets PROMETHEUS_MULTIPROC_DIR, and the workers inherit it.
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, tracking_collector.gunicorn_conf\n"
+        "print(sorted(m for m in ('flask', 'prometheus_client') if m in sys.modules))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert out.stdout.strip() == "[]"
