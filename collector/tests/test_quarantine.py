@@ -131,6 +131,21 @@ def test_source_keys_are_destroyed_after_their_day(make, clock):
     assert days == [utc_day(clock())]
 
 
+def test_a_forgotten_instance_reporting_again_uses_its_networks_budget(make):
+    # Budget 2: the forgotten instance, then two more new ids from its network.
+    app = make(new_ids_per_source=2)
+    client = app.test_client()
+    store = get_collector(app).store
+    forgotten = new_id()
+    send(client, forgotten, source="198.51.100.7")
+    send(client, forgotten, source="198.51.100.7")  # now a known id in this process
+    assert client.delete(f"/track/{forgotten}/").status_code == 200
+    burst(client, 2)
+    # Its id is new again: the network is over its budget, so it is held.
+    send(client, forgotten, source="198.51.100.7")
+    assert store.instance(forgotten).held == SOURCE_BURST
+
+
 def test_decisions_are_logged_without_addresses_or_ids(make, caplog):
     app = make(new_ids_per_source=2)
     with caplog.at_level(logging.INFO, logger="tracking_collector"):

@@ -105,6 +105,10 @@ class AdmissionState(Protocol):
         """Drop the per-source counts of days before ``day``."""
         ...
 
+    def forget_known(self, instance: str) -> None:
+        """The store no longer has ``instance`` (it was forgotten)."""
+        ...
+
 
 def ephemeral(first_seen: float, last_seen: float, now: float, policy: Policy) -> bool:
     """An instance that appeared and vanished within minutes: it does not enter
@@ -193,6 +197,10 @@ class Admission:
                 changed,
             )
 
+    def forget(self, instance: str) -> None:
+        """``instance`` was deleted: its next report is a new id again."""
+        self.state.forget_known(instance)
+
     def sweep(self) -> int:
         """Hold the cohorts of every source over its budget once more.
 
@@ -231,6 +239,9 @@ class MemoryState:
 
     def is_known(self, instance: str) -> bool:
         return instance in self.known
+
+    def forget_known(self, instance: str) -> None:
+        self.known.discard(instance)
 
     def note_new(self, day: str, source: str, instance: str) -> int:
         ids = self.created.setdefault((day, source), set())

@@ -362,6 +362,9 @@ def create_app(
     def forget(instance: str) -> Response:
         instance = v.instance_id(instance)
         _submit(collector.writer.forget, instance)
+        if collector.sources is not None:
+            # Its id is new again: a next report uses its network's budget.
+            collector.sources.forget(instance)
         return _ok()
 
     publisher = Publisher(
