@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -109,6 +110,32 @@ def test_copy_command_moves_a_sqlite_store_into_postgresql(make_app, db, db_path
     # A second copy into a non-empty store is refused.
     again = CliRunner().invoke(main, ["copy", "--db", str(db_path), "--to", db])
     assert again.exit_code != 0
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_copy_recomputes_the_rollups_with_the_configured_lifetime_rule(db, db_path):
+    from click.testing import CliRunner
+
+    from tracking_collector.cli import main
+    from tracking_collector.store import Report, SQLiteStore, open_store
+
+    # Seen once, two hours ago: ephemeral under the default rule, public with the
+    # operator's TRACKING_COLLECTOR_MIN_LIFETIME=0.
+    source = SQLiteStore(str(db_path))
+    seen = time.time() - 2 * 3600
+    source.add_many([Report(new_id(), "ping", seen, "1.11.8") for _ in range(4)])
+    source.close()
+    result = CliRunner().invoke(
+        main,
+        ["copy", "--db", str(db_path), "--to", db],
+        env={"TRACKING_COLLECTOR_MIN_LIFETIME": "0"},
+    )
+    assert result.exit_code == 0, result.output
+    target = open_store(db, pool_size=2)
+    try:
+        assert target.window(7).get("active", {}).get("") == 4
+    finally:
+        target.close()
 
 
 @pytest.mark.parametrize("backend", ["postgresql"])

@@ -158,8 +158,8 @@ def test_decisions_are_logged_without_addresses_or_ids(make, caplog):
 # ---- operator -----------------------------------------------------------------------
 
 
-def cli(db, *args):
-    result = CliRunner().invoke(main, [*args, "--db", db, "--pool-size", "2"])
+def cli(db, *args, env=None):
+    result = CliRunner().invoke(main, [*args, "--db", db, "--pool-size", "2"], env=env)
     return result
 
 
@@ -186,6 +186,21 @@ def test_release_puts_a_cohort_into_the_public_numbers(make, db):
     assert "released 4 instances" in result.output
     assert public_7d(collector) == 4
     assert collector.store.cohorts() == []
+
+
+def test_release_recomputes_the_rollups_with_the_configured_lifetime_rule(make, db):
+    # The operator switched the lifetime rule off: instances seen once, two hours
+    # ago, are public. The command's recomputation must apply that rule too.
+    app = make(new_ids_per_source=2, min_lifetime=0)
+    store = get_collector(app).store
+    burst(app.test_client(), 4, age=2 * 3600)
+    (cohort,) = store.cohorts()
+    result = cli(
+        db, "release", cohort.cohort, env={"TRACKING_COLLECTOR_MIN_LIFETIME": "0"}
+    )
+    assert result.exit_code == 0, result.output
+    # Read as the command left the rollups (no refresh by this app in between).
+    assert store.window(7).get("active", {}).get("") == 4
 
 
 def test_purge_cohort_deletes_its_instances(make, db):

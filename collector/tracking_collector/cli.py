@@ -72,6 +72,23 @@ def _options(f):
             show_default=True,
             help="Delete reports older than this.",
         ),
+        click.option(
+            "--min-lifetime",
+            envvar=ENV_PREFIX + "MIN_LIFETIME",
+            type=click.FloatRange(min=0),
+            default=Config.min_lifetime,
+            show_default=True,
+            help="Seconds from first to last report below which a silent instance"
+            " stays out of trends.",
+        ),
+        click.option(
+            "--gone-after",
+            envvar=ENV_PREFIX + "GONE_AFTER",
+            type=click.FloatRange(min=0),
+            default=Config.gone_after,
+            show_default=True,
+            help="Seconds of silence after which a short-lived instance counts as gone.",
+        ),
     ]
     for opt in reversed(opts):
         f = opt(f)
@@ -165,23 +182,6 @@ def main() -> None:
     " are held (0: off).",
 )
 @click.option(
-    "--min-lifetime",
-    envvar=ENV_PREFIX + "MIN_LIFETIME",
-    type=click.FloatRange(min=0),
-    default=Config.min_lifetime,
-    show_default=True,
-    help="Seconds from first to last report below which a silent instance stays"
-    " out of trends.",
-)
-@click.option(
-    "--gone-after",
-    envvar=ENV_PREFIX + "GONE_AFTER",
-    type=click.FloatRange(min=0),
-    default=Config.gone_after,
-    show_default=True,
-    help="Seconds of silence after which a short-lived instance counts as gone.",
-)
-@click.option(
     "--plausibility/--no-plausibility",
     envvar=ENV_PREFIX + "PLAUSIBILITY",
     default=Config.plausibility,
@@ -192,6 +192,8 @@ def serve(
     db,
     pool_size,
     retention_days,
+    min_lifetime,
+    gone_after,
     geoip,
     trusted_proxies,
     host,
@@ -203,8 +205,6 @@ def serve(
     stats_cache,
     max_age_days,
     new_ids_per_source,
-    min_lifetime,
-    gone_after,
     plausibility,
 ) -> None:
     """Run the collector with the built-in threaded server (development, demos).
@@ -259,15 +259,12 @@ def serve(
 
 @main.command()
 @_options
-def purge(db, pool_size, retention_days) -> None:
+def purge(db, pool_size, retention_days, min_lifetime, gone_after) -> None:
     """Delete data older than the retention period, then exit."""
     import time
 
-    store = open_store(db, pool_size=pool_size)
-    try:
+    with _store(db, pool_size, min_lifetime, gone_after) as store:
         deleted = store.purge(time.time() - retention_days * 86400.0)
-    finally:
-        store.close()
     click.echo(f"purged {deleted} rows")
 
 
@@ -279,23 +276,23 @@ def purge(db, pool_size, retention_days) -> None:
     required=True,
     help="Empty destination store: a postgresql:// URL or a SQLite file.",
 )
-def copy(db, pool_size, retention_days, target) -> None:
+def copy(db, pool_size, retention_days, min_lifetime, gone_after, target) -> None:
     """Copy all data from --db into another store (e.g. SQLite to PostgreSQL)."""
-    source = open_store(db, pool_size=pool_size)
-    try:
-        destination = open_store(target, pool_size=pool_size)
-        try:
+    with _store(db, pool_size, min_lifetime, gone_after) as source:
+        # The destination's rollups are recomputed: under the configured rule.
+        with _store(target, pool_size, min_lifetime, gone_after) as destination:
             copied = source.copy_to(destination)
-        finally:
-            destination.close()
-    finally:
-        source.close()
     click.echo(", ".join(f"{table}: {n}" for table, n in copied.items()))
 
 
 @contextlib.contextmanager
-def _store(db: str, pool_size: int) -> Iterator[Store]:
+def _store(
+    db: str, pool_size: int, min_lifetime: float, gone_after: float
+) -> Iterator[Store]:
+    """The store, with the configured lifetime rule (release and copy recompute
+    rollups, which leave ephemeral instances out)."""
     store = open_store(db, pool_size=pool_size)
+    store.lifetime = (min_lifetime, gone_after)
     try:
         yield store
     finally:
@@ -305,10 +302,10 @@ def _store(db: str, pool_size: int) -> Iterator[Store]:
 @main.command()
 @_options
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
-def suspects(db, pool_size, retention_days, as_json) -> None:
+def suspects(db, pool_size, retention_days, min_lifetime, gone_after, as_json) -> None:
     """List the held cohorts: source hash, instances, first/last seen, reasons and
     the plugins they push."""
-    with _store(db, pool_size) as store:
+    with _store(db, pool_size, min_lifetime, gone_after) as store:
         rows = admin.cohort_rows(store.cohorts())
     click.echo(json.dumps(rows, indent=2) if as_json else admin.text_table(rows))
 
@@ -316,9 +313,9 @@ def suspects(db, pool_size, retention_days, as_json) -> None:
 @main.command()
 @_options
 @click.argument("cohort")
-def release(db, pool_size, retention_days, cohort) -> None:
+def release(db, pool_size, retention_days, min_lifetime, gone_after, cohort) -> None:
     """Put a held cohort into the public numbers (its rollups are recomputed)."""
-    with _store(db, pool_size) as store:
+    with _store(db, pool_size, min_lifetime, gone_after) as store:
         n = store.release_cohort(cohort)
     _decision("Released", cohort, n)
 
@@ -326,9 +323,9 @@ def release(db, pool_size, retention_days, cohort) -> None:
 @main.command("purge-cohort")
 @_options
 @click.argument("cohort")
-def purge_cohort(db, pool_size, retention_days, cohort) -> None:
+def purge_cohort(db, pool_size, retention_days, min_lifetime, gone_after, cohort) -> None:
     """Delete every instance of a cohort and all its data."""
-    with _store(db, pool_size) as store:
+    with _store(db, pool_size, min_lifetime, gone_after) as store:
         n = store.purge_cohort(cohort)
     _decision("Purged", cohort, n)
 
