@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 OCTOPRINT_VERSION := 1.11.8
+# The collector as a user installs it: its built wheel in a venv of its own.
+COLLECTOR_VENV := .venv-collector
 # The compatibility matrix: one OctoPrint version per constraints file in compat/.
 COMPAT := .venv-compat
 COMPAT_VERSIONS := $(patsubst compat/constraints-%.txt,%,$(wildcard compat/constraints-*.txt))
@@ -25,9 +27,12 @@ $(BIN)/.installed: pyproject.toml collector/pyproject.toml
 venv: $(BIN)/.installed
 
 # System packages first (Chromium, PostgreSQL): installed through apt when run as root,
-# otherwise it stops here with the command to run, before any test.
+# otherwise it stops here with the command to run, before any test. The plugin's tests
+# run in .venv, the collector's against its built wheel (test-collector); both run even
+# when the first fails, and the target fails if either did.
 test: system-deps venv
-	$(PYTEST) tests collector/tests --ignore=tests/compat
+	@status=0; $(MAKE) --no-print-directory test-plugin || status=1; \
+	$(MAKE) --no-print-directory test-collector || status=1; exit $$status
 
 system-deps:
 	@sh scripts/system-deps.sh
@@ -56,11 +61,22 @@ test-compat: venv $(COMPAT_VERSIONS:%=$(COMPAT)/%/.installed)
 		echo "note: OctoPrint $$newest is out: add compat/constraints-$$newest.txt";; esac
 	$(PYTEST) tests/compat
 
-test-plugin: venv
+test-plugin: system-deps venv
 	$(PYTEST) tests --ignore=tests/compat
 
-test-collector: venv
-	$(PYTEST) collector/tests
+# The collector's sdist and wheel (the wheel built from the sdist), the wheel installed
+# (not editable) into a fresh venv, and its tests run from the repository root, where
+# collector/ is not on sys.path: --installed-collector stops the run if
+# tracking_collector comes from the source tree anyway.
+test-collector: system-deps venv
+	rm -rf $(COLLECTOR_VENV)
+	$(BIN)/python -m build --outdir $(COLLECTOR_VENV)/dist collector \
+		>$(COLLECTOR_VENV).build.log 2>&1 || { cat $(COLLECTOR_VENV).build.log; exit 1; }
+	$(PYTHON) -m venv $(COLLECTOR_VENV)
+	$(COLLECTOR_VENV)/bin/pip install -q --upgrade pip
+	$(COLLECTOR_VENV)/bin/pip install -q "$$(ls $(COLLECTOR_VENV)/dist/*.whl)[test,production]"
+	$(COLLECTOR_VENV)/bin/python -m pytest -q -p no:cacheprovider collector/tests \
+		--installed-collector
 
 # vermin: nothing newer than the Python 3.9 that requires-python and
 # __plugin_pythoncompat__ promise (X | Y annotations are ruff's FA rules: vermin's
@@ -68,7 +84,7 @@ test-collector: venv
 lint: lint-py39
 	$(BIN)/pip install -q ruff
 	$(BIN)/ruff check octoprint_tracking tests collector harness benchmarks
-	$(BIN)/ruff format --check octoprint_tracking tests harness
+	$(BIN)/ruff format --check octoprint_tracking tests harness collector
 
 lint-py39: venv
 	$(BIN)/pip install -q vermin
@@ -86,4 +102,5 @@ translations: venv
 	$(BIN)/pybabel compile -d octoprint_tracking/translations
 
 clean:
-	rm -rf $(VENV) $(COMPAT) build dist *.egg-info test-artifacts demo-data
+	rm -rf $(VENV) $(COMPAT) $(COLLECTOR_VENV) $(COLLECTOR_VENV).build.log build dist \
+		*.egg-info collector/build collector/*.egg-info test-artifacts demo-data

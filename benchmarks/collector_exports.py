@@ -33,7 +33,7 @@ GOAL_SECONDS = 0.5
 
 def _times(db: str, store, now: float) -> dict[str, List[float]]:
     from tracking_collector import Config, create_app
-    from tracking_collector.app import get_collector
+    from tracking_collector.runtime import get_collector
 
     app = create_app(
         Config(db=db, stats_cache=0, refresh_interval=3600.0),

@@ -15,7 +15,7 @@ import schemathesis  # noqa: E402  (a required test dependency, never skipped)
 from hypothesis import HealthCheck, settings  # noqa: E402
 
 from tracking_collector import Config, create_app  # noqa: E402
-from tracking_collector.app import get_collector  # noqa: E402
+from tracking_collector.runtime import get_collector  # noqa: E402
 
 # Built at import: schemathesis needs the schema to generate the parametrized cases
 # (its from_fixture helper does not work with this pytest version).

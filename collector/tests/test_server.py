@@ -7,13 +7,14 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import requests
-from collector_testkit import (
+from testkit import (
     CLIENT_IP,
     UA,
     eventually,
     located_live_args,
     new_id,
     open_test_store,
+    uuids,
 )
 
 
@@ -70,7 +71,7 @@ def test_served_collector_stores_geolocates_and_forgets_over_http(
 
             r = http.delete(f"{server.url}/track/{iid}/", timeout=10)
             assert (r.status_code, r.json()) == (200, {"ok": True})
-            assert store.instance(iid) is None and store.uuids() == [other]
+            assert store.instance(iid) is None and uuids(store) == [other]
             if backend == "sqlite":
                 # Forgetting also scrubs the WAL: the location is gone from the disk.
                 assert b"Berlin" not in _written(backend, db, request)

@@ -22,7 +22,7 @@ def __getattr__(name: str) -> Any:
 
         return create_app
     if name == "Config":
-        from .config import Config
+        from .settings import Config
 
         return Config
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

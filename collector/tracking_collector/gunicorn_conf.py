@@ -27,16 +27,19 @@ import traceback
 
 from gunicorn.glogging import Logger
 
+from tracking_collector.settings import Config
+
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 _created_metrics_dir = []
 
-bind = os.environ.get("TRACKING_COLLECTOR_BIND", "127.0.0.1:8989")
-# 3 x 16 measured best on 2 cores (benchmark row 7: ~3,700 reports/s against
-# ~2,700 for 2 x 16 or 2 x 32, and 3 x 8 or 4 x 8 were worse).
-workers = int(os.environ.get("TRACKING_COLLECTOR_WORKERS", "3"))
-# Each request thread waits for the commit holding its report; the writer thread
-# commits whatever queued up meanwhile, so more threads mean bigger group commits.
-threads = int(os.environ.get("TRACKING_COLLECTOR_THREADS", "16"))
+# TRACKING_COLLECTOR_BIND, _WORKERS, _THREADS (see settings.py). Loading them here
+# also checks every other setting once, in the master, before a worker starts.
+# Importing the settings imports neither Flask nor prometheus_client (see the
+# package's __init__: the master must not, before on_starting).
+_settings = Config.from_env()
+bind = _settings.bind
+workers = _settings.workers
+threads = _settings.threads
 wsgi_app = "tracking_collector.wsgi:app"
 # No --preload: each worker must start its own writer and purge threads.
 preload_app = False
@@ -138,7 +141,7 @@ logger_class = PrivateLogger
 
 def worker_exit(server, worker):
     """Finish queued writes and close the database when a worker stops."""
-    from tracking_collector.app import get_collector
+    from tracking_collector.runtime import get_collector
     from tracking_collector.wsgi import app
 
     get_collector(app).close()

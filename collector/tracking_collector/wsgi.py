@@ -4,6 +4,6 @@ Configuration comes from TRACKING_COLLECTOR_* environment variables.
 """
 
 from .app import create_app
-from .config import Config
+from .settings import Config
 
 app = create_app(Config.from_env())

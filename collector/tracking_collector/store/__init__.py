@@ -1,54 +1,75 @@
 """Storage of usage reports: instances, activity per instance-day and daily rollups.
 
-``open_store(db)`` picks the backend: a ``postgresql://`` URL gives PostgreSQL
-(several collectors share it), anything else is a SQLite file (the default).
-The model, tables and methods are described in ``base.py``/``model.py`` and in the
-collector README ("Storage").
+The only package that knows which database it runs on. ``open_store(db)`` picks
+the engine: a ``postgresql://`` URL gives PostgreSQL (several collectors share
+it), anything else is a SQLite file (the default). Every write of a running
+collector goes through its process's :class:`BatchWriter`.
+
+| module | its job |
+| --- | --- |
+| ``model`` | pure: reports, folding a batch into rows, rollup arithmetic |
+| ``schema`` | tables, migrations, the ingest statements |
+| ``engine`` | what the store needs from a database (transactions, locks, batches) |
+| ``sqlite``, ``postgres`` | the two engines, and ``SQLiteStore``/``PostgresStore`` |
+| ``days`` | dirty-day marks and an instance's days |
+| ``writes`` | ingest, forget, retention purge, copy |
+| ``quarantine`` | hold, release, purge cohorts; list them |
+| ``rollups`` | the lifetime rule; recompute days and windows |
+| ``reads`` | rollup reads, one instance's record |
+| ``trust`` | the admission's tables (source keys, new ids per source) |
+| ``facade`` | ``Store``: the parts behind one API |
+| ``writer`` | ``BatchWriter``: the single writer thread, group commits |
+
+See the collector README ("Storage") for the tables.
 """
 
 from __future__ import annotations
 
-from .base import SCHEMA_VERSION, Store
+from .facade import Store
 from .model import (
-    DAY,
     PRINT_EVENTS,
     WINDOWS,
     CohortSummary,
     InstanceRecord,
     Report,
     StoredEvent,
-    day_iso,
-    day_of,
 )
 from .postgres import DEFAULT_POOL_SIZE, PostgresStore, is_postgres_url
+from .rollups import Lifetime
+from .schema import SCHEMA_VERSION
 from .sqlite import SQLiteStore
 from .writer import BatchWriter, WriterClosed
 
 
 def open_store(
-    db: str, *, synchronous: str = "NORMAL", pool_size: int = DEFAULT_POOL_SIZE
+    db: str,
+    *,
+    synchronous: str = "NORMAL",
+    pool_size: int = DEFAULT_POOL_SIZE,
+    lifetime: Lifetime | None = None,
 ) -> Store:
     if is_postgres_url(db):
-        return PostgresStore(db, pool_size=pool_size, synchronous=synchronous)
-    return SQLiteStore(db, synchronous=synchronous)
+        return PostgresStore(
+            db, pool_size=pool_size, synchronous=synchronous, lifetime=lifetime
+        )
+    return SQLiteStore(db, synchronous=synchronous, lifetime=lifetime)
 
 
 __all__ = [
-    "DAY",
+    "DEFAULT_POOL_SIZE",
     "PRINT_EVENTS",
     "SCHEMA_VERSION",
     "WINDOWS",
     "BatchWriter",
     "CohortSummary",
     "InstanceRecord",
+    "Lifetime",
     "PostgresStore",
     "Report",
     "SQLiteStore",
     "Store",
     "StoredEvent",
     "WriterClosed",
-    "day_iso",
-    "day_of",
     "is_postgres_url",
     "open_store",
 ]

@@ -8,16 +8,16 @@ become rows of their own. Rollups are computed from rows the backends fetch.
 
 from __future__ import annotations
 
-import functools
 import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from itertools import chain
 from typing import Any
 
-DAY = 86400
+from .. import plugins
+from ..timefmt import DAY, HOUR, day_of
+
 WINDOWS = (1, 7, 30)
 PRINT_EVENTS = ("print_started", "print_done", "print_failed", "print_cancelled")
 PRINT_COLUMNS = ("started", "done", "failed", "cancelled")
@@ -54,42 +54,6 @@ ENV_COLUMNS = (
 )
 # Breakdown metrics computed from the latest environment (rollups and windows).
 ENV_METRICS = tuple(c for c in ENV_COLUMNS if c not in ("plugins", "city"))
-
-# OctoPrint reports only third-party plugins already; these bundled ids are
-# dropped defensively in case another client sends them.
-BUNDLED_PLUGINS = frozenset(
-    {
-        "achievements",
-        "action_command_notification",
-        "action_command_prompt",
-        "announcements",
-        "appkeys",
-        "backup",
-        "corewizard",
-        "discovery",
-        "errortracking",
-        "eventmanager",
-        "file_check",
-        "firmware_check",
-        "gcodeviewer",
-        "health_check",
-        "logging",
-        "pluginmanager",
-        "softwareupdate",
-        "tracking",
-        "uploadmanager",
-        "virtual_printer",
-    }
-)
-
-
-def day_of(ts: float) -> int:
-    return int(ts // DAY)
-
-
-@functools.lru_cache(maxsize=1024)
-def day_iso(day: int) -> str:
-    return datetime.fromtimestamp(day * DAY, timezone.utc).strftime("%Y-%m-%d")
 
 
 @dataclass(frozen=True)
@@ -144,25 +108,6 @@ class CohortSummary:
     last_seen: float
     reasons: dict[str, int]
     plugins: dict[str, int]
-
-
-def plugin_entries(plugins: str | None) -> list[tuple[str, str]]:
-    """Third-party (id, version) pairs of a pong's "id:version,..." list, deduplicated."""
-    if not plugins:
-        return []
-    seen: dict[str, str] = {}
-    for entry in plugins.split(","):
-        plugin_id, _, version = entry.partition(":")
-        plugin_id = plugin_id.strip().lower()
-        if plugin_id and plugin_id not in BUNDLED_PLUGINS and plugin_id not in seen:
-            seen[plugin_id] = version.strip() or "unknown"
-    return list(seen.items())
-
-
-def normalize_plugins(plugins: str) -> str:
-    """A pong's plugin list as stored: "id:version" of third-party plugins, ids in
-    lower case, sorted, each once (so rollups count it without parsing)."""
-    return ",".join(f"{p}:{v}" for p, v in sorted(plugin_entries(plugins)))
 
 
 # Plugin events as OctoPrint's tracking plugin and ours name them on the wire
@@ -265,7 +210,7 @@ def fold(reports: Sequence[Report]) -> Batch:
                     env[column] = value
             if r.event == "pong":
                 # A pong always carries the full plugin list; empty is meaningful.
-                env["plugins"] = normalize_plugins(r.fields.get("plugins", ""))
+                env["plugins"] = plugins.normalize(r.fields.get("plugins", ""))
             if r.event == "webui_load":
                 browser = r.fields.get("browser_name")
                 if browser:
@@ -284,7 +229,7 @@ def fold(reports: Sequence[Report]) -> Batch:
             day = day_of(r.ts)
             counts[(day, r.event)] += 1
             d = days.setdefault((uuid, day), DayFold())
-            d.hours |= 1 << int((r.ts % DAY) // 3600)
+            d.hours |= 1 << int((r.ts % DAY) // HOUR)
             if r.version and r.ts >= d.version_ts:
                 d.version, d.version_ts = r.version, r.ts
             if r.event in PRINT_EVENTS:
@@ -321,11 +266,11 @@ def _count(counter: Counter, metric: str, values: Iterable[Any]) -> None:
 
 
 def _count_plugins(counter: Counter, values: Iterable[str | None]) -> None:
-    # Stored lists are normalised at ingest (``normalize_plugins``), so an entry
+    # Stored lists are normalised at ingest (``plugins.normalize``), so an entry
     # is its own "id:version" key: splitting and counting run in C.
-    entries = Counter(chain.from_iterable(v.split(",") for v in values if v))
+    entries = Counter(chain.from_iterable(plugins.split(v) for v in values))
     for entry, n in entries.items():
-        counter[("plugin", entry.partition(":")[0])] += n
+        counter[("plugin", plugins.entry(entry)[0])] += n
         counter[("plugin_version", entry)] += n
 
 
@@ -384,7 +329,7 @@ def day_rollup(
         except (ValueError, AttributeError):
             version = None
         version = str(version).strip() if version else ""
-        counter[("plugin_version_installed", f"{key}:{version or 'unknown'}")] += 1
+        counter[("plugin_version_installed", plugins.key(key, version))] += 1
     return +counter
 
 

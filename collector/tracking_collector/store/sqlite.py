@@ -1,4 +1,4 @@
-"""SQLite backend: the embedded default, one file, WAL journal, cross-process flock.
+"""SQLite engine: the embedded default, one file, WAL journal, cross-process flock.
 
 A commit is in the WAL file when ``COMMIT`` returns (``synchronous=NORMAL``, the
 default), which survives a crash or kill -9 of the collector; ``synchronous=FULL``
@@ -18,8 +18,11 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from .base import _UPSERT_INSTANCE, Cursor, Store, Upsert
+from .engine import Cursor, Engine
+from .facade import Store
 from .model import Report
+from .rollups import Lifetime
+from .schema import Upsert
 
 try:
     import fcntl
@@ -47,7 +50,7 @@ class _SQLiteCursor(Cursor):
 # SQLite binds at most 32766 parameters per statement (999 before 3.32).
 _MAX_PARAMS = 32000 if sqlite3.sqlite_version_info >= (3, 32) else 990
 # RETURNING needs SQLite 3.35 (Debian 11 ships 3.34): ids are selected instead.
-_RETURNING = sqlite3.sqlite_version_info >= (3, 35)
+HAS_RETURNING = sqlite3.sqlite_version_info >= (3, 35)
 
 
 @functools.lru_cache(maxsize=256)
@@ -59,20 +62,23 @@ def _multi_row_sql(upsert: Upsert, rows: int, returning: str = "") -> str:
     )
 
 
-class SQLiteStore(Store):
-    """SQLite implementation; one writing connection per thread, WAL journal."""
+class SQLiteEngine(Engine):
+    """SQLite; one writing connection per thread, WAL journal."""
 
-    DDL = {
+    ddl = {
         "pk": "INTEGER PRIMARY KEY",
         "ref": "INTEGER",
         "real": "REAL",
         "without_rowid": " WITHOUT ROWID",
         "fill": "",
+        "blob": "BLOB",
+        "unlogged": "",
     }
 
     def __init__(
         self, path: str, busy_timeout: float = 30.0, synchronous: str = "NORMAL"
     ):
+        super().__init__()
         self.path = path
         self._busy_timeout = busy_timeout
         synchronous = str(synchronous).upper()
@@ -94,13 +100,11 @@ class SQLiteStore(Store):
         self._lock_fd: int | None = None
         if fcntl is not None and path != ":memory:" and not path.startswith("file:"):
             self._lock_fd = os.open(path + "-writelock", os.O_RDWR | os.O_CREAT, 0o600)
-        self._refresh_mutex = threading.Lock()
         self._refresh_fd: int | None = None
         if self._lock_fd is not None:
             self._refresh_fd = os.open(
                 path + "-refreshlock", os.O_RDWR | os.O_CREAT, 0o600
             )
-        self._migrate()
 
     @contextlib.contextmanager
     def _process_refresh_lock(self, wait: bool) -> Iterator[bool]:
@@ -163,7 +167,7 @@ class SQLiteStore(Store):
         return conn
 
     @contextlib.contextmanager
-    def _tx(self) -> Iterator[Cursor]:
+    def write(self) -> Iterator[Cursor]:
         """A write transaction (BEGIN IMMEDIATE) under the cross-process write lock."""
         conn = self._conn()
         with self._write_lock():
@@ -177,7 +181,7 @@ class SQLiteStore(Store):
                 raise
 
     @contextlib.contextmanager
-    def _read(self) -> Iterator[Cursor]:
+    def read(self) -> Iterator[Cursor]:
         """A read snapshot on a short-lived read-only connection.
 
         Reads come from request threads, which the threaded dev server creates per
@@ -199,33 +203,40 @@ class SQLiteStore(Store):
             chunk = rows[start : start + size]
             yield chunk, [value for row in chunk for value in row]
 
-    def _write(self, q: Cursor, upsert: Upsert, rows: Sequence[Sequence[Any]]) -> None:
+    def upsert(
+        self,
+        q: Cursor,
+        upsert: Upsert,
+        rows: Sequence[Sequence[Any]],
+        by_uuid: bool = False,
+    ) -> None:
         # One multi-row statement per chunk rather than executemany: every
         # statement step releases and re-takes the GIL, and under load each re-take
         # can wait for a request thread's switch interval. Fewer steps keep the
         # commit (and the cross-process write lock) short.
+        assert not by_uuid, "SQLite returns instance ids (upsert_instances)"
         for chunk, params in self._chunks(upsert, rows):
             q.run(_multi_row_sql(upsert, len(chunk)), params)
 
-    def _claim_dirty(self, q: Cursor) -> list[int]:
+    def upsert_instances(
+        self, q: Cursor, upsert: Upsert, rows: Sequence[Sequence[Any]]
+    ) -> dict[str, int]:
+        if not HAS_RETURNING:
+            return super().upsert_instances(q, upsert, rows)  # type: ignore[return-value]
+        ids: dict[str, int] = {}
+        for chunk, params in self._chunks(upsert, rows):
+            sql = _multi_row_sql(upsert, len(chunk), " RETURNING uuid, id")
+            ids.update(q.rows(sql, params))
+        return ids
+
+    def claim_dirty(self, q: Cursor) -> list[int]:
         # Inside BEGIN IMMEDIATE no other writer runs, so read-then-delete is
         # atomic (and works before SQLite 3.35, which brought RETURNING).
         days = sorted({d for (d,) in q.rows("SELECT day FROM dirty_days")})
         q.run("DELETE FROM dirty_days")
         return days
 
-    def _write_instances(
-        self, q: Cursor, rows: Sequence[Sequence[Any]]
-    ) -> dict[str, int]:
-        if not _RETURNING:
-            return super()._write_instances(q, rows)
-        ids: dict[str, int] = {}
-        for chunk, params in self._chunks(_UPSERT_INSTANCE, rows):
-            sql = _multi_row_sql(_UPSERT_INSTANCE, len(chunk), " RETURNING uuid, id")
-            ids.update(q.rows(sql, params))
-        return ids
-
-    def _schema_version(self, q: Cursor) -> int | None:
+    def schema_version(self, q: Cursor) -> int | None:
         if not q.rows(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
         ):
@@ -233,10 +244,10 @@ class SQLiteStore(Store):
         rows = q.rows("SELECT MAX(version) FROM schema_version")
         return rows[0][0] if rows and rows[0][0] is not None else None
 
-    def _columns(self, q: Cursor, table: str) -> list[str]:
+    def columns(self, q: Cursor, table: str) -> list[str]:
         return [row[1] for row in q.rows(f"PRAGMA table_info({table})")]
 
-    def _legacy_reports(self, q: Cursor) -> Iterator[list[Report]] | None:
+    def legacy_reports(self, q: Cursor) -> Iterator[list[Report]] | None:
         if not q.rows(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'reports'"
         ):
@@ -260,29 +271,19 @@ class SQLiteStore(Store):
 
         return chunks()
 
-    def _drop_legacy(self, q: Cursor) -> None:
+    def drop_legacy(self, q: Cursor) -> None:
         q.run("DROP TABLE reports")
 
-    def _after_delete(self) -> None:
+    def scrub(self) -> None:
         # The WAL still holds the page images from before the delete; fold it into
         # the (secure-deleted) main file and truncate it, so deleted data leaves the
         # disk now rather than at some later automatic checkpoint. Best effort: an
         # active reader can block it, and the next scrub or checkpoint catches up.
         try:
-            self.checkpoint()
+            with self._write_lock():
+                self._conn().execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.Error:
             pass
-
-    def checkpoint(self) -> None:
-        """Fold the WAL into the main file (used by tests and after deletes)."""
-        conn = self._conn()
-        with self._write_lock():
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-
-    def _migrate(self) -> None:
-        super()._migrate()
-        # A migrated 0.1.0 file: the dropped raw reports leave the disk now.
-        self._after_delete()
 
     def close(self) -> None:
         with self._lock:
@@ -301,3 +302,17 @@ class SQLiteStore(Store):
         if fd is not None:
             with self._write_mutex:
                 os.close(fd)
+
+
+class SQLiteStore(Store):
+    """The store in a SQLite file (``path``)."""
+
+    def __init__(
+        self,
+        path: str,
+        busy_timeout: float = 30.0,
+        synchronous: str = "NORMAL",
+        lifetime: Lifetime | None = None,
+    ):
+        self.path = path
+        super().__init__(SQLiteEngine(path, busy_timeout, synchronous), lifetime)

@@ -4,6 +4,10 @@ The HTTP layer acknowledges a report only after :class:`BatchWriter` has committ
 the transaction that contains it, so an acknowledged report survives a crash or
 restart of the collector. The writer commits as soon as its queue is drained, so
 under load the reports that arrive during one commit form the next one.
+
+Every write of a running collector goes through it, the admission's too (new ids
+per source, source keys, cohort holds): one writer per process, in the order the
+operations were submitted.
 """
 
 from __future__ import annotations
@@ -16,14 +20,18 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from .base import Store
+from .facade import Store
 from .model import Report
+
+# Operations whose consecutive submissions share one transaction: the store method
+# that takes them as a list (and, for note_new, answers per entry).
+_BATCHED = {"add": "add_many", "note_new": "note_new"}
 
 
 @dataclass
 class _Op:
-    kind: str  # "add", "forget", "purge"
-    arg: Any
+    kind: str  # a Store method, or a key of _BATCHED
+    args: tuple
     future: Future = field(default_factory=Future)
 
 
@@ -60,8 +68,8 @@ class BatchWriter:
         """Operations waiting for the writer thread (approximate, for metrics)."""
         return self._queue.qsize()
 
-    def _submit(self, kind: str, arg: Any) -> Future:
-        op = _Op(kind, arg)
+    def _submit(self, kind: str, *args: Any) -> Future:
+        op = _Op(kind, args)
         with self._close_lock:
             if self._closed:
                 raise WriterClosed("writer is closed")
@@ -72,10 +80,30 @@ class BatchWriter:
         return self._submit("add", report)
 
     def forget(self, instance: str) -> Future:
+        """Future: rows deleted."""
         return self._submit("forget", instance)
 
     def purge(self, older_than: float) -> Future:
+        """Future: rows deleted."""
         return self._submit("purge", older_than)
+
+    def note_new(self, day: str, source: str, instance: str) -> Future:
+        """Future: new ids ``source`` created on ``day``, this one included."""
+        return self._submit("note_new", (day, source, instance))
+
+    def source_key(self, day: str, candidate: bytes) -> Future:
+        """Future: the key of ``day`` (``candidate`` if it is the first)."""
+        return self._submit("source_key", day, candidate)
+
+    def drop_source_keys(self, before_day: str) -> Future:
+        return self._submit("drop_source_keys", before_day)
+
+    def drop_source_counts(self, before_day: str) -> Future:
+        return self._submit("drop_source_counts", before_day)
+
+    def hold_cohort(self, cohort: str, reason: str) -> Future:
+        """Future: instances held."""
+        return self._submit("hold_cohort", cohort, reason)
 
     def _collect(self, batch: list[_Op], linger: bool) -> bool:
         """Add queued operations to ``batch``; True when the stop marker came."""
@@ -117,28 +145,29 @@ class BatchWriter:
 
     @staticmethod
     def _groups(batch: list[_Op]) -> Iterator[list[_Op]]:
+        """Runs of the same batched kind; every other operation on its own."""
         current: list[_Op] = []
         for op in batch:
-            if op.kind == "add":
-                current.append(op)
-                continue
-            if current:
+            if current and (op.kind != current[0].kind or op.kind not in _BATCHED):
                 yield current
                 current = []
-            yield [op]
+            current.append(op)
         if current:
             yield current
+
+    def _run_group(self, group: list[_Op]) -> Iterable[Any]:
+        kind = group[0].kind
+        if kind == "add":
+            self.store.add_many([op.args[0] for op in group])
+            return [True] * len(group)
+        if kind in _BATCHED:
+            return getattr(self.store, _BATCHED[kind])([op.args[0] for op in group])
+        return [getattr(self.store, kind)(*group[0].args)]
 
     def _apply(self, batch: list[_Op]) -> None:
         for group in self._groups(batch):
             try:
-                if group[0].kind == "add":
-                    self.store.add_many([op.arg for op in group])
-                    results: Iterable[Any] = [True] * len(group)
-                elif group[0].kind == "forget":
-                    results = [self.store.forget(group[0].arg)]
-                else:
-                    results = [self.store.purge(group[0].arg)]
+                results = self._run_group(group)
             except Exception as exc:  # noqa: BLE001 - reported to every waiter
                 for op in group:
                     op.future.set_exception(exc)

@@ -1,0 +1,142 @@
+"""Durability: an acknowledged report is never lost, across close/reopen and kill -9."""
+
+from __future__ import annotations
+
+import signal
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+from testkit import day_counts, instance_count, new_id, open_test_store, stored, uuids
+
+from tracking_collector.runtime import get_collector
+from tracking_collector.store import BatchWriter, Report, SQLiteStore
+
+
+def test_acknowledged_reports_survive_closing_and_reopening(make_app):
+    app = make_app()
+    ids = [new_id() for _ in range(60)]
+
+    def send(iid):
+        with app.test_client() as c:
+            return c.post(f"/track/{iid}/pong/", data="version=1.11.8").status_code
+
+    with ThreadPoolExecutor(12) as pool:
+        statuses = list(pool.map(send, ids))
+    assert statuses == [200] * 60
+    get_collector(app).close()
+
+    reopened = make_app()
+    store = get_collector(reopened).store
+    assert set(uuids(store)) == set(ids)
+    assert stored(store) == 60
+
+
+def test_writer_batches_concurrent_submissions_into_few_commits(tmp_path):
+    class CountingStore(SQLiteStore):
+        commits = 0
+
+        def add_many(self, reports):
+            type(self).commits += 1
+            super().add_many(reports)
+
+    store = CountingStore(str(tmp_path / "b.sqlite"))
+    writer = BatchWriter(store, max_wait=0.05)
+    futures = [writer.add(Report(new_id(), "ping", 0.0)) for _ in range(200)]
+    assert all(f.result(timeout=10) for f in futures)
+    writer.close()
+    assert stored(store) == 200
+    assert CountingStore.commits < 20
+    store.close()
+
+
+def test_writer_applies_operations_in_order(tmp_path):
+    store = SQLiteStore(str(tmp_path / "o.sqlite"))
+    writer = BatchWriter(store, max_wait=0.05)
+    iid = new_id()
+    first = writer.add(Report(iid, "shutdown", 1.0))
+    gone = writer.forget(iid)
+    last = writer.add(Report(iid, "startup", 2.0))
+    assert first.result(10) and gone.result(10) >= 1 and last.result(10)
+    writer.close()
+    record = store.instance(iid)
+    assert [e.event for e in record.events] == ["startup"]
+    assert record.first_seen == 2.0
+    store.close()
+
+
+def test_failed_write_is_not_acknowledged(make_app):
+    class FailingStore(SQLiteStore):
+        def add_many(self, reports):
+            raise OSError("disk full")
+
+    import tempfile
+
+    store = FailingStore(tempfile.mktemp(suffix=".sqlite"))
+    app = make_app(store=store)
+    response = app.test_client().get(f"/track/{new_id()}/ping/")
+    assert response.status_code == 503
+    assert response.get_json()["error"] == "store_unavailable"
+
+
+def test_reports_acknowledged_by_server_survive_kill_9_and_restart(start_server, db):
+    server = start_server(db=db)
+    ids = [new_id() for _ in range(30)]
+    with requests.Session() as http:
+        for iid in ids:
+            r = http.get(f"{server.url}/track/{iid}/ping/?octoprint_uptime=1", timeout=10)
+            assert r.json() == {"ok": True}
+    server.stop(signal.SIGKILL)  # no graceful shutdown, no final checkpoint
+
+    restarted = start_server(db=db)
+    requests.get(f"{restarted.url}/track/{new_id()}/startup/", timeout=10)
+    restarted.stop()
+    store = open_test_store(db)
+    assert set(ids) <= set(uuids(store))
+    assert stored(store) == len(ids) + 1
+    store.close()
+
+
+def test_large_batches_are_stored_completely_and_in_order(tmp_path):
+    store = SQLiteStore(str(tmp_path / "big.sqlite"))
+    iid = new_id()
+    # Spans several multi-row INSERT chunks.
+    store.add_many(
+        [Report(iid, "startup", float(i), fields={"n": str(i)}) for i in range(300)]
+    )
+    events = store.instance(iid, events=300).events
+    assert [e.fields["n"] for e in events] == [str(i) for i in reversed(range(300))]
+    store.close()
+
+
+def test_two_writers_on_one_database_store_every_acknowledged_report(db):
+    # Two gunicorn workers each own a store and a writer on the same database.
+    stores = [open_test_store(db), open_test_store(db)]
+    writers = [BatchWriter(s) for s in stores]
+
+    def send(i):
+        return writers[i % 2].add(Report(new_id(), "ping", float(i))).result(10)
+
+    with ThreadPoolExecutor(16) as pool:
+        assert all(pool.map(send, range(400)))
+    for w in writers:
+        w.close()
+    assert stored(stores[0]) == 400
+    assert instance_count(stores[1]) == 400
+    for s in stores:
+        s.close()
+
+
+def test_sqlite_before_3_35_without_returning_stores_the_same(tmp_path, monkeypatch):
+    # Debian 11's SQLite (3.34) has no RETURNING: instance ids are selected instead.
+    from tracking_collector.store import sqlite as sqlite_backend
+
+    monkeypatch.setattr(sqlite_backend, "HAS_RETURNING", False)
+    store = SQLiteStore(str(tmp_path / "old.sqlite"))
+    ids = [new_id() for _ in range(30)]
+    store.add_many([Report(i, "startup", 1000.0 + n) for n, i in enumerate(ids)])
+    store.add_many([Report(i, "ping", 2000.0) for i in ids])
+    assert sorted(uuids(store)) == sorted(ids)
+    assert all(len(store.instance(i).events) == 1 for i in ids)
+    assert stored(store) == 60
+    assert store.refresh(3000.0) and day_counts(store, 0)[("active", "")] == 30
+    store.close()

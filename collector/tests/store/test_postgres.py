@@ -1,0 +1,151 @@
+"""Several collector processes share one PostgreSQL: nothing lost, one set of numbers."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+from testkit import eventually, instance_count, new_id, open_test_store, stored, uuids
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_two_collector_processes_on_one_postgresql_store_and_serve_the_same(
+    start_server, db
+):
+    fast = ("--refresh-interval", "0.2", "--stats-cache", "0", "--pool-size", "4")
+    servers = [start_server(*fast, db=db), start_server(*fast, db=db)]
+    fleet = [new_id() for _ in range(30)]
+
+    def send(n: int) -> int:
+        iid = fleet[n % len(fleet)]
+        server = servers[n % 2]
+        event = ("ping", "print_started", "print_done", "startup")[n % 4]
+        with requests.Session() as http:
+            http.headers["User-Agent"] = "OctoPrint/1.11.8"
+            if n < len(fleet):
+                r = http.post(
+                    f"{server.url}/track/{iid}/pong/",
+                    data="version=1.11.8&python=3.11.2&plugins=octolapse:0.4",
+                    timeout=20,
+                )
+            else:
+                r = http.get(f"{server.url}/track/{iid}/{event}/", timeout=20)
+        return r.status_code
+
+    with ThreadPoolExecutor(12) as pool:
+        statuses = list(pool.map(send, range(600)))
+    acknowledged = statuses.count(200)
+    assert acknowledged == 600, statuses
+
+    store = open_test_store(db)
+    try:
+        assert stored(store) == acknowledged
+        assert sorted(uuids(store)) == sorted(fleet)
+    finally:
+        store.close()
+
+    def both_stats():
+        return [requests.get(f"{s.url}/api/stats", timeout=10).json() for s in servers]
+
+    started = sum(1 for n in range(len(fleet), 600) if n % 4 == 1)
+    done = sum(1 for n in range(len(fleet), 600) if n % 4 == 2)
+
+    def settled():
+        a, b = both_stats()
+        a.pop("generated_at"), b.pop("generated_at")
+        rows = a["prints"]["by_version"]
+        return (
+            a == b
+            and rows
+            and (rows[0]["started"], rows[0]["done"])
+            == (
+                started,
+                done,
+            )
+        )
+
+    # Rollups follow within a few refresh intervals, whichever process refreshes.
+    eventually(settled, timeout=20)
+    a, b = both_stats()
+    a.pop("generated_at"), b.pop("generated_at")
+    assert a == b
+    assert a["active"]["7d"]["instances"] == 30
+    assert a["plugins"] == [{"key": "octolapse", "instances": 30}]
+    [row] = a["prints"]["by_version"]
+    assert (row["instances"], row["started"], row["done"]) == (30, started, done)
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_copy_command_moves_a_sqlite_store_into_postgresql(make_app, db, db_path, clock):
+    from click.testing import CliRunner
+    from testkit import pong
+
+    from tracking_collector.cli import main
+    from tracking_collector.runtime import get_collector
+    from tracking_collector.store import SQLiteStore
+
+    source = SQLiteStore(str(db_path))
+    source_app = make_app(store=source)
+    client = source_app.test_client()
+    for _ in range(12):
+        iid = new_id()
+        pong(client, iid, plugins="octolapse:1")
+        client.get(
+            f"/track/{iid}/print_done/", headers={"User-Agent": "OctoPrint/1.11.8"}
+        )
+        client.get(f"/track/{iid}/plugin_installed/?plugin=octolapse")
+    expected = client.get("/api/stats").get_json()
+    get_collector(source_app).close()
+
+    result = CliRunner().invoke(main, ["copy", "--db", str(db_path), "--to", db])
+    assert result.exit_code == 0, result.output
+    assert "instances: 12" in result.output and "events: 12" in result.output
+    copied = make_app()  # on the PostgreSQL database
+    assert copied.test_client().get("/api/stats").get_json() == expected
+    # New instances get fresh ids after the copied ones.
+    assert copied.test_client().get(f"/track/{new_id()}/startup/").status_code == 200
+    assert instance_count(get_collector(copied).store) == 13
+    # A second copy into a non-empty store is refused.
+    again = CliRunner().invoke(main, ["copy", "--db", str(db_path), "--to", db])
+    assert again.exit_code != 0
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_copy_recomputes_the_rollups_with_the_configured_lifetime_rule(db, db_path):
+    from click.testing import CliRunner
+
+    from tracking_collector.cli import main
+    from tracking_collector.store import Report, SQLiteStore, open_store
+
+    # Seen once, two hours ago: ephemeral under the default rule, public with the
+    # operator's TRACKING_COLLECTOR_MIN_LIFETIME=0.
+    source = SQLiteStore(str(db_path))
+    seen = time.time() - 2 * 3600
+    source.add_many([Report(new_id(), "ping", seen, "1.11.8") for _ in range(4)])
+    source.close()
+    result = CliRunner().invoke(
+        main,
+        ["copy", "--db", str(db_path), "--to", db],
+        env={"TRACKING_COLLECTOR_MIN_LIFETIME": "0"},
+    )
+    assert result.exit_code == 0, result.output
+    target = open_store(db, pool_size=2)
+    try:
+        assert target.window(7).get("active", {}).get("") == 4
+    finally:
+        target.close()
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+@pytest.mark.parametrize("mode, expected", [("NORMAL", "off"), ("FULL", "on")])
+def test_synchronous_setting_maps_to_synchronous_commit(db, mode, expected):
+    from tracking_collector.store import open_store
+
+    store = open_store(db, synchronous=mode, pool_size=2)
+    try:
+        with store.engine.read() as q:
+            assert q.rows("SHOW synchronous_commit") == [(expected,)]
+    finally:
+        store.close()

@@ -1,0 +1,119 @@
+"""Collector processes for tests: ``tracking-collector serve`` and gunicorn with the
+shipped config, each started as the README says, on a free loopback port.
+
+They run the ``tracking_collector`` installed next to the test's Python (the
+console scripts of its venv), never a copy from the source tree.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from harness.process import ServerProcess, answers, free_port
+
+from .values import TRUSTED_PROXY
+
+GUNICORN = Path(sys.executable).with_name("gunicorn")
+
+
+def collector_command() -> list[str]:
+    script = Path(sys.executable).with_name("tracking-collector")
+    if not script.exists():
+        pytest.fail(f"console script {script} missing: install ./collector first")
+    return [str(script)]
+
+
+class Server(ServerProcess):
+    """``tracking-collector serve`` on a free loopback port, started and awaited."""
+
+    def __init__(
+        self, args: list[str], db: Path | str, log_path: Path, cwd: Path | None = None
+    ):
+        self.port = free_port()
+        self.db = db
+        self.url = f"http://127.0.0.1:{self.port}"
+        super().__init__(
+            [*collector_command(), "serve", "--host", "127.0.0.1", "--port",
+             str(self.port), "--db", str(db), *args],
+            log_path,
+            cwd=cwd,
+        )  # fmt: skip
+        self.start(answers(self.url + "/healthz"), timeout=20)
+
+    @property
+    def proc(self):
+        return self.process
+
+    def stop(self, sig=signal.SIGTERM, timeout: float = 15.0) -> int:
+        try:
+            super().stop(sig, timeout)
+        except subprocess.TimeoutExpired:
+            pass  # killed by ServerProcess.stop
+        return self.process.returncode
+
+
+def located_live_args(geo_db: Path) -> list[str]:
+    """``serve`` options of a test that reads its own reports back over HTTP: the
+    test GeoLite2 database, loopback as trusted proxy, rollups refreshed within 0.2 s
+    and no stats cache."""
+    return [
+        "--geoip", str(geo_db), "--trusted-proxy", TRUSTED_PROXY,
+        "--refresh-interval", "0.2", "--stats-cache", "0",
+    ]  # fmt: skip
+
+
+class Gunicorn(ServerProcess):
+    """gunicorn with the shipped config on a free loopback port (a context manager).
+
+    ``env`` adds to the environment (``TRACKING_COLLECTOR_*``, ...); two workers
+    unless it says otherwise. ``readme``: the README's production command exactly:
+    its variables and none of ours (no worker count, and not even a
+    PROMETHEUS_MULTIPROC_DIR the test runner's environment may carry).
+    """
+
+    def __init__(self, tmp_path: Path, db: Path | str, readme: bool = False, **env: str):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        environ = dict(
+            os.environ,
+            TRACKING_COLLECTOR_DB=str(db),
+            TRACKING_COLLECTOR_BIND=f"127.0.0.1:{self.port}",
+        )
+        if readme:
+            environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+            environ.pop("TRACKING_COLLECTOR_WORKERS", None)
+        else:
+            environ["TRACKING_COLLECTOR_WORKERS"] = "2"
+        environ.update(env)
+        super().__init__(
+            [str(GUNICORN), "-c", "python:tracking_collector.gunicorn_conf"],
+            tmp_path / "gunicorn.log",
+            env=environ,
+            cwd=tmp_path,
+        )
+
+    @property
+    def proc(self):
+        return self.process
+
+    def up(self) -> bool:
+        assert self.process.poll() is None, self.log()
+        return answers(self.url + "/healthz")()
+
+    def stop(self, sig=signal.SIGTERM, timeout: float = 30.0) -> int:
+        if self.process is not None:
+            super().stop(sig, timeout)
+        return self.process.returncode if self.process is not None else 0
+
+    def __enter__(self) -> Gunicorn:
+        # A loaded CI machine can take a while to boot two workers.
+        self.start(answers(self.url + "/healthz"), timeout=30)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

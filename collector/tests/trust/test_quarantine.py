@@ -1,0 +1,249 @@
+"""Quarantine on the real store (SQLite and PostgreSQL): holds, lifetime filter,
+source keys, the operator's commands and the admin page."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+
+import pytest
+from click.testing import CliRunner
+from testkit import UA, day_counts, new_id, source_keys
+
+from tracking_collector import Config
+from tracking_collector.cli import main
+from tracking_collector.runtime import get_collector
+from tracking_collector.timefmt import utc_day
+from tracking_collector.trust.admission import SOURCE_BURST
+
+PROXY = {"REMOTE_ADDR": "127.0.0.1"}
+DAY = 86400.0
+
+
+@pytest.fixture
+def make(make_app):
+    """An app on the test's backend, trusting 127.0.0.1 as its proxy, with the
+    lifetime rule at its default (the testkit's apps have it off)."""
+
+    def factory(**config):
+        config.setdefault("trusted_proxies", ["127.0.0.1"])
+        config.setdefault("min_lifetime", Config.min_lifetime)
+        return make_app(**config)
+
+    return factory
+
+
+def send(client, instance, event="ping", source="203.0.113.9", ua=UA, **fields):
+    response = client.get(
+        f"/track/{instance}/{event}/",
+        query_string=fields,
+        headers={"User-Agent": ua, "X-Forwarded-For": source},
+        environ_base=PROXY,
+    )
+    assert response.status_code == 200, response.get_json()
+
+
+def burst(client, n, source="198.51.100.7", event="ping", **fields):
+    ids = [new_id() for _ in range(n)]
+    for instance in ids:
+        send(client, instance, event, source=source, **fields)
+    return ids
+
+
+def public_7d(collector) -> int:
+    collector.store.refresh(collector.clock(), force=True)
+    return collector.store.window(7).get("active", {}).get("", 0)
+
+
+def test_a_source_over_its_budget_has_all_its_new_ids_of_the_day_held(make):
+    app = make(new_ids_per_source=5)
+    store = get_collector(app).store
+    ids = burst(app.test_client(), 8)
+    assert {store.instance(i).held for i in ids} == {SOURCE_BURST}
+    assert len({store.instance(i).cohort for i in ids}) == 1
+    assert public_7d(get_collector(app)) == 0
+
+
+def test_instances_of_other_networks_stay_public(make):
+    app = make(new_ids_per_source=5)
+    client = app.test_client()
+    burst(client, 8)
+    real = [new_id() for _ in range(3)]
+    for n, instance in enumerate(real):
+        send(client, instance, source=f"2001:db8:{n + 1}::5")
+    assert public_7d(get_collector(app)) == 3
+
+
+def test_a_farm_reporting_every_day_is_never_held(make, clock):
+    app = make(new_ids_per_source=50)
+    client = app.test_client()
+    farm = burst(client, 45, source="192.0.2.10")
+    for _ in range(3):
+        clock.advance(DAY)
+        for instance in farm:
+            send(client, instance, source="192.0.2.10")
+    store = get_collector(app).store
+    assert all(store.instance(i).held is None for i in farm)
+    assert public_7d(get_collector(app)) == 45
+
+
+def test_impossible_environment_is_held_with_its_rule(make):
+    app = make()
+    instance = new_id()
+    send(app.test_client(), instance, event="startup", version="1.10.0", python="2.7.18")
+    assert get_collector(app).store.instance(instance).held == (
+        "implausible:python_version"
+    )
+
+
+def test_ephemeral_instance_leaves_the_public_numbers_once_gone(make, clock):
+    app = make()
+    collector = get_collector(app)
+    client = app.test_client()
+    long_lived, short_lived = new_id(), new_id()
+    send(client, long_lived, source="2001:db8:1::1")
+    send(client, short_lived, source="2001:db8:2::1")
+    clock.advance(10 * 60)
+    send(client, short_lived, source="2001:db8:2::1")
+    assert public_7d(collector) == 2  # not judged while it may come back
+    for _ in range(3):
+        clock.advance(30 * 60)
+        send(client, long_lived, source="2001:db8:1::1")
+    assert public_7d(collector) == 1
+    day = int(clock() // DAY)
+    assert day_counts(collector.store, day)[("active", "")] == 1
+    # Kept, not deleted.
+    assert collector.store.instance(short_lived) is not None
+
+
+def test_source_keys_are_destroyed_after_their_day(make, clock):
+    app = make()
+    collector = get_collector(app)
+    send(app.test_client(), new_id())
+    first_day = utc_day(clock())
+    assert list(source_keys(collector.store)) == [first_day]
+    clock.advance(DAY)
+    collector.housekeeping()
+    assert list(source_keys(collector.store)) == [utc_day(clock())]
+
+
+def test_a_forgotten_instance_reporting_again_uses_its_networks_budget(make):
+    # Budget 2: the forgotten instance, then two more new ids from its network.
+    app = make(new_ids_per_source=2)
+    client = app.test_client()
+    store = get_collector(app).store
+    forgotten = new_id()
+    send(client, forgotten, source="198.51.100.7")
+    send(client, forgotten, source="198.51.100.7")  # now a known id in this process
+    assert client.delete(f"/track/{forgotten}/").status_code == 200
+    burst(client, 2)
+    # Its id is new again: the network is over its budget, so it is held.
+    send(client, forgotten, source="198.51.100.7")
+    assert store.instance(forgotten).held == SOURCE_BURST
+
+
+def test_decisions_are_logged_without_addresses_or_ids(make, caplog):
+    app = make(new_ids_per_source=2)
+    with caplog.at_level(logging.INFO, logger="tracking_collector"):
+        ids = burst(app.test_client(), 4)
+    assert SOURCE_BURST in caplog.text
+    for secret in ("198.51.100", *ids):
+        assert secret not in caplog.text
+
+
+# ---- operator -----------------------------------------------------------------------
+
+
+def cli(db, *args, env=None):
+    result = CliRunner().invoke(main, [*args, "--db", db, "--pool-size", "2"], env=env)
+    return result
+
+
+def test_suspects_lists_cohorts_with_reasons_and_plugins(make, db):
+    app = make(new_ids_per_source=2)
+    burst(app.test_client(), 4, event="pong", plugins="acme_cloudprint:1.0,octolapse:0.4")
+    result = cli(db, "suspects", "--json")
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.output)
+    assert row["instances"] == 4
+    assert row["reasons"] == {SOURCE_BURST: 4}
+    assert ["acme_cloudprint", 4] in row["plugins"]
+    text = cli(db, "suspects").output
+    assert row["cohort"] in text and "198.51.100" not in text
+
+
+def test_release_puts_a_cohort_into_the_public_numbers(make, db):
+    app = make(new_ids_per_source=2)
+    collector = get_collector(app)
+    burst(app.test_client(), 4)
+    (cohort,) = collector.store.cohorts()
+    result = cli(db, "release", cohort.cohort)
+    assert result.exit_code == 0, result.output
+    assert "released 4 instances" in result.output
+    assert public_7d(collector) == 4
+    assert collector.store.cohorts() == []
+
+
+def test_release_recomputes_the_rollups_with_the_configured_lifetime_rule(make, db):
+    # The operator switched the lifetime rule off: instances seen once, two hours
+    # ago, are public. The command's recomputation must apply that rule too.
+    app = make(new_ids_per_source=2, min_lifetime=0)
+    store = get_collector(app).store
+    burst(app.test_client(), 4, age=2 * 3600)
+    (cohort,) = store.cohorts()
+    result = cli(
+        db, "release", cohort.cohort, env={"TRACKING_COLLECTOR_MIN_LIFETIME": "0"}
+    )
+    assert result.exit_code == 0, result.output
+    # Read as the command left the rollups (no refresh by this app in between).
+    assert store.window(7).get("active", {}).get("") == 4
+
+
+def test_purge_cohort_deletes_its_instances(make, db):
+    app = make(new_ids_per_source=2)
+    collector = get_collector(app)
+    ids = burst(app.test_client(), 4)
+    (cohort,) = collector.store.cohorts()
+    result = cli(db, "purge-cohort", cohort.cohort)
+    assert result.exit_code == 0, result.output
+    assert all(collector.store.instance(i) is None for i in ids)
+
+
+def test_unknown_cohort_is_a_clear_error(make, db):
+    make()
+    result = cli(db, "release", "0000000000000000")
+    assert result.exit_code != 0
+    assert "no instance" in result.output
+
+
+def test_admin_page_is_absent_without_a_token(make):
+    response = make().test_client().get("/admin/suspects")
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_admin_page_needs_the_token(make):
+    client = make(admin_token="s3cret").test_client()
+    assert client.get("/admin/suspects").status_code == 401
+    wrong = {"Authorization": "Bearer nope"}
+    assert client.get("/admin/suspects", headers=wrong).status_code == 401
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_admin_page_shows_the_cohorts(make):
+    app = make(admin_token="s3cret", new_ids_per_source=2)
+    client = app.test_client()
+    burst(client, 4, event="pong", plugins="acme_cloudprint:1.0")
+    (cohort,) = get_collector(app).store.cohorts()
+    basic = "Basic " + base64.b64encode(b"admin:s3cret").decode()
+    page = client.get("/admin/suspects", headers={"Authorization": basic})
+    assert page.status_code == 200
+    assert page.headers["Cache-Control"] == "no-store"
+    html = page.get_data(as_text=True)
+    assert cohort.cohort in html and "acme_cloudprint" in html
+    assert "198.51.100" not in html
+    rows = client.get(
+        "/admin/suspects?format=json", headers={"Authorization": "Bearer s3cret"}
+    ).get_json()
+    assert rows[0]["instances"] == 4

@@ -1,0 +1,1 @@
+"""Ops: the background loops, Prometheus metrics, rate limits and health routes."""

@@ -1,0 +1,79 @@
+"""The plugin list: OctoPrint's ``id:version,...`` field, parsed here and nowhere else.
+
+A pong carries the third-party plugins of an instance as ``id:version`` entries
+separated by commas. The store keeps the list normalised (ids in lower case, sorted,
+each once, bundled plugins dropped), rollups count ``id:version`` keys, and the
+exports, the own-data document, the operator's cohort view and the plausibility
+rule all read entries through the functions below.
+"""
+
+from __future__ import annotations
+
+# OctoPrint reports only third-party plugins already; these bundled ids are
+# dropped defensively in case another client sends them.
+BUNDLED = frozenset(
+    {
+        "achievements",
+        "action_command_notification",
+        "action_command_prompt",
+        "announcements",
+        "appkeys",
+        "backup",
+        "corewizard",
+        "discovery",
+        "errortracking",
+        "eventmanager",
+        "file_check",
+        "firmware_check",
+        "gcodeviewer",
+        "health_check",
+        "logging",
+        "pluginmanager",
+        "softwareupdate",
+        "tracking",
+        "uploadmanager",
+        "virtual_printer",
+    }
+)
+UNKNOWN_VERSION = "unknown"
+ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-.")
+
+
+def split(value: str | None) -> list[str]:
+    """The raw entries of a list, as sent (empty list for none)."""
+    return value.split(",") if value else []
+
+
+def entry(text: str) -> tuple[str, str]:
+    """``"id:version"`` -> (id, version); the version is "" when there is none."""
+    plugin_id, _, version = text.partition(":")
+    return plugin_id, version
+
+
+def entries(value: str | None) -> list[tuple[str, str]]:
+    """Third-party (id, version) pairs of a list: ids in lower case, each once (the
+    first wins), a missing version as "unknown"."""
+    seen: dict[str, str] = {}
+    for text in split(value):
+        plugin_id, version = entry(text)
+        plugin_id = plugin_id.strip().lower()
+        if plugin_id and plugin_id not in BUNDLED and plugin_id not in seen:
+            seen[plugin_id] = version.strip() or UNKNOWN_VERSION
+    return list(seen.items())
+
+
+def normalize(value: str | None) -> str:
+    """A list as the store keeps it: "id:version" of third-party plugins, ids in
+    lower case, sorted, each once (so rollups count it without parsing)."""
+    return ",".join(f"{p}:{v}" for p, v in sorted(entries(value)))
+
+
+def key(plugin_id: str, version: str | None) -> str:
+    """The rollup key of one plugin version (``id:version``)."""
+    return f"{plugin_id}:{version or UNKNOWN_VERSION}"
+
+
+def valid_id(plugin_id: str) -> bool:
+    """A plugin id a client may ask about (history, dashboard): lower case letters,
+    digits, ``_-.``, at most 64 characters."""
+    return 0 < len(plugin_id) <= 64 and set(plugin_id) <= ID_CHARS

@@ -1,0 +1,118 @@
+"""The publisher: every public document, read from the store's rollups and cached.
+
+Everything here reads the store's rollups (window and daily), never rows per
+report or per instance, so its cost does not grow with the fleet's history. The
+routes (``routes.py``), the dashboard (``web/``) and the fleet gauges of /metrics
+ask it; none of them reads the store for public figures itself.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Callable
+
+from . import exports, history
+from .stats import compute_stats
+
+
+class Publisher:
+    """What the routes compute, given a store and the small-group minimum.
+
+    Documents of the fixed names (exports, version and print history) are cached
+    for ``cache_seconds``, like the stats, so that anonymous requests do not cost a
+    computation each; a plugin's history is not (its key comes from the client).
+    """
+
+    def __init__(
+        self,
+        store: Any,
+        min_group: int,
+        clock: Callable[[], float],
+        history_days: int = history.HISTORY_DAYS,
+        cache_seconds: float = 0.0,
+        refresh: Callable[[float], Any] | None = None,
+    ):
+        self.store = store
+        self.min_group = min_group
+        self.clock = clock
+        self.history_days = history_days
+        self.cache_seconds = cache_seconds
+        # Without a background refresher (tests, tools) the rollups are brought up
+        # to date before a read, so a read sees every acknowledged report.
+        self._refresh = refresh
+        self._cache: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def _now(self) -> float:
+        now = self.clock()
+        if self._refresh is not None:
+            self._refresh(now)
+        return now
+
+    def _cached(self, key: str, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        if self.cache_seconds <= 0:
+            return compute()
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None and 0 <= time.monotonic() - hit[0] < self.cache_seconds:
+                return hit[1]
+        document = compute()
+        with self._lock:
+            self._cache[key] = (time.monotonic(), document)
+        return document
+
+    def stats(self) -> dict[str, Any]:
+        """``/api/stats`` and the dashboard's figures, under the same cache: it keeps
+        anonymous requests from costing a computation each."""
+        return self._cached(
+            "stats", lambda: compute_stats(self.store, self.min_group, now=self._now())
+        )
+
+    def export(self, name: str) -> dict[str, Any] | None:
+        parsed = exports.parse_name(name)
+        if parsed is None:
+            return None
+        stem, days = parsed
+
+        def compute() -> dict[str, Any]:
+            window = exports.read_window(self.store, days, self._now())
+            return exports.BUILDERS[stem](window, self.min_group)
+
+        return self._cached(name, compute)
+
+    def _daily(self, kind: str) -> tuple[Any, int, int, float]:
+        now = self._now()
+        daily, first, last = history.read(self.store, kind, now, self.history_days)
+        return daily, first, last, now
+
+    def versions(self) -> dict[str, Any]:
+        def compute() -> dict[str, Any]:
+            daily, first, last, now = self._daily("versions")
+            return history.versions(daily, first, last, now, self.min_group)
+
+        return self._cached("history:versions", compute)
+
+    def plugin(self, plugin_id: str) -> dict[str, Any]:
+        daily, first, last, now = self._daily("plugin")
+        return history.plugin(daily, plugin_id, first, last, now, self.min_group)
+
+    def prints(self) -> dict[str, Any]:
+        def compute() -> dict[str, Any]:
+            daily, first, last, now = self._daily("prints")
+            return history.prints(daily, first, last, now, self.min_group)
+
+        return self._cached("history:prints", compute)
+
+    def active(self) -> dict[str, int]:
+        """Fleet gauges: public instances active in the last 24 h and 7 days."""
+        self._now()
+        return {
+            label: int(self.store.window(days, ["active"]).get("active", {}).get("", 0))
+            for label, days in (("24h", 1), ("7d", 7))
+        }
+
+    def popular_plugins(self) -> list[str]:
+        """Plugin ids offered in the dashboard's form: only groups big enough to show."""
+        counts = self.store.window(7, ["plugin"]).get("plugin", {})
+        return sorted(p for p, n in counts.items() if n >= self.min_group)

@@ -1,0 +1,157 @@
+"""The Store: one object for the rest of the collector, made of small parts.
+
+``Store`` composes an :class:`~.engine.Engine` (the database: SQLite or
+PostgreSQL) with the domain parts that share it: :class:`~.writes.Writes`
+(ingest, forget, purge), :class:`~.quarantine.Quarantine`,
+:class:`~.rollups.Rollups`, :class:`~.reads.Reads` and
+:class:`~.trust.TrustTables`. Its methods are the store's public API; the parts
+and the engine stay behind it (``engine`` is public for tools that need a raw
+read, such as benchmarks and tests).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from .days import Days
+from .engine import Engine
+from .model import RECENT_EVENTS, CohortSummary, InstanceRecord, Report
+from .quarantine import Quarantine
+from .reads import Reads
+from .rollups import Lifetime, Rollups
+from .schema import migrate
+from .trust import TrustTables
+from .writes import Writes
+
+
+class Store:
+    """A report store on one engine; thread safe."""
+
+    def __init__(self, engine: Engine, lifetime: Lifetime | None = None):
+        self.engine = engine
+        days = Days(engine)
+        self._writes = Writes(engine, days)
+        self._rollups = Rollups(engine, days, lifetime or Lifetime())
+        self._reads = Reads(engine, days)
+        self._quarantine = Quarantine(
+            engine, days, self._writes, lambda: self.refresh(force=True)
+        )
+        self._trust = TrustTables(engine)
+        migrate(engine, self._writes.ingest, days.mark_all)
+
+    @property
+    def lifetime(self) -> Lifetime:
+        """The lifetime rule the rollups apply (set where the store is opened)."""
+        return self._rollups.lifetime
+
+    @lifetime.setter
+    def lifetime(self, value: Iterable[float]) -> None:
+        self._rollups.lifetime = Lifetime(*value)
+
+    def write_lock(self) -> contextlib.AbstractContextManager[None]:
+        return self.engine.write_lock()
+
+    def close(self) -> None:
+        self.engine.close()
+
+    # ---- writes (in a running collector, from its BatchWriter) -----------------------
+
+    def add_many(self, reports: Sequence[Report]) -> None:
+        self._writes.add_many(reports)
+
+    def forget(self, instance: str) -> int:
+        return self._writes.forget(instance)
+
+    def purge(self, older_than: float) -> int:
+        return self._writes.purge(older_than)
+
+    def bulk_insert(
+        self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+    ) -> None:
+        self.engine.bulk_insert(table, columns, rows)
+
+    def copy_to(self, target: Store) -> dict[str, int]:
+        """Copy every stored instance, day, event and counter into an empty
+        ``target`` (another backend), then recompute its rollups; rows per table."""
+        copied = self._writes.copy_to(target.engine)
+        target.recompute()
+        return copied
+
+    # ---- quarantine ------------------------------------------------------------------
+
+    def hold(self, instance: str, reason: str, cohort: str | None = None) -> bool:
+        return self._quarantine.hold(instance, reason, cohort)
+
+    def hold_cohort(self, cohort: str, reason: str) -> int:
+        return self._quarantine.hold_cohort(cohort, reason)
+
+    def release(self, instance: str) -> bool:
+        return self._quarantine.release(instance)
+
+    def release_cohort(self, cohort: str | None) -> int:
+        return self._quarantine.release_cohort(cohort)
+
+    def purge_cohort(self, cohort: str | None) -> int:
+        return self._quarantine.purge_cohort(cohort)
+
+    def cohorts(self) -> list[CohortSummary]:
+        return self._quarantine.cohorts()
+
+    # ---- the admission's state -------------------------------------------------------
+
+    def source_key(self, day: str, candidate: bytes) -> bytes:
+        return self._trust.source_key(day, candidate)
+
+    def drop_source_keys(self, before_day: str) -> int:
+        return self._trust.drop_source_keys(before_day)
+
+    def note_new(self, entries: Sequence[tuple[str, str, str]]) -> list[int]:
+        return self._trust.note_new(entries)
+
+    def bursting(self, budget: int) -> list[str]:
+        return self._trust.bursting(budget)
+
+    def drop_source_counts(self, before_day: str) -> int:
+        return self._trust.drop_source_counts(before_day)
+
+    def is_known(self, instance: str) -> bool:
+        return self._reads.is_known(instance)
+
+    # ---- rollups ---------------------------------------------------------------------
+
+    def refresh(
+        self, now: float | None = None, force: bool = False, budget: float | None = None
+    ) -> bool:
+        return self._rollups.refresh(now, force, budget)
+
+    def recompute(self, days: Iterable[int] | None = None) -> None:
+        self._rollups.recompute(days)
+
+    # ---- reads -----------------------------------------------------------------------
+
+    def snapshot(self) -> contextlib.AbstractContextManager[None]:
+        return self._reads.snapshot()
+
+    def window(
+        self, days: int, metrics: Sequence[str] | None = None
+    ) -> dict[str, dict[str, int]]:
+        return self._reads.window(days, metrics)
+
+    def daily(
+        self, metrics: Sequence[str], since_day: int, until_day: int | None = None
+    ) -> dict[str, dict[int, dict[str, int]]]:
+        return self._reads.daily(metrics, since_day, until_day)
+
+    def print_days(self, since_day: int) -> list[tuple]:
+        return self._reads.print_days(since_day)
+
+    def instance(self, uuid: str, events: int = RECENT_EVENTS) -> InstanceRecord | None:
+        return self._reads.instance(uuid, events)
+
+    def ingest_counts(self, since_day: int = 0) -> dict[int, dict[str, int]]:
+        return self._reads.ingest_counts(since_day)
+
+    def reports_stored(self) -> int:
+        return self._reads.reports_stored()

@@ -1,0 +1,115 @@
+"""Held instances (issue 13): hold, release and purge them, and list the cohorts.
+
+A held instance is stored but left out of every public number; each change marks
+its days dirty, so the next refresh recomputes them with or without it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .. import plugins
+from .days import Days
+from .engine import Engine
+from .model import CohortSummary
+from .writes import Writes
+
+
+def _cohort_where(cohort: str | None) -> tuple[str, tuple]:
+    if cohort in (None, ""):
+        return "cohort IS NULL", ()
+    return "cohort = ?", (cohort,)
+
+
+class Quarantine:
+    def __init__(
+        self,
+        engine: Engine,
+        days: Days,
+        writes: Writes,
+        refresh: Callable[[], object],
+    ):
+        self.engine = engine
+        self.days = days
+        self.writes = writes
+        # Recomputes the rollups at once (after a release, which an operator
+        # expects to see in the public numbers right away).
+        self.refresh = refresh
+
+    def hold(self, instance: str, reason: str, cohort: str | None = None) -> bool:
+        with self.engine.write() as q:
+            found = self.days.mark_instances(q, "uuid = ?", (instance,))
+            q.run(
+                "UPDATE instances SET held = ?, cohort = COALESCE(cohort, ?),"
+                " released = 0 WHERE uuid = ?",
+                (reason, cohort, instance),
+            )
+        return bool(found)
+
+    def hold_cohort(self, cohort: str, reason: str) -> int:
+        """Hold every public instance of ``cohort`` that no operator released (a
+        source over its budget); returns instances held. Their days are recomputed
+        at the next refresh."""
+        where = "cohort = ? AND held IS NULL AND released = 0"
+        with self.engine.write() as q:
+            n = self.days.mark_instances(q, where, (cohort,))
+            if n:
+                q.run(f"UPDATE instances SET held = ? WHERE {where}", (reason, cohort))
+        return n
+
+    def release(self, instance: str) -> bool:
+        with self.engine.write() as q:
+            found = self.days.mark_instances(
+                q, "uuid = ? AND held IS NOT NULL", (instance,)
+            )
+            q.run(
+                "UPDATE instances SET held = NULL, released = 1 WHERE uuid = ?",
+                (instance,),
+            )
+        return bool(found)
+
+    def release_cohort(self, cohort: str | None) -> int:
+        """Put a held cohort into the public numbers; returns instances released."""
+        where, args = _cohort_where(cohort)
+        with self.engine.write() as q:
+            n = self.days.mark_instances(q, where + " AND held IS NOT NULL", args)
+            q.run(
+                f"UPDATE instances SET held = NULL, released = 1"
+                f" WHERE {where} AND held IS NOT NULL",
+                args,
+            )
+        self.refresh()
+        return n
+
+    def purge_cohort(self, cohort: str | None) -> int:
+        """Forget every instance of a cohort; returns instances removed."""
+        where, args = _cohort_where(cohort)
+        with self.engine.write() as q:
+            uuids = [
+                u for (u,) in q.rows(f"SELECT uuid FROM instances WHERE {where}", args)
+            ]
+            for uuid in uuids:
+                self.writes.forget_in(q, uuid)
+        if uuids:
+            self.engine.scrub()
+        return len(uuids)
+
+    def cohorts(self) -> list[CohortSummary]:
+        """Held instances grouped by cohort (NULL cohort as "")."""
+        with self.engine.read() as q:
+            rows = q.rows(
+                "SELECT cohort, held, first_seen, last_seen, plugins FROM instances"
+                " WHERE held IS NOT NULL"
+            )
+        groups: dict[str, CohortSummary] = {}
+        for cohort, held, first, last, listed in rows:
+            key = cohort or ""
+            g = groups.get(key)
+            if g is None:
+                g = groups[key] = CohortSummary(key, 0, first, last, {}, {})
+            g.instances += 1
+            g.first_seen, g.last_seen = min(g.first_seen, first), max(g.last_seen, last)
+            g.reasons[held] = g.reasons.get(held, 0) + 1
+            for plugin_id, _ in plugins.entries(listed):
+                g.plugins[plugin_id] = g.plugins.get(plugin_id, 0) + 1
+        return sorted(groups.values(), key=lambda g: (-g.instances, g.cohort))

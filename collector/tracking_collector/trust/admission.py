@@ -1,0 +1,233 @@
+"""Admission policy: which instances count in the public numbers, decided at ingest.
+
+Every report is judged before its client address is dropped:
+
+- **Plausibility.** A report that breaks a rule of :mod:`.plausibility` holds its
+  instance out of the public numbers, reason ``implausible:<rule>``.
+- **New ids per source.** The source is the client's network (see :mod:`.sources`).
+  Per source and UTC day, the distinct new instance ids are counted. A real network
+  adds a few new OctoPrint instances a day; instances that already exist do not
+  count, so a print farm with dozens of long-lived instances behind one address, or
+  a carrier-grade NAT, is never affected. When a source creates more than
+  ``new_ids_per_source`` new ids in one day, every new id of that source and day is
+  held, those admitted before the budget ran out included (reason
+  ``source_burst``): otherwise each burst would still push ``budget`` fakes a day.
+- A real instance seen for the first time counts at once unless one of the above
+  applies.
+
+Held instances are not dropped: they keep their reports under a cohort (the source
+hash of the day they appeared) that the operator can list, release or purge.
+
+Lifetime is the third defence and is applied where trends are computed, not here:
+the store's rollups leave out instances that vanished within minutes of appearing
+(``store.Lifetime``, configured by :class:`~.policy.Policy`).
+
+Every decision is logged with the cohort and the reason, never with an address or
+an instance id.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from typing import Any, Callable, Protocol
+
+from ..timefmt import utc_day
+from . import plausibility
+from .policy import Decision, Policy
+from .sources import SourceKeys
+
+log = logging.getLogger(__name__)
+
+SOURCE_BURST = "source_burst"
+REHOLD_SECONDS = 2.0
+IMPLAUSIBLE = "implausible:"
+
+
+class AdmissionState(Protocol):
+    """Shared state of the policy, in the store so every process sees the same."""
+
+    def is_known(self, instance: str) -> bool:
+        """Whether the store already has this instance."""
+        ...
+
+    def note_new(self, day: str, source: str, instance: str) -> int:
+        """Record that ``source`` created ``instance`` (a keyed hash of its id) on
+        ``day``; return the number of distinct instances it created that day, this
+        one included."""
+        ...
+
+    def hold_cohort(self, cohort: str, reason: str) -> int:
+        """Hold every public instance of ``cohort``; return how many changed."""
+        ...
+
+    def bursting(self, budget: int) -> list[str]:
+        """Sources that created more than ``budget`` new ids on a day still counted."""
+        ...
+
+    def forget_days_before(self, day: str) -> int:
+        """Drop the per-source counts of days before ``day``."""
+        ...
+
+    def forget_known(self, instance: str) -> None:
+        """The store no longer has ``instance`` (it was forgotten)."""
+        ...
+
+
+class Admission:
+    """The callable the collector runs per report while it still knows the address."""
+
+    def __init__(
+        self,
+        keys: SourceKeys,
+        state: AdmissionState,
+        policy: Policy | None = None,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.keys = keys
+        self.state = state
+        self.policy = policy or Policy()
+        self.clock = clock
+        # Cohorts this process has seen bursting, with the (monotonic) time of
+        # their last hold: see _burst.
+        self._bursting: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def __call__(
+        self, report: Any, client_ip: Any, user_agent: str | None = None
+    ) -> Decision:
+        now = self.clock()
+        cohort = self.keys.source(client_ip)
+        new = not self.state.is_known(report.instance)
+        reasons = self.implausible(report, user_agent, now, new)
+        if new and cohort is not None and self.policy.new_ids_per_source:
+            created = self.state.note_new(
+                utc_day(now), cohort, self.keys.token(report.instance)
+            )
+            if created > self.policy.new_ids_per_source:
+                self._burst(cohort, created)
+                reasons.insert(0, SOURCE_BURST)
+        held = reasons[0] if reasons else None
+        if held is not None and held != SOURCE_BURST:
+            log.info(
+                "Holding %s instance of cohort %s: %s",
+                "new" if new else "known",
+                cohort,
+                held,
+            )
+        return Decision(held, cohort)
+
+    def implausible(
+        self, report: Any, user_agent: str | None, now: float, new: bool
+    ) -> list:
+        if not self.policy.plausibility:
+            return []
+        sample = plausibility.Sample(
+            fields=report.fields, user_agent=user_agent, age=max(0.0, now - report.ts)
+        )
+        return [IMPLAUSIBLE + c for c in plausibility.violations(sample, new)]
+
+    def _burst(self, cohort: str, created: int) -> None:
+        # Held again while the burst goes on, not only on the report that crossed
+        # the budget: with several processes no single report is sure to see the
+        # crossing, and an instance admitted concurrently is caught by a later
+        # hold. At most one hold per cohort and REHOLD_SECONDS in this process, so
+        # a burst of thousands costs a few updates, not one per report.
+        tick = time.monotonic()
+        with self._lock:
+            last = self._bursting.get(cohort)
+            due = last is None or tick - last >= REHOLD_SECONDS
+            if due:
+                self._bursting[cohort] = tick
+        if not due:
+            return
+        changed = self.state.hold_cohort(cohort, SOURCE_BURST)
+        if last is None or changed:
+            log.warning(
+                "Source cohort %s created %d new instance ids today (budget %d):"
+                " its new instances are held (%s), %d changed now",
+                cohort,
+                created,
+                self.policy.new_ids_per_source,
+                SOURCE_BURST,
+                changed,
+            )
+
+    def forget(self, instance: str) -> None:
+        """``instance`` was deleted: its next report is a new id again."""
+        self.state.forget_known(instance)
+
+    def sweep(self) -> int:
+        """Hold the cohorts of every source over its budget once more.
+
+        The hold at ingest runs beside the writers of other processes: an instance
+        of a bursting source admitted concurrently with the hold can land public
+        after it. The periodic sweep (and the one before a day's counts are
+        dropped) catches those. Returns the instances it held.
+        """
+        budget = self.policy.new_ids_per_source
+        if not budget:
+            return 0
+        return sum(
+            self.state.hold_cohort(cohort, SOURCE_BURST)
+            for cohort in self.state.bursting(budget)
+        )
+
+    def rotate(self) -> int:
+        """Hourly housekeeping: sweep, then destroy old keys and old per-source
+        counts. Returns the keys destroyed."""
+        self.sweep()
+        deleted = self.keys.rotate()
+        self.state.forget_days_before(self.keys.day())
+        with self._lock:
+            self._bursting.clear()
+        return deleted
+
+
+class MemoryState:
+    """In-process :class:`AdmissionState` for unit tests and the replay generator."""
+
+    def __init__(self, known: Iterable[str] = ()):
+        self.known = set(known)
+        self.created: dict[tuple[str, str], set[str]] = {}
+        self.cohorts: dict[str, str] = {}
+        self.held: dict[str, str] = {}
+
+    def is_known(self, instance: str) -> bool:
+        return instance in self.known
+
+    def forget_known(self, instance: str) -> None:
+        self.known.discard(instance)
+
+    def note_new(self, day: str, source: str, instance: str) -> int:
+        ids = self.created.setdefault((day, source), set())
+        ids.add(instance)
+        return len(ids)
+
+    def add(self, instance: str, decision: Decision) -> None:
+        """What a store does with a decision for a new instance."""
+        if instance not in self.known:
+            self.known.add(instance)
+            if decision.cohort:
+                self.cohorts[instance] = decision.cohort
+        if decision.held and instance not in self.held:
+            self.held[instance] = decision.held
+
+    def hold_cohort(self, cohort: str, reason: str) -> int:
+        changed = [
+            i for i, c in self.cohorts.items() if c == cohort and i not in self.held
+        ]
+        for instance in changed:
+            self.held[instance] = reason
+        return len(changed)
+
+    def bursting(self, budget: int) -> list[str]:
+        return sorted({s for (_, s), ids in self.created.items() if len(ids) > budget})
+
+    def forget_days_before(self, day: str) -> int:
+        old = [key for key in self.created if key[0] < day]
+        for key in old:
+            del self.created[key]
+        return len(old)

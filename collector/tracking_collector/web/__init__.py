@@ -1,0 +1,1 @@
+"""Web: the dashboard page and its inline SVG charts, drawn from published documents."""
