@@ -7,21 +7,17 @@ city, shown to the admission, and dropped before a report is stored.
 
 from __future__ import annotations
 
-import time
-from typing import Callable
+from typing import Any
 
 from flask import Flask
 
 from .errors import Answers
 from .ingest import routes as ingest_routes
-from .ingest.address import GeoLookup
 from .ingest.fastpath import FastPath
-from .ingest.intake import AdmissionHook
 from .ops import health
 from .publish import routes as publish_routes
 from .runtime import EXTENSION, Collector
 from .settings import Config
-from .store import Store
 from .trust import admin
 from .web import routes as web_routes
 
@@ -35,16 +31,11 @@ BLUEPRINTS = (
 
 
 def create_app(
-    config: Config | None = None,
-    *,
-    store: Store | None = None,
-    geo: GeoLookup | None = None,
-    clock: Callable[[], float] = time.time,
-    background_purge: bool = True,
-    background_refresh: bool = True,
-    admission: AdmissionHook | None = None,
-    fast_path: bool = True,
+    config: Config | None = None, *, fast_path: bool = True, **parts: Any
 ) -> Flask:
+    """The collector's Flask app. ``parts`` replace or switch off what the app runs
+    on, as :class:`~.runtime.Collector` takes them: ``store``, ``geo``, ``clock``,
+    ``background_purge``, ``background_refresh``, ``admission`` (the ingest hook)."""
     config = config or Config.from_env()
     app = Flask(__name__)
     app.json.sort_keys = False
@@ -52,16 +43,7 @@ def create_app(
     app.url_map.merge_slashes = False
     answers = Answers(app)
     answers.register()
-    collector = Collector(
-        config,
-        answers,
-        store,
-        geo,
-        clock,
-        background_purge,
-        background_refresh,
-        admission,
-    )
+    collector = Collector(config, answers, **parts)
     app.extensions[EXTENSION] = collector
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)

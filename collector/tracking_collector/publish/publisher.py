@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from . import exports, history
 from .stats import compute_stats
 
 
+@dataclass
 class Publisher:
     """What the routes compute, given a store and the small-group minimum.
 
@@ -24,30 +26,23 @@ class Publisher:
     computation each; a plugin's history is not (its key comes from the client).
     """
 
-    def __init__(
-        self,
-        store: Any,
-        min_group: int,
-        clock: Callable[[], float],
-        history_days: int = history.HISTORY_DAYS,
-        cache_seconds: float = 0.0,
-        refresh: Callable[[float], Any] | None = None,
-    ):
-        self.store = store
-        self.min_group = min_group
-        self.clock = clock
-        self.history_days = history_days
-        self.cache_seconds = cache_seconds
-        # Without a background refresher (tests, tools) the rollups are brought up
-        # to date before a read, so a read sees every acknowledged report.
-        self._refresh = refresh
+    store: Any
+    min_group: int
+    clock: Callable[[], float]
+    history_days: int = history.HISTORY_DAYS
+    cache_seconds: float = 0.0
+    refresh: Callable[[float], Any] | None = None
+    """Without a background refresher (tests, tools) the rollups are brought up to
+    date before a read, so a read sees every acknowledged report."""
+
+    def __post_init__(self) -> None:
         self._cache: dict[str, tuple[float, dict[str, Any]]] = {}
         self._lock = threading.Lock()
 
     def _now(self) -> float:
         now = self.clock()
-        if self._refresh is not None:
-            self._refresh(now)
+        if self.refresh is not None:
+            self.refresh(now)
         return now
 
     def _cached(self, key: str, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:

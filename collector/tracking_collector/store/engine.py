@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from .schema import Upsert
 
 IN_CHUNK = 500
+# Rows of parameters of one statement.
+Rows = Sequence[Sequence[Any]]
 
 
 class Cursor:
@@ -129,17 +131,11 @@ class Engine:
 
     # ---- batch statements -----------------------------------------------------------
 
-    def upsert(
-        self,
-        q: Cursor,
-        upsert: Upsert,
-        rows: Sequence[Sequence[Any]],
-        by_uuid: bool = False,
-    ) -> None:
+    def upsert(self, q: Cursor, stmt: Upsert, rows: Rows, by_uuid: bool = False) -> None:
         """Write a batch of rows. ``by_uuid``: the rows carry the instance's uuid in
         place of ``instance_id`` (only after :meth:`upsert_instances` returned None).
         Engines send a batch more compactly than one statement per row."""
-        q.many(upsert.values_sql(), rows)
+        q.many(stmt.values_sql(), rows)
 
     def upsert_instances(
         self, q: Cursor, upsert: Upsert, rows: Sequence[Sequence[Any]]

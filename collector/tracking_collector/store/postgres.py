@@ -14,7 +14,7 @@ import functools
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from .engine import Cursor, Engine
+from .engine import Cursor, Engine, Rows
 from .facade import Store
 from .rollups import Lifetime
 from .schema import Upsert
@@ -156,15 +156,9 @@ class PostgresEngine(Engine):
             f" ORDER BY {order} {upsert.tail}"
         )
 
-    def upsert(
-        self,
-        q: Cursor,
-        upsert: Upsert,
-        rows: Sequence[Sequence[Any]],
-        by_uuid: bool = False,
-    ) -> None:
+    def upsert(self, q: Cursor, stmt: Upsert, rows: Rows, by_uuid: bool = False) -> None:
         if rows:
-            q.run(self._unnest_sql(upsert, by_uuid), [list(c) for c in zip(*rows)])
+            q.run(self._unnest_sql(stmt, by_uuid), [list(c) for c in zip(*rows)])
 
     def upsert_instances(
         self, q: Cursor, upsert: Upsert, rows: Sequence[Sequence[Any]]
@@ -250,18 +244,12 @@ class PostgresEngine(Engine):
 
 
 class PostgresStore(Store):
-    """The store in a PostgreSQL database (``url``); several collectors share it."""
+    """The store in a PostgreSQL database (``url``); several collectors share it.
+    ``options`` are :class:`PostgresEngine`'s (pool size, timeout, synchronous)."""
 
-    def __init__(
-        self,
-        url: str,
-        pool_size: int = DEFAULT_POOL_SIZE,
-        timeout: float = 30.0,
-        synchronous: str = "NORMAL",
-        lifetime: Lifetime | None = None,
-    ):
+    def __init__(self, url: str, lifetime: Lifetime | None = None, **options: Any):
         self.url = url
-        engine = PostgresEngine(url, pool_size, timeout, synchronous)
+        engine = PostgresEngine(url, **options)
         try:
             super().__init__(engine, lifetime)
         except BaseException:

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from .engine import Cursor, Engine
+from .engine import Cursor, Engine, Rows
 from .facade import Store
 from .model import Report
 from .rollups import Lifetime
@@ -203,20 +203,14 @@ class SQLiteEngine(Engine):
             chunk = rows[start : start + size]
             yield chunk, [value for row in chunk for value in row]
 
-    def upsert(
-        self,
-        q: Cursor,
-        upsert: Upsert,
-        rows: Sequence[Sequence[Any]],
-        by_uuid: bool = False,
-    ) -> None:
+    def upsert(self, q: Cursor, stmt: Upsert, rows: Rows, by_uuid: bool = False) -> None:
         # One multi-row statement per chunk rather than executemany: every
         # statement step releases and re-takes the GIL, and under load each re-take
         # can wait for a request thread's switch interval. Fewer steps keep the
         # commit (and the cross-process write lock) short.
         assert not by_uuid, "SQLite returns instance ids (upsert_instances)"
-        for chunk, params in self._chunks(upsert, rows):
-            q.run(_multi_row_sql(upsert, len(chunk)), params)
+        for chunk, params in self._chunks(stmt, rows):
+            q.run(_multi_row_sql(stmt, len(chunk)), params)
 
     def upsert_instances(
         self, q: Cursor, upsert: Upsert, rows: Sequence[Sequence[Any]]
@@ -305,14 +299,9 @@ class SQLiteEngine(Engine):
 
 
 class SQLiteStore(Store):
-    """The store in a SQLite file (``path``)."""
+    """The store in a SQLite file (``path``). ``options`` are :class:`SQLiteEngine`'s
+    (busy timeout, synchronous)."""
 
-    def __init__(
-        self,
-        path: str,
-        busy_timeout: float = 30.0,
-        synchronous: str = "NORMAL",
-        lifetime: Lifetime | None = None,
-    ):
+    def __init__(self, path: str, lifetime: Lifetime | None = None, **options: Any):
         self.path = path
-        super().__init__(SQLiteEngine(path, busy_timeout, synchronous), lifetime)
+        super().__init__(SQLiteEngine(path, **options), lifetime)
