@@ -9,9 +9,9 @@ the run instead of being found in the source tree.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
+import pytest
 from testkit.fixtures import (  # noqa: F401 - fixtures are found by name
     app,
     backend,
@@ -51,7 +51,8 @@ def pytest_sessionstart(session):
 
     package = Path(tracking_collector.__file__).resolve().parent
     if package == SOURCE_TREE:
-        sys.exit(
+        pytest.exit(
             f"tracking_collector is imported from the source tree ({package}), not from"
-            " an installed wheel: run make test-collector"
+            " an installed wheel: run make test-collector",
+            returncode=4,
         )
