@@ -5,22 +5,7 @@ the engine: a ``postgresql://`` URL gives PostgreSQL (several collectors share
 it), anything else is a SQLite file (the default). Every write of a running
 collector goes through its process's :class:`BatchWriter`.
 
-| module | its job |
-| --- | --- |
-| ``model`` | pure: reports, folding a batch into rows, rollup arithmetic |
-| ``schema`` | tables, migrations, the ingest statements |
-| ``engine`` | what the store needs from a database (transactions, locks, batches) |
-| ``sqlite``, ``postgres`` | the two engines, and ``SQLiteStore``/``PostgresStore`` |
-| ``days`` | dirty-day marks and an instance's days |
-| ``writes`` | ingest, forget, retention purge, copy |
-| ``quarantine`` | hold, release, purge cohorts; list them |
-| ``rollups`` | the lifetime rule; recompute days and windows |
-| ``reads`` | rollup reads, one instance's record |
-| ``trust`` | the admission's tables (source keys, new ids per source) |
-| ``facade`` | ``Store``: the parts behind one API |
-| ``writer`` | ``BatchWriter``: the single writer thread, group commits |
-
-See the collector README ("Storage") for the tables.
+The collector README has its modules ("Code layout") and tables ("Storage").
 """
 
 from __future__ import annotations
