@@ -256,13 +256,14 @@ def run() -> List[Row]:
         "Collector ingest (gunicorn, shipped config), {backend}, "
         f"{CONNECTIONS} connections × {TOTAL // CONNECTIONS:,} pings"
     )
+    # Missing parts fail the row (and the run): a row that measures nothing must not
+    # pass quietly.
+    install = "pip install './collector[production]'"
     if importlib.util.find_spec("tracking_collector") is None:
-        return [Row("7", metric.format(backend="-"), "collector not installed",
-                    "n/a", "n/a", GOAL, None)]  # fmt: skip
+        raise RuntimeError(f"collector not installed: {install}")
     gunicorn = _gunicorn()
     if gunicorn is None:
-        return [Row("7", metric.format(backend="-"), "gunicorn not installed",
-                    "n/a", "n/a", GOAL, None)]  # fmt: skip
+        raise RuntimeError(f"gunicorn not installed: {install}")
     from .collector_store import _backends
 
     rows = []

@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import os
 import statistics
+import sys
 import tempfile
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
@@ -199,6 +201,8 @@ class Row:
     ratio: str = "n/a"
     goal: str = ""
     met: Optional[bool] = None
+    #: The row (or one of its cases) did not run: no figures, the run fails.
+    error: bool = False
 
 
 def ratio(ours_value: Optional[float], bundled_value: Optional[float]) -> str:
@@ -216,5 +220,9 @@ def fmt(value: Optional[float], unit: str = "", digits: int = 1) -> str:
 
 
 def failed(number: str, metric: str, exc: BaseException, goal: str = "") -> List[Row]:
+    """The line of a row (or case) that raised ``exc``; its traceback goes to stderr,
+    and the run exits non-zero."""
+    print(f"row {number} failed: {metric}", file=sys.stderr)
+    traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
     text = f"error: {type(exc).__name__}: {exc}"[:120]
-    return [Row(number, metric, text, text, "n/a", goal, False)]
+    return [Row(number, metric, text, text, "n/a", goal, False, error=True)]
