@@ -42,10 +42,10 @@ from harness.process import free_port
 from . import common
 from .common import Row
 
-CONNECTIONS = 32
-TOTAL = 36_000
-WARMUP = 300
-INSTANCES = 2_000
+CONNECTIONS = common.sized(32, 8)
+TOTAL = common.sized(36_000, 2_000)
+WARMUP = common.sized(300, 50)
+INSTANCES = common.sized(2_000, 200)
 TIMEOUT = 30.0  # seconds without progress before the run is declared stuck
 GOAL = "≥ 2,500 reports/s, p99 < 50 ms, acked == stored"
 

@@ -21,9 +21,9 @@ from . import common
 from .collector_store import _backends, seed
 from .common import Row
 
-INSTANCES = int(os.environ.get("BENCH_EXPORT_INSTANCES", "100000"))
+INSTANCES = int(os.environ.get("BENCH_EXPORT_INSTANCES", common.sized(100_000, 1_000)))
 DAYS = 90
-REQUESTS = 20
+REQUESTS = common.sized(20, 3)
 PATHS = (
     "/export/plugin_stats_30d.json",
     "/export/instance_stats_7d.json",
@@ -73,7 +73,7 @@ def run() -> List[Row]:
     rows: List[Row] = []
     with _backends() as backends:
         for name, new_db in backends:
-            label = f"{INSTANCES // 1000}k instances x {DAYS} days, {name}"
+            label = f"{INSTANCES:,} instances × {DAYS} d, {name}"
             goal = f"p50 < {GOAL_SECONDS * 1000:.0f} ms each (reads rollups only)"
             try:
                 db = new_db()

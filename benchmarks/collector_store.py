@@ -34,11 +34,14 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 from . import common
 from .common import Row
 
-FLEETS = (1_000, 10_000, 100_000)
+FLEETS = common.sized((1_000, 10_000, 100_000), (300, 1_000))
 HISTORY = 90
 HISTORIES = (7, 30, 90)
-HISTORY_FLEET = 10_000
-REQUESTS = 40
+HISTORY_FLEET = common.sized(10_000, 300)
+REQUESTS = common.sized(40, 5)
+# Row 7d: a fleet reporting at the real rate through the writer's path.
+REPORTING = common.sized(200, 20)
+REPORTING_DAYS = common.sized(7, 2)
 DAY = 86400
 
 
@@ -511,7 +514,7 @@ def _report_stream(instances: int, days: int, start: float):
 def size_rows() -> List[Row]:
     from tracking_collector.store import open_store
 
-    instances, days = 200, 7
+    instances, days = REPORTING, REPORTING_DAYS
     goal = "≤ 2 KB per instance-day"
     rows = []
     start = (int(time.time() // DAY) - days) * DAY

@@ -62,6 +62,27 @@ THROTTLE = {
 
 _tmp_root: Optional[Path] = None
 
+# A smoke run (``--smoke``, CI) runs every row with the same code at a small size:
+# it proves that each row still runs and produces its figures, not that a goal is
+# met. The row modules read their sizes through ``sized`` when they are imported,
+# so the mode is set before that (``set_smoke``) and cannot change afterwards.
+_smoke = False
+_sizes_read = False
+
+
+def set_smoke(on: bool) -> None:
+    global _smoke
+    if _sizes_read and on != _smoke:
+        raise RuntimeError("set_smoke() after a row module has read its sizes")
+    _smoke = on
+
+
+def sized(full: Any, small: Any) -> Any:
+    """A row's size: ``full``, or ``small`` in a smoke run."""
+    global _sizes_read
+    _sizes_read = True
+    return small if _smoke else full
+
 
 def scratch(name: str) -> Path:
     """A fresh folder below the run's temporary directory."""
