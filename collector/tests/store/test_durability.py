@@ -5,11 +5,13 @@ from __future__ import annotations
 import signal
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import requests
 from testkit import day_counts, instance_count, new_id, open_test_store, stored, uuids
 
 from tracking_collector.runtime import get_collector
 from tracking_collector.store import BatchWriter, Report, SQLiteStore
+from tracking_collector.store.writer import ATTEMPTS
 
 
 def test_acknowledged_reports_survive_closing_and_reopening(make_app):
@@ -139,4 +141,67 @@ def test_sqlite_before_3_35_without_returning_stores_the_same(tmp_path, monkeypa
     assert all(len(store.instance(i).events) == 1 for i in ids)
     assert stored(store) == 60
     assert store.refresh(3000.0) and day_counts(store, 0)[("active", "")] == 30
+    store.close()
+
+
+class _LosesDeadlocks:
+    """The writer's store, except that its first ``losses`` commits of reports are
+    rolled back as PostgreSQL rolls back a deadlock victim."""
+
+    def __init__(self, store, losses: int):
+        self.store = store
+        self.losses = losses
+        self.calls = 0
+
+    def add_many(self, reports):
+        import psycopg.errors
+
+        self.calls += 1
+        if self.calls <= self.losses:
+            raise psycopg.errors.DeadlockDetected("deadlock detected")
+        self.store.add_many(reports)
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_writer_runs_a_batch_that_lost_a_deadlock_again(db):
+    store = open_test_store(db)
+    flaky = _LosesDeadlocks(store, losses=1)
+    writer = BatchWriter(flaky)
+    assert writer.add(Report(new_id(), "ping", 1.0)).result(10) is True
+    writer.close()
+    assert flaky.calls == 2
+    assert stored(store) == 1
+    store.close()
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_writer_gives_up_after_a_few_lost_deadlocks_and_acknowledges_nothing(db):
+    store = open_test_store(db)
+    flaky = _LosesDeadlocks(store, losses=100)
+    writer = BatchWriter(flaky)
+    with pytest.raises(Exception, match="deadlock"):
+        writer.add(Report(new_id(), "ping", 1.0)).result(10)
+    writer.close()
+    assert flaky.calls == ATTEMPTS
+    assert stored(store) == 0
+    store.close()
+
+
+def test_writer_does_not_run_a_failed_batch_again_when_the_failure_lasts(tmp_path):
+    class DiskFull(SQLiteStore):
+        calls = 0
+
+        def add_many(self, reports):
+            type(self).calls += 1
+            raise OSError("disk full")
+
+    store = DiskFull(str(tmp_path / "full.sqlite"))
+    writer = BatchWriter(store)
+    with pytest.raises(OSError):
+        writer.add(Report(new_id(), "ping", 1.0)).result(10)
+    writer.close()
+    assert DiskFull.calls == 1
     store.close()

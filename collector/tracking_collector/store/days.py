@@ -8,11 +8,21 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..timefmt import day_of
 from .engine import Cursor, Engine, chunked, placeholders
 from .schema import MARK_DIRTY, SHARDS
+
+
+class Locked(NamedTuple):
+    """An instance row locked for this transaction (``Days.lock_instances``)."""
+
+    id: int
+    uuid: str
+    first_seen: float
+    last_seen: float
+    held: str | None
 
 
 class Days:
@@ -51,13 +61,23 @@ class Days:
             ]
         return sorted(days)
 
-    def mark_instances(self, q: Cursor, where: str, args: Sequence[Any]) -> int:
-        """Mark the days of every instance ``WHERE where``; returns how many."""
-        rows = q.rows(
-            f"SELECT id, first_seen, last_seen FROM instances WHERE {where}", args
-        )
+    def lock_instances(self, q: Cursor, where: str, args: Sequence[Any]) -> list[Locked]:
+        """Lock every instance ``WHERE where`` for this transaction, in uuid order
+        as ingest does (see ``Engine.for_update``); returns their rows. Done first
+        in a transaction, before any other row is written."""
+        return [
+            Locked(*row)
+            for row in q.rows(
+                f"SELECT id, uuid, first_seen, last_seen, held FROM instances"
+                f" WHERE {where}"
+                f" ORDER BY uuid{self.engine.for_update}",
+                args,
+            )
+        ]
+
+    def mark_instances(self, q: Cursor, instances: Iterable[Locked]) -> None:
+        """Mark every day the (locked) ``instances`` were active."""
         days: set[int] = set()
-        for iid, first, last in rows:
-            days.update(self.of_instance(q, iid, first, last))
-        self.mark(q, sorted(days))
-        return len(rows)
+        for i in instances:
+            days.update(self.of_instance(q, i.id, i.first_seen, i.last_seen))
+        self.mark(q, days)

@@ -60,6 +60,16 @@ class Engine:
     ddl: dict[str, str] = {}
     """The words of the schema's DDL that differ by engine (see schema.py)."""
 
+    for_update = ""
+    """Appended to a SELECT to lock the rows it picks (engines with row locks).
+
+    Lock order: every transaction that writes instance rows and other rows locks
+    its instance rows first, in uuid order (``Days.lock_instances``; ingest's
+    instance upsert is sorted by uuid), and the rows every writer shares (dirty
+    marks, counters) last. Two transactions then never wait for each other in a
+    circle.
+    """
+
     def __init__(self) -> None:
         self._refresh_mutex = threading.Lock()
 
@@ -105,6 +115,11 @@ class Engine:
     ) -> contextlib.AbstractContextManager[bool]:
         """The cross-process part of :meth:`refresh_lock`."""
         return contextlib.nullcontext(True)
+
+    def transient(self, error: BaseException) -> bool:
+        """Whether a failed write may succeed if run again: the engine rolled it
+        back whole (a deadlock victim, a serialization failure)."""
+        return False
 
     def migration_lock(self, q: Cursor) -> None:
         """Keep several processes from migrating one database at once."""

@@ -53,6 +53,10 @@ class Store:
     def write_lock(self) -> contextlib.AbstractContextManager[None]:
         return self.engine.write_lock()
 
+    def transient(self, error: BaseException) -> bool:
+        """Whether a failed write may succeed if run again (nothing of it stayed)."""
+        return self.engine.transient(error)
+
     def close(self) -> None:
         self.engine.close()
 

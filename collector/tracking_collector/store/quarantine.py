@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .. import plugins
-from .days import Days
-from .engine import Engine
+from .days import Days, Locked
+from .engine import Cursor, Engine, chunked, placeholders
 from .model import CohortSummary
 from .writes import Writes
 
@@ -21,7 +21,21 @@ def _cohort_where(cohort: str | None) -> tuple[str, tuple]:
     return "cohort = ?", (cohort,)
 
 
+def _update(q: Cursor, assignments: str, args: tuple, instances: list[Locked]) -> None:
+    """``UPDATE instances SET assignments`` of exactly the ``instances`` this
+    transaction locked (so it takes no row lock after its dirty marks)."""
+    ids = [i.id for i in instances]
+    for chunk in chunked(ids):
+        q.run(
+            f"UPDATE instances SET {assignments} WHERE id IN {placeholders(chunk)}",
+            (*args, *chunk),
+        )
+
+
 class Quarantine:
+    """Each change locks its instance rows first (``Days.lock_instances``), then
+    marks their days dirty, then updates exactly those rows."""
+
     def __init__(
         self,
         engine: Engine,
@@ -38,11 +52,13 @@ class Quarantine:
 
     def hold(self, instance: str, reason: str, cohort: str | None = None) -> bool:
         with self.engine.write() as q:
-            found = self.days.mark_instances(q, "uuid = ?", (instance,))
-            q.run(
-                "UPDATE instances SET held = ?, cohort = COALESCE(cohort, ?),"
-                " released = 0 WHERE uuid = ?",
-                (reason, cohort, instance),
+            found = self.days.lock_instances(q, "uuid = ?", (instance,))
+            self.days.mark_instances(q, found)
+            _update(
+                q,
+                "held = ?, cohort = COALESCE(cohort, ?), released = 0",
+                (reason, cohort),
+                found,
             )
         return bool(found)
 
@@ -52,47 +68,40 @@ class Quarantine:
         at the next refresh."""
         where = "cohort = ? AND held IS NULL AND released = 0"
         with self.engine.write() as q:
-            n = self.days.mark_instances(q, where, (cohort,))
-            if n:
-                q.run(f"UPDATE instances SET held = ? WHERE {where}", (reason, cohort))
-        return n
+            found = self.days.lock_instances(q, where, (cohort,))
+            self.days.mark_instances(q, found)
+            _update(q, "held = ?", (reason,), found)
+        return len(found)
 
     def release(self, instance: str) -> bool:
         with self.engine.write() as q:
-            found = self.days.mark_instances(
-                q, "uuid = ? AND held IS NOT NULL", (instance,)
-            )
-            q.run(
-                "UPDATE instances SET held = NULL, released = 1 WHERE uuid = ?",
-                (instance,),
-            )
-        return bool(found)
+            found = self.days.lock_instances(q, "uuid = ?", (instance,))
+            held = [i for i in found if i.held is not None]
+            self.days.mark_instances(q, held)
+            _update(q, "held = NULL, released = 1", (), found)
+        return bool(held)
 
     def release_cohort(self, cohort: str | None) -> int:
         """Put a held cohort into the public numbers; returns instances released."""
         where, args = _cohort_where(cohort)
         with self.engine.write() as q:
-            n = self.days.mark_instances(q, where + " AND held IS NOT NULL", args)
-            q.run(
-                f"UPDATE instances SET held = NULL, released = 1"
-                f" WHERE {where} AND held IS NOT NULL",
-                args,
-            )
+            found = self.days.lock_instances(q, where + " AND held IS NOT NULL", args)
+            self.days.mark_instances(q, found)
+            _update(q, "held = NULL, released = 1", (), found)
         self.refresh()
-        return n
+        return len(found)
 
     def purge_cohort(self, cohort: str | None) -> int:
         """Forget every instance of a cohort; returns instances removed."""
         where, args = _cohort_where(cohort)
         with self.engine.write() as q:
-            uuids = [
-                u for (u,) in q.rows(f"SELECT uuid FROM instances WHERE {where}", args)
-            ]
-            for uuid in uuids:
-                self.writes.forget_in(q, uuid)
-        if uuids:
+            # All of them locked before the first is deleted (and its days marked).
+            found = self.days.lock_instances(q, where, args)
+            for instance in found:
+                self.writes.forget_in(q, instance.uuid)
+        if found:
             self.engine.scrub()
-        return len(uuids)
+        return len(found)
 
     def cohorts(self) -> list[CohortSummary]:
         """Held instances grouped by cohort (NULL cohort as "")."""

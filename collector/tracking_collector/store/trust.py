@@ -54,10 +54,11 @@ class TrustTables:
         """Record each (day, source, instance token): ``source`` created that new
         instance on ``day``. Returns, per entry and in order, the distinct new
         instances its source created that day (this one included). One
-        transaction for the whole batch."""
-        counts = []
+        transaction for the whole batch, its rows written in sorted order (as
+        every writer does: see ``Engine.for_update``)."""
+        counts: dict[tuple[str, str, str], int] = {}
         with self.engine.write() as q:
-            for day, source, instance in entries:
+            for day, source, instance in sorted(set(entries)):
                 q.run(
                     "INSERT INTO source_new (day, source, instance) VALUES (?, ?, ?)"
                     " ON CONFLICT DO NOTHING",
@@ -67,8 +68,8 @@ class TrustTables:
                     "SELECT COUNT(*) FROM source_new WHERE day = ? AND source = ?",
                     (day, source),
                 )
-                counts.append(int(rows[0][0]))
-        return counts
+                counts[(day, source, instance)] = int(rows[0][0])
+        return [counts[entry] for entry in entries]
 
     def bursting(self, budget: int) -> list[str]:
         """Sources of any stored day that created more than ``budget`` new ids."""

@@ -12,6 +12,7 @@ operations were submitted.
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -23,9 +24,14 @@ from typing import Any
 from .facade import Store
 from .model import Report
 
+log = logging.getLogger(__name__)
+
 # Operations whose consecutive submissions share one transaction: the store method
 # that takes them as a list (and, for note_new, answers per entry).
 _BATCHED = {"add": "add_many", "note_new": "note_new"}
+# Runs of a group whose transaction the database rolled back as a deadlock victim
+# (or a serialization failure): nothing of it was committed, so it is run again.
+ATTEMPTS = 3
 
 
 @dataclass
@@ -164,10 +170,21 @@ class BatchWriter:
             return getattr(self.store, _BATCHED[kind])([op.args[0] for op in group])
         return [getattr(self.store, kind)(*group[0].args)]
 
+    def _attempt(self, group: list[_Op]) -> Iterable[Any]:
+        """Run a group, again while the store says a failure was transient."""
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                return self._run_group(group)
+            except Exception as exc:
+                if attempt == ATTEMPTS or not self.store.transient(exc):
+                    raise
+                log.warning("Write rolled back (%s); running it again", exc)
+        raise AssertionError("unreachable")
+
     def _apply(self, batch: list[_Op]) -> None:
         for group in self._groups(batch):
             try:
-                results = self._run_group(group)
+                results = self._attempt(group)
             except Exception as exc:  # noqa: BLE001 - reported to every waiter
                 for op in group:
                     op.future.set_exception(exc)

@@ -67,12 +67,12 @@ class Writes:
 
     def forget_in(self, q: Cursor, instance: str) -> int:
         """:meth:`forget` inside the transaction ``q`` (no scrub)."""
-        found = q.rows(
-            "SELECT id, first_seen, last_seen FROM instances WHERE uuid = ?", (instance,)
-        )
+        # The instance row first: a report of it being ingested meanwhile holds it
+        # and then writes its day (see Engine.for_update).
+        found = self.days.lock_instances(q, "uuid = ?", (instance,))
         if not found:
             return 0
-        iid, first, last = found[0]
+        iid, _, first, last, _ = found[0]
         days = self.days.of_instance(q, iid, first, last)
         q.many(
             "DELETE FROM instance_days WHERE day = ? AND instance_id = ?",
@@ -95,6 +95,8 @@ class Writes:
         cutoff = day_of(older_than)
         deleted = 0
         with self.engine.write() as q:
+            # The instances it deletes first (see Engine.for_update).
+            self.days.lock_instances(q, "last_seen < ?", (older_than,))
             for table in ("instance_days", "events", "rollups", "ingest_counts"):
                 deleted += q.run(f"DELETE FROM {table} WHERE day < ?", (cutoff,))
             q.run("DELETE FROM dirty_days WHERE day < ?", (cutoff,))
