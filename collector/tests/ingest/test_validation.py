@@ -83,6 +83,16 @@ def test_value_limit_counts_utf8_bytes_not_characters(client):
     assert_error(response, 400, "value_too_long")
 
 
+def test_a_value_with_nul_is_refused_on_every_backend(client, store):
+    # PostgreSQL's text cannot hold NUL: refused at the door, the same on SQLite.
+    iid = new_id()
+    assert_error(client.get(f"/track/{iid}/ping/?os=li%00nux"), 400, "invalid_value")
+    response = client.post(f"/track/{iid}/pong/", data="version=1.11.8&plugins=%00")
+    assert_error(response, 400, "invalid_value")
+    assert stored(store) == 0
+    assert client.get(f"/track/{iid}/ping/?os=linux").status_code == 200
+
+
 def test_body_over_64_kib_is_rejected_with_413(client, store):
     body = b"x=" + b"a" * (64 * 1024)
     assert_error(

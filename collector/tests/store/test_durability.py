@@ -190,18 +190,65 @@ def test_writer_gives_up_after_a_few_lost_deadlocks_and_acknowledges_nothing(db)
     store.close()
 
 
-def test_writer_does_not_run_a_failed_batch_again_when_the_failure_lasts(tmp_path):
+def test_a_batch_the_database_cannot_take_fails_whole_not_again_nor_one_by_one(
+    tmp_path,
+):
+    import sqlite3
+
     class DiskFull(SQLiteStore):
         calls = 0
 
         def add_many(self, reports):
             type(self).calls += 1
-            raise OSError("disk full")
+            raise sqlite3.OperationalError("database or disk is full")
 
     store = DiskFull(str(tmp_path / "full.sqlite"))
-    writer = BatchWriter(store)
-    with pytest.raises(OSError):
-        writer.add(Report(new_id(), "ping", 1.0)).result(10)
+    writer = BatchWriter(store, max_wait=0.3)
+    futures = [writer.add(Report(new_id(), "ping", 1.0)) for _ in range(5)]
+    for future in futures:
+        with pytest.raises(sqlite3.OperationalError):
+            future.result(10)
     writer.close()
     assert DiskFull.calls == 1
+    store.close()
+
+
+def _batch_with_one_bad_report(writer: BatchWriter, bad: Report) -> tuple[list, object]:
+    good = [writer.add(Report(new_id(), "ping", float(i))) for i in range(10)]
+    failed = writer.add(bad)
+    good += [writer.add(Report(new_id(), "ping", float(i))) for i in range(10)]
+    return good, failed
+
+
+def test_one_report_the_store_cannot_take_fails_alone_not_its_batch(db):
+    store = open_test_store(db)
+    # Lingers, so that all 21 reports are one batch.
+    writer = BatchWriter(store, max_wait=0.3)
+    # A field value that is not text cannot be written (the store's fold refuses
+    # it): the batch fails, then each report is written alone.
+    bad = Report(new_id(), "startup", 1.0, fields={"x": b"\x00"})  # type: ignore[dict-item]
+    good, failed = _batch_with_one_bad_report(writer, bad)
+    assert all(f.result(10) for f in good)
+    with pytest.raises(TypeError):
+        failed.result(10)
+    writer.close()
+    assert stored(store) == 20
+    store.close()
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_a_value_postgresql_refuses_fails_only_its_own_report(db):
+    # Validation refuses NUL at the door; past it (a bug, another client of the
+    # store), PostgreSQL still refuses it, and only that report fails.
+    import psycopg
+
+    store = open_test_store(db)
+    writer = BatchWriter(store, max_wait=0.3)
+    bad = Report(new_id(), "ping", 1.0, fields={"os": "li\x00nux"})
+    good, failed = _batch_with_one_bad_report(writer, bad)
+    assert all(f.result(10) for f in good)
+    with pytest.raises(psycopg.DataError):
+        failed.result(10)
+    writer.close()
+    assert stored(store) == 20
     store.close()

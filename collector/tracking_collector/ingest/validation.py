@@ -93,6 +93,14 @@ def fields(pairs: list[tuple[str, str]]) -> dict[str, str]:
             raise ValidationError(
                 400, "value_too_long", f"field {key!r} exceeds {MAX_VALUE_BYTES} bytes"
             )
+        # NUL is the one character PostgreSQL's text cannot hold (SQLite's can):
+        # refused alike on both, before it reaches a batch of other reports.
+        # (Other values PostgreSQL could not store do not get this far: the
+        # decoding above is strict UTF-8, which has no surrogates.)
+        if "\x00" in value:
+            raise ValidationError(
+                400, "invalid_value", f"field {key!r} contains a NUL character"
+            )
         result[key] = value
     return result
 

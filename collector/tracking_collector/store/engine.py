@@ -121,6 +121,11 @@ class Engine:
         back whole (a deadlock victim, a serialization failure)."""
         return False
 
+    def unavailable(self, error: BaseException) -> bool:
+        """Whether a failed write failed for the database's sake (unreachable,
+        locked, full), not for its data: every part of it would fail alike."""
+        return isinstance(error, OSError)
+
     def migration_lock(self, q: Cursor) -> None:
         """Keep several processes from migrating one database at once."""
 

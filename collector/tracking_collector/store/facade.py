@@ -57,6 +57,10 @@ class Store:
         """Whether a failed write may succeed if run again (nothing of it stayed)."""
         return self.engine.transient(error)
 
+    def unavailable(self, error: BaseException) -> bool:
+        """Whether a failed write failed for the database's sake, not its data's."""
+        return self.engine.unavailable(error)
+
     def close(self) -> None:
         self.engine.close()
 

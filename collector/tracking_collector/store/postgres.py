@@ -224,6 +224,14 @@ class PostgresEngine(Engine):
     def migration_lock(self, q: Cursor) -> None:
         q.rows("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
 
+    def unavailable(self, error: BaseException) -> bool:
+        import psycopg
+
+        # OperationalError: connection lost, pool timeout, disk full, shutdown.
+        return isinstance(
+            error, (psycopg.OperationalError, psycopg.InterfaceError, OSError)
+        )
+
     def transient(self, error: BaseException) -> bool:
         import psycopg.errors
 

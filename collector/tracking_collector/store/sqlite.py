@@ -223,6 +223,10 @@ class SQLiteEngine(Engine):
             ids.update(q.rows(sql, params))
         return ids
 
+    def unavailable(self, error: BaseException) -> bool:
+        # OperationalError: locked past the busy timeout, disk full, I/O error.
+        return isinstance(error, (sqlite3.OperationalError, OSError))
+
     def claim_dirty(self, q: Cursor) -> list[int]:
         # Inside BEGIN IMMEDIATE no other writer runs, so read-then-delete is
         # atomic (and works before SQLite 3.35, which brought RETURNING).

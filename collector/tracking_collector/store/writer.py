@@ -178,19 +178,36 @@ class BatchWriter:
             except Exception as exc:
                 if attempt == ATTEMPTS or not self.store.transient(exc):
                     raise
-                log.warning("Write rolled back (%s); running it again", exc)
+                log.warning(
+                    "Write rolled back (%s); running it again", type(exc).__name__
+                )
         raise AssertionError("unreachable")
 
     def _apply(self, batch: list[_Op]) -> None:
         for group in self._groups(batch):
-            try:
-                results = self._attempt(group)
-            except Exception as exc:  # noqa: BLE001 - reported to every waiter
+            self._apply_group(group)
+
+    def _apply_group(self, group: list[_Op]) -> None:
+        try:
+            results = self._attempt(group)
+        except Exception as exc:  # noqa: BLE001 - reported to every waiter
+            if len(group) > 1 and not self.store.unavailable(exc):
+                # One report the store cannot take (a value the database refuses)
+                # must not fail the others of its batch: each is committed alone,
+                # and only that one is refused.
+                log.warning(
+                    "A batch of %d failed (%s); writing it one by one",
+                    len(group),
+                    type(exc).__name__,
+                )
                 for op in group:
-                    op.future.set_exception(exc)
-                continue
-            for op, result in zip(group, results):
-                op.future.set_result(result)
+                    self._apply_group([op])
+                return
+            for op in group:
+                op.future.set_exception(exc)
+            return
+        for op, result in zip(group, results):
+            op.future.set_result(result)
 
     def close(self, timeout: float = 30.0) -> None:
         """Stop accepting work, finish everything queued, stop the thread."""
