@@ -75,6 +75,7 @@ class Collector:
             self.writer,
             admission,
             forgotten=self.sources.forget if self.sources is not None else None,
+            settled=self.sources.settled if self.sources is not None else None,
         )
         self.publisher = Publisher(
             self.store,

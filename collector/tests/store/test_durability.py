@@ -39,7 +39,7 @@ def test_writer_batches_concurrent_submissions_into_few_commits(tmp_path):
 
         def add_many(self, reports):
             type(self).commits += 1
-            super().add_many(reports)
+            return super().add_many(reports)
 
     store = CountingStore(str(tmp_path / "b.sqlite"))
     writer = BatchWriter(store, max_wait=0.05)
@@ -159,7 +159,7 @@ class _LosesDeadlocks:
         self.calls += 1
         if self.calls <= self.losses:
             raise psycopg.errors.DeadlockDetected("deadlock detected")
-        self.store.add_many(reports)
+        return self.store.add_many(reports)
 
     def __getattr__(self, name):
         return getattr(self.store, name)
@@ -170,7 +170,7 @@ def test_writer_runs_a_batch_that_lost_a_deadlock_again(db):
     store = open_test_store(db)
     flaky = _LosesDeadlocks(store, losses=1)
     writer = BatchWriter(flaky)
-    assert writer.add(Report(new_id(), "ping", 1.0)).result(10) is True
+    assert writer.add(Report(new_id(), "ping", 1.0)).result(10)
     writer.close()
     assert flaky.calls == 2
     assert stored(store) == 1
@@ -213,27 +213,28 @@ def test_a_batch_the_database_cannot_take_fails_whole_not_again_nor_one_by_one(
     store.close()
 
 
-def _batch_with_one_bad_report(writer: BatchWriter, bad: Report) -> tuple[list, object]:
-    good = [writer.add(Report(new_id(), "ping", float(i))) for i in range(10)]
-    failed = writer.add(bad)
-    good += [writer.add(Report(new_id(), "ping", float(i))) for i in range(10)]
-    return good, failed
-
-
-def test_one_report_the_store_cannot_take_fails_alone_not_its_batch(db):
+def _only_the_bad_report_fails(db, bad: Report, error: type) -> None:
+    """A batch of 21 with ``bad`` in the middle: ``bad`` fails with ``error``, the
+    20 others are acknowledged and stored."""
     store = open_test_store(db)
     # Lingers, so that all 21 reports are one batch.
     writer = BatchWriter(store, max_wait=0.3)
-    # A field value that is not text cannot be written (the store's fold refuses
-    # it): the batch fails, then each report is written alone.
-    bad = Report(new_id(), "startup", 1.0, fields={"x": b"\x00"})  # type: ignore[dict-item]
-    good, failed = _batch_with_one_bad_report(writer, bad)
+    good = [writer.add(Report(new_id(), "ping", float(i))) for i in range(10)]
+    failed = writer.add(bad)
+    good += [writer.add(Report(new_id(), "ping", float(i))) for i in range(10)]
     assert all(f.result(10) for f in good)
-    with pytest.raises(TypeError):
+    with pytest.raises(error):
         failed.result(10)
     writer.close()
     assert stored(store) == 20
     store.close()
+
+
+def test_one_report_the_store_cannot_take_fails_alone_not_its_batch(db):
+    # A field value that is not text cannot be written (the store's fold refuses
+    # it): the batch fails, then each report is written alone.
+    bad = Report(new_id(), "startup", 1.0, fields={"x": b"\x00"})  # type: ignore[dict-item]
+    _only_the_bad_report_fails(db, bad, TypeError)
 
 
 @pytest.mark.parametrize("backend", ["postgresql"])
@@ -242,13 +243,5 @@ def test_a_value_postgresql_refuses_fails_only_its_own_report(db):
     # store), PostgreSQL still refuses it, and only that report fails.
     import psycopg
 
-    store = open_test_store(db)
-    writer = BatchWriter(store, max_wait=0.3)
     bad = Report(new_id(), "ping", 1.0, fields={"os": "li\x00nux"})
-    good, failed = _batch_with_one_bad_report(writer, bad)
-    assert all(f.result(10) for f in good)
-    with pytest.raises(psycopg.DataError):
-        failed.result(10)
-    writer.close()
-    assert stored(store) == 20
-    store.close()
+    _only_the_bad_report_fails(db, bad, psycopg.DataError)

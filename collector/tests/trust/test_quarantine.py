@@ -152,6 +152,14 @@ def test_decisions_are_logged_without_addresses_or_ids(make, caplog):
         assert secret not in caplog.text
 
 
+def test_a_new_instance_held_by_the_writer_is_logged_once_stored(make, caplog):
+    app = make()
+    with caplog.at_level(logging.INFO, logger="tracking_collector"):
+        send(app.test_client(), new_id(), "startup", version="1.10.0", python="2.7.18")
+    assert "Holding new instance of cohort" in caplog.text
+    assert "implausible:python_version" in caplog.text
+
+
 # ---- operator -----------------------------------------------------------------------
 
 

@@ -14,21 +14,25 @@ import logging
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import replace
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Union
 
 from ..ops import metrics
 from ..settings import Config
-from ..store import Report, WriterClosed
+from ..store import Pending, Report, Stored, WriterClosed
 from . import validation as v
 from .address import GeoLookup, client_ip, parse_networks
 
 log = logging.getLogger(__name__)
 
 # The ingest hook of issue 13: called per valid report with the client address
-# (before it is dropped) and the User-Agent; returns (held reason, cohort) or None.
+# (before it is dropped) and the User-Agent; returns (held reason, cohort), None, or
+# a decision the writer completes when it stores the report (Pending).
 AdmissionHook = Callable[
-    [Report, Any, Optional[str]], Optional[tuple[Optional[str], Optional[str]]]
+    [Report, Any, Optional[str]],
+    Union[Optional[tuple[Optional[str], Optional[str]]], Pending],
 ]
+# Told about each report whose Pending decision the writer completed, once stored.
+Settled = Callable[[str, Pending, Stored], None]
 
 
 def read_body(stream: Any, limit: int) -> bytes:
@@ -90,6 +94,7 @@ class Intake:
         writer: Any,
         admission: AdmissionHook | None = None,
         forgotten: Callable[[str], None] | None = None,
+        settled: Settled | None = None,
     ):
         self.config = config
         self.clock = clock
@@ -100,6 +105,9 @@ class Intake:
         # Told about each forgotten id once its deletion is committed (the
         # admission's cache of known ids: the id is new again).
         self.forgotten = forgotten
+        # Told about each report whose admission the writer completed, once stored
+        # (the admission's cache of known ids, the hold of a source past its budget).
+        self.settled = settled
         self.record = metrics.counted(self._record)
 
     def _record(
@@ -136,7 +144,13 @@ class Intake:
         )
         report = self.admit(report, address, user_agent)
         del address
-        self._submit(self.writer.add, report)
+        stored = self._submit(self.writer.add, report)
+        if report.pending is not None and self.settled is not None:
+            try:
+                self.settled(report.instance, report.pending, stored)
+            except Exception:
+                # The report is stored: it is acknowledged whatever the follow-up.
+                log.exception("Admission follow-up failed")
 
     def admit(self, report: Report, address: Any, user_agent: str | None) -> Report:
         """Apply the admission hook (issue 13); a failing hook holds nothing."""
@@ -149,6 +163,8 @@ class Intake:
             return report
         if not verdict:
             return report
+        if isinstance(verdict, Pending):
+            return replace(report, cohort=verdict.source, pending=verdict)
         held, cohort = verdict
         return replace(report, held=held or None, cohort=cohort or None)
 
@@ -159,8 +175,9 @@ class Intake:
         if self.forgotten is not None:
             self.forgotten(instance)
 
-    def _submit(self, operation: Callable[[Any], Future], argument: Any) -> None:
-        """Hand work to the writer and wait until it is committed (ack == stored)."""
+    def _submit(self, operation: Callable[[Any], Future], argument: Any) -> Any:
+        """Hand work to the writer and wait until it is committed (ack == stored);
+        its result."""
         try:
             future = operation(argument)
         except WriterClosed:
@@ -168,7 +185,7 @@ class Intake:
                 503, "shutting_down", "collector is shutting down"
             ) from None
         try:
-            future.result(timeout=self.config.ack_timeout)
+            return future.result(timeout=self.config.ack_timeout)
         except FutureTimeout:
             raise v.ValidationError(
                 503, "store_unavailable", "report not stored in time, retry later"

@@ -75,11 +75,11 @@ class InstrumentedStore:
         self._store = store
         self._depth = depth
 
-    def add_many(self, reports: Sequence[Any]) -> None:
+    def add_many(self, reports: Sequence[Any]) -> Any:
         QUEUE_DEPTH.set(self._depth())
         started = time.perf_counter()
         try:
-            self._store.add_many(reports)
+            return self._store.add_many(reports)
         finally:
             COMMIT_SECONDS.observe(time.perf_counter() - started)
 

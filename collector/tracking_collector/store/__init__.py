@@ -16,7 +16,9 @@ from .model import (
     WINDOWS,
     CohortSummary,
     InstanceRecord,
+    Pending,
     Report,
+    Stored,
     StoredEvent,
 )
 from .postgres import DEFAULT_POOL_SIZE, PostgresStore, is_postgres_url
@@ -49,10 +51,12 @@ __all__ = [
     "CohortSummary",
     "InstanceRecord",
     "Lifetime",
+    "Pending",
     "PostgresStore",
     "Report",
     "SQLiteStore",
     "Store",
+    "Stored",
     "StoredEvent",
     "WriterClosed",
     "is_postgres_url",

@@ -17,7 +17,7 @@ from typing import Any
 
 from .days import Days
 from .engine import Engine
-from .model import RECENT_EVENTS, CohortSummary, InstanceRecord, Report
+from .model import RECENT_EVENTS, CohortSummary, InstanceRecord, Report, Stored
 from .quarantine import Quarantine
 from .reads import Reads
 from .rollups import Lifetime, Rollups
@@ -32,13 +32,13 @@ class Store:
     def __init__(self, engine: Engine, lifetime: Lifetime | None = None):
         self.engine = engine
         days = Days(engine)
-        self._writes = Writes(engine, days)
+        self._trust = TrustTables(engine)
+        self._writes = Writes(engine, days, self._trust)
         self._rollups = Rollups(engine, days, lifetime or Lifetime())
         self._reads = Reads(engine, days)
         self._quarantine = Quarantine(
             engine, days, self._writes, lambda: self.refresh(force=True)
         )
-        self._trust = TrustTables(engine)
         migrate(engine, self._writes.ingest, days.mark_all)
 
     @property
@@ -66,8 +66,8 @@ class Store:
 
     # ---- writes (in a running collector, from its BatchWriter) -----------------------
 
-    def add_many(self, reports: Sequence[Report]) -> None:
-        self._writes.add_many(reports)
+    def add_many(self, reports: Sequence[Report]) -> list[Stored]:
+        return self._writes.add_many(reports)
 
     def forget(self, instance: str) -> int:
         return self._writes.forget(instance)
@@ -115,17 +115,11 @@ class Store:
     def drop_source_keys(self, before_day: str) -> int:
         return self._trust.drop_source_keys(before_day)
 
-    def note_new(self, entries: Sequence[tuple[str, str, str]]) -> list[int]:
-        return self._trust.note_new(entries)
-
     def bursting(self, budget: int) -> list[str]:
         return self._trust.bursting(budget)
 
     def drop_source_counts(self, before_day: str) -> int:
         return self._trust.drop_source_counts(before_day)
-
-    def is_known(self, instance: str) -> bool:
-        return self._reads.is_known(instance)
 
     # ---- rollups ---------------------------------------------------------------------
 

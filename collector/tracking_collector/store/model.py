@@ -13,7 +13,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
-from typing import Any
+from typing import Any, NamedTuple
 
 from .. import plugins
 from ..timefmt import DAY, HOUR, day_of
@@ -56,12 +56,68 @@ ENV_COLUMNS = (
 ENV_METRICS = tuple(c for c in ENV_COLUMNS if c not in ("plugins", "city"))
 
 
+class Pending(NamedTuple):
+    """An admission decision (issue 13) left for the writer to complete, in the
+    transaction that stores the report: only there can it tell at once whether
+    the instance is new to the store, and count the new ids of its source.
+
+    The admission (``trust/admission.py``) builds it while it still has the
+    client address; the store completes it (``TrustTables.settle``) with
+    :meth:`held`.
+    """
+
+    day: str
+    """The UTC day the source's new ids are counted in."""
+
+    source: str | None
+    """The source's cohort (keyed hash of its network)."""
+
+    token: str | None
+    """Keyed hash of the instance id, counted among its source's new ids; None
+    when the report counts against no budget (no source, or the budget is off)."""
+
+    budget: int
+    """New ids the source may create on ``day`` before they are held."""
+
+    if_known: str | None
+    """The hold reason if the instance exists (None: public)..."""
+
+    if_new: str | None
+    """...if it is new, within its source's budget..."""
+
+    if_burst: str
+    """...and if it is new past the budget."""
+
+    def held(self, new: bool, created: int) -> str | None:
+        """The hold reason: ``new`` whether the instance is new to the store,
+        ``created`` the new ids its source created on ``day`` (this one included)."""
+        if not new:
+            return self.if_known
+        if self.token is not None and created > self.budget:
+            return self.if_burst
+        return self.if_new
+
+
+class Stored(NamedTuple):
+    """What the writer stored for one report (the result of ``BatchWriter.add``)."""
+
+    held: str | None
+    """The hold reason the report was stored with (None: public)."""
+
+    new: bool | None
+    """Whether its instance was new to the store (None: not asked, no Pending)."""
+
+    created: int
+    """New ids its source created that day, this one included (0: not counted)."""
+
+
 @dataclass(frozen=True)
 class Report:
     """One usage report as received. Holds no client IP, only its derived location.
 
     ``held``/``cohort`` come from the optional admission hook (issue 13): a held
     report's instance is kept out of every public number until released.
+    ``pending``: a decision the writer completes (it sets ``held``); never stored.
     """
 
     instance: str
@@ -73,6 +129,7 @@ class Report:
     fields: dict[str, str] = field(default_factory=dict)
     held: str | None = None
     cohort: str | None = None
+    pending: Pending | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass

@@ -154,7 +154,7 @@ class PostgresEngine(Engine):
             arrays = ", ".join(f"?::{t}[]" for t in types)
             source = f"SELECT * FROM unnest({arrays}) AS t({names})"
         # Sorted by the key, so concurrent batches lock rows in the same order.
-        order = "1, 2" if len(upsert.columns) > 1 else "1"
+        order = ", ".join(str(k + 1) for k in range(min(upsert.key, n)))
         return (
             f"INSERT INTO {upsert.table} ({', '.join(upsert.columns)}) {source}"
             f" ORDER BY {order} {upsert.tail}"

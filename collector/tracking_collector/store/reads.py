@@ -137,11 +137,6 @@ class Reads:
             ]
         return record
 
-    def is_known(self, uuid: str) -> bool:
-        """Whether the store has an instance of this id."""
-        with self._reader() as q:
-            return bool(q.rows("SELECT 1 FROM instances WHERE uuid = ?", (uuid,)))
-
     def ingest_counts(self, since_day: int = 0) -> dict[int, dict[str, int]]:
         """Reports acknowledged per day and event (held instances included)."""
         result: dict[int, dict[str, int]] = defaultdict(dict)

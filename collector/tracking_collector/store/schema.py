@@ -169,13 +169,16 @@ class Upsert(NamedTuple):
     """A multi-row write: ``INSERT INTO table (columns) <rows> <tail>``.
 
     ``types`` are the PostgreSQL column types, which its engine needs to send a
-    whole batch as arrays in one statement (``unnest``).
+    whole batch as arrays in one statement (``unnest``). ``key``: how many
+    leading columns identify a row (its conflict key); a batch is written sorted
+    by them, so concurrent writers lock rows in one order.
     """
 
     table: str
     columns: tuple[str, ...]
     types: tuple[str, ...]
     tail: str = ""
+    key: int = 2
 
     def values_sql(self) -> str:
         return (
@@ -212,6 +215,7 @@ UPSERT_INSTANCE = Upsert(
     " held = CASE WHEN instances.released = 1 THEN instances.held"
     " ELSE COALESCE(instances.held, excluded.held) END,"
     " cohort = COALESCE(instances.cohort, excluded.cohort)",
+    key=1,
 )
 UPSERT_DAY = Upsert(
     "instance_days",
@@ -240,6 +244,7 @@ UPSERT_COUNT = Upsert(
     ("day", "event", "shard", "n"),
     ("int4", "text", "int4", "int8"),
     "ON CONFLICT (day, event, shard) DO UPDATE SET n = ingest_counts.n + excluded.n",
+    key=3,
 )
 # DO UPDATE rather than DO NOTHING: it locks the row until this transaction
 # commits, so a refresher's claim (DELETE ... RETURNING) waits for the data that
@@ -249,6 +254,14 @@ MARK_DIRTY = Upsert(
     ("day", "shard"),
     ("int4", "int4"),
     "ON CONFLICT (day, shard) DO UPDATE SET day = excluded.day",
+)
+# The admission's new ids per source and day (see store/trust.py).
+NOTE_NEW = Upsert(
+    "source_new",
+    ("day", "source", "instance"),
+    ("text", "text", "text"),
+    "ON CONFLICT DO NOTHING",
+    key=3,
 )
 SET_META = (
     "INSERT INTO meta (key, value) VALUES (?, ?)"

@@ -13,14 +13,18 @@ Tables (see ``schema.ENSURED``):
   are dropped.
 
 The writes here run on the store's single writer (``BatchWriter``), like every
-other write of a running collector.
+other write of a running collector; the new ids are noted in the transaction that
+stores their reports (:meth:`TrustTables.settle`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
-from .engine import Engine
+from .engine import Cursor, Engine, chunked, placeholders
+from .model import Report, Stored
+from .schema import NOTE_NEW
 
 
 class TrustTables:
@@ -50,26 +54,66 @@ class TrustTables:
             self.engine.scrub()
         return deleted
 
-    def note_new(self, entries: Sequence[tuple[str, str, str]]) -> list[int]:
-        """Record each (day, source, instance token): ``source`` created that new
-        instance on ``day``. Returns, per entry and in order, the distinct new
-        instances its source created that day (this one included). One
-        transaction for the whole batch, its rows written in sorted order (as
-        every writer does: see ``Engine.for_update``)."""
-        counts: dict[tuple[str, str, str], int] = {}
-        with self.engine.write() as q:
-            for day, source, instance in sorted(set(entries)):
-                q.run(
-                    "INSERT INTO source_new (day, source, instance) VALUES (?, ?, ?)"
-                    " ON CONFLICT DO NOTHING",
-                    (day, source, instance),
+    def settle(
+        self, q: Cursor, reports: Sequence[Report]
+    ) -> tuple[list[Report], list[Stored]]:
+        """Complete the admission decisions ``reports`` left pending, inside the
+        transaction ``q`` that stores them: which of their instances the store
+        has (one read per batch), the new ones noted among their source's new ids
+        of the day (rows sorted, like every writer's), and the count of each
+        source. Returns the reports with ``held`` set, and what each is stored as.
+        """
+        waiting = [r for r in reports if r.pending is not None]
+        if not waiting:
+            return list(reports), [Stored(r.held, None, 0) for r in reports]
+        existing = self._existing(q, sorted({r.instance for r in waiting}))
+        notes = sorted(
+            {
+                (r.pending.day, r.pending.source, r.pending.token)
+                for r in waiting
+                if r.pending.token is not None and r.instance not in existing
+            }
+        )
+        self.engine.upsert(q, NOTE_NEW, notes)
+        created = {
+            (day, source): self._created(q, day, source)
+            for day, source in sorted({(day, source) for day, source, _ in notes})
+        }
+        settled, stored = [], []
+        for report in reports:
+            p = report.pending
+            if p is None:
+                settled.append(report)
+                stored.append(Stored(report.held, None, 0))
+                continue
+            new = report.instance not in existing
+            count = created.get((p.day, p.source), 0) if new else 0
+            held = p.held(new, count)
+            settled.append(replace(report, held=held, pending=None))
+            stored.append(Stored(held, new, count))
+        return settled, stored
+
+    @staticmethod
+    def _existing(q: Cursor, uuids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for chunk in chunked(uuids):
+            found.update(
+                u
+                for (u,) in q.rows(
+                    f"SELECT uuid FROM instances WHERE uuid IN {placeholders(chunk)}",
+                    chunk,
                 )
-                rows = q.rows(
-                    "SELECT COUNT(*) FROM source_new WHERE day = ? AND source = ?",
-                    (day, source),
-                )
-                counts[(day, source, instance)] = int(rows[0][0])
-        return [counts[entry] for entry in entries]
+            )
+        return found
+
+    @staticmethod
+    def _created(q: Cursor, day: str, source: str) -> int:
+        """The new ids ``source`` created on ``day``."""
+        rows = q.rows(
+            "SELECT COUNT(*) FROM source_new WHERE day = ? AND source = ?",
+            (day, source),
+        )
+        return int(rows[0][0])
 
     def bursting(self, budget: int) -> list[str]:
         """Sources of any stored day that created more than ``budget`` new ids."""

@@ -5,9 +5,10 @@ the transaction that contains it, so an acknowledged report survives a crash or
 restart of the collector. The writer commits as soon as its queue is drained, so
 under load the reports that arrive during one commit form the next one.
 
-Every write of a running collector goes through it, the admission's too (new ids
-per source, source keys, cohort holds): one writer per process, in the order the
-operations were submitted.
+Every write of a running collector goes through it, the admission's too (source
+keys, cohort holds; the new ids per source are noted in the transaction that
+stores their reports): one writer per process, in the order the operations were
+submitted.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from .model import Report
 log = logging.getLogger(__name__)
 
 # Operations whose consecutive submissions share one transaction: the store method
-# that takes them as a list (and, for note_new, answers per entry).
-_BATCHED = {"add": "add_many", "note_new": "note_new"}
+# that takes them as a list and answers per entry.
+_BATCHED = {"add": "add_many"}
 # Runs of a group whose transaction the database rolled back as a deadlock victim
 # (or a serialization failure): nothing of it was committed, so it is run again.
 ATTEMPTS = 3
@@ -83,6 +84,7 @@ class BatchWriter:
         return op.future
 
     def add(self, report: Report) -> Future:
+        """Future: what the report was stored as (``Stored``)."""
         return self._submit("add", report)
 
     def forget(self, instance: str) -> Future:
@@ -92,10 +94,6 @@ class BatchWriter:
     def purge(self, older_than: float) -> Future:
         """Future: rows deleted."""
         return self._submit("purge", older_than)
-
-    def note_new(self, day: str, source: str, instance: str) -> Future:
-        """Future: new ids ``source`` created on ``day``, this one included."""
-        return self._submit("note_new", (day, source, instance))
 
     def source_key(self, day: str, candidate: bytes) -> Future:
         """Future: the key of ``day`` (``candidate`` if it is the first)."""
@@ -163,9 +161,6 @@ class BatchWriter:
 
     def _run_group(self, group: list[_Op]) -> Iterable[Any]:
         kind = group[0].kind
-        if kind == "add":
-            self.store.add_many([op.args[0] for op in group])
-            return [True] * len(group)
         if kind in _BATCHED:
             return getattr(self.store, _BATCHED[kind])([op.args[0] for op in group])
         return [getattr(self.store, kind)(*group[0].args)]

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from ..timefmt import day_of
 from .days import Days
 from .engine import Cursor, Engine
-from .model import Report, fold
+from .model import Report, Stored, fold
 from .schema import (
     INSERT_EVENT,
     UPSERT_COUNT,
@@ -22,20 +22,27 @@ from .schema import (
     event_rows,
     instance_rows,
 )
+from .trust import TrustTables
 
 COPIED_TABLES = ("instances", "instance_days", "events", "ingest_counts")
 
 
 class Writes:
-    def __init__(self, engine: Engine, days: Days):
+    def __init__(self, engine: Engine, days: Days, trust: TrustTables):
         self.engine = engine
         self.days = days
+        self.trust = trust
 
-    def add_many(self, reports: Sequence[Report]) -> None:
-        """Durably fold ``reports`` into the store (all or nothing)."""
-        if reports:
-            with self.engine.write() as q:
-                self.ingest(q, reports)
+    def add_many(self, reports: Sequence[Report]) -> list[Stored]:
+        """Durably fold ``reports`` into the store (all or nothing), their pending
+        admission decisions completed in the same transaction; what each report
+        was stored as, in order."""
+        if not reports:
+            return []
+        with self.engine.write() as q:
+            settled, stored = self.trust.settle(q, reports)
+            self.ingest(q, settled)
+        return stored
 
     def ingest(self, q: Cursor, reports: Sequence[Report]) -> None:
         """Fold ``reports`` in, inside the transaction ``q``."""

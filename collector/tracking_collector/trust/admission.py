@@ -34,6 +34,7 @@ import time
 from collections.abc import Iterable
 from typing import Any, Callable, Protocol
 
+from ..store import Pending, Stored
 from ..timefmt import utc_day
 from . import plausibility
 from .policy import Decision, Policy
@@ -49,14 +50,20 @@ IMPLAUSIBLE = "implausible:"
 class AdmissionState(Protocol):
     """Shared state of the policy, in the store so every process sees the same."""
 
-    def is_known(self, instance: str) -> bool:
-        """Whether the store already has this instance."""
+    def is_known(self, instance: str) -> bool | None:
+        """Whether the store already has this instance; None when only the store
+        can tell, as it writes the report (the decision is then left to the
+        writer: :class:`~tracking_collector.store.model.Pending`)."""
         ...
 
     def note_new(self, day: str, source: str, instance: str) -> int:
         """Record that ``source`` created ``instance`` (a keyed hash of its id) on
         ``day``; return the number of distinct instances it created that day, this
-        one included."""
+        one included. Asked only after :meth:`is_known` answered False."""
+        ...
+
+    def remember(self, instance: str) -> None:
+        """The store has ``instance`` now (its report was stored)."""
         ...
 
     def hold_cohort(self, cohort: str, reason: str) -> int:
@@ -97,27 +104,62 @@ class Admission:
 
     def __call__(
         self, report: Any, client_ip: Any, user_agent: str | None = None
-    ) -> Decision:
+    ) -> Decision | Pending:
+        """The decision about ``report``'s instance; a :class:`Pending` one when
+        only the store can tell whether the instance is new (the writer completes
+        it in the transaction that stores the report, then :meth:`settled`)."""
         now = self.clock()
         cohort = self.keys.source(client_ip)
-        new = not self.state.is_known(report.instance)
-        reasons = self.implausible(report, user_agent, now, new)
-        if new and cohort is not None and self.policy.new_ids_per_source:
-            created = self.state.note_new(
-                utc_day(now), cohort, self.keys.token(report.instance)
-            )
-            if created > self.policy.new_ids_per_source:
-                self._burst(cohort, created)
-                reasons.insert(0, SOURCE_BURST)
-        held = reasons[0] if reasons else None
-        if held is not None and held != SOURCE_BURST:
+        known = self.state.is_known(report.instance)
+        if known:
+            reasons = self.implausible(report, user_agent, now, new=False)
+            stored = Stored(reasons[0] if reasons else None, False, 0)
+            self._judged(cohort, stored)
+            return Decision(stored.held, cohort)
+        pending = self._pending(report, user_agent, now, cohort)
+        if known is None:
+            return pending
+        created = 0
+        if pending.token is not None:
+            created = self.state.note_new(pending.day, cohort, pending.token)
+        stored = Stored(pending.held(True, created), True, created)
+        self._judged(cohort, stored)
+        return Decision(stored.held, cohort)
+
+    def _pending(
+        self, report: Any, user_agent: str | None, now: float, cohort: str | None
+    ) -> Pending:
+        """The decision for both answers to "is the instance new?"."""
+        budget = self.policy.new_ids_per_source
+        counted = cohort is not None and budget > 0
+        as_new = self.implausible(report, user_agent, now, new=True)
+        as_known = self.implausible(report, user_agent, now, new=False)
+        return Pending(
+            day=utc_day(now),
+            source=cohort,
+            token=self.keys.token(report.instance) if counted else None,
+            budget=budget,
+            if_known=as_known[0] if as_known else None,
+            if_new=as_new[0] if as_new else None,
+            if_burst=SOURCE_BURST,
+        )
+
+    def settled(self, instance: str, pending: Pending, stored: Stored) -> None:
+        """After the writer stored a report whose decision it completed: the
+        instance is known now; a source past its budget has its cohort held."""
+        self.state.remember(instance)
+        self._judged(pending.source, stored)
+
+    def _judged(self, cohort: str | None, stored: Stored) -> None:
+        if stored.held == SOURCE_BURST and cohort is not None:
+            self._burst(cohort, stored.created)
+        elif stored.held is not None:
             log.info(
                 "Holding %s instance of cohort %s: %s",
-                "new" if new else "known",
+                "new" if stored.new else "known",
                 cohort,
-                held,
+                stored.held,
             )
-        return Decision(held, cohort)
 
     def implausible(
         self, report: Any, user_agent: str | None, now: float, new: bool
@@ -197,6 +239,9 @@ class MemoryState:
 
     def is_known(self, instance: str) -> bool:
         return instance in self.known
+
+    def remember(self, instance: str) -> None:
+        self.known.add(instance)
 
     def forget_known(self, instance: str) -> None:
         self.known.discard(instance)

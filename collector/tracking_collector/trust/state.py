@@ -1,10 +1,13 @@
 """The admission's shared state on the collector's store, so every process and
 machine of one collector judges alike.
 
-:class:`StoreKeys` (the daily source keys) and :class:`StoreState` (new ids per
-source, cohort holds, which ids exist) read through the store's public API and
+:class:`StoreKeys` (the daily source keys) and :class:`StoreState` (cohort holds,
+which ids this process knows to exist) read through the store's public API and
 write through its single writer (``BatchWriter``): a request that needs a write
-(a new id, once a day a key) waits for that writer like a report does.
+(once a day a key, a cohort's hold) waits for that writer like a report does.
+Whether an id this process does not know is new, and its source's count of new
+ids, are decided by the writer in the transaction that stores the report
+(``Pending``): no request waits for a store read or a write of its own for them.
 """
 
 from __future__ import annotations
@@ -18,8 +21,8 @@ from .admission import Admission
 from .policy import Policy
 from .sources import SourceKeys
 
-# Recently confirmed instance ids per process: most reports come from instances the
-# store already has, and the cache spares one read transaction for each of them.
+# Instance ids this process recently stored: most reports come from instances the
+# store already has, and for them the decision needs no store at all.
 KNOWN_CACHE = 200_000
 
 
@@ -54,26 +57,25 @@ class StoreState(_Written):
         self._cache = cache
         self._lock = threading.Lock()
 
-    def is_known(self, instance: str) -> bool:
+    def is_known(self, instance: str) -> bool | None:
+        """True for an id this process stored; else None: the writer decides."""
         with self._lock:
             if instance in self._known:
                 self._known.move_to_end(instance)
                 return True
-        found = self.store.is_known(instance)
-        if found:
-            with self._lock:
-                self._known[instance] = None
-                while len(self._known) > self._cache:
-                    self._known.popitem(last=False)
-        return found
+        return None
+
+    def remember(self, instance: str) -> None:
+        with self._lock:
+            self._known[instance] = None
+            self._known.move_to_end(instance)
+            while len(self._known) > self._cache:
+                self._known.popitem(last=False)
 
     def forget_known(self, instance: str) -> None:
         """After a forget the id is new again."""
         with self._lock:
             self._known.pop(instance, None)
-
-    def note_new(self, day: str, source: str, instance: str) -> int:
-        return self._wait(self.writer.note_new(day, source, instance))
 
     def hold_cohort(self, cohort: str, reason: str) -> int:
         return self._wait(self.writer.hold_cohort(cohort, reason))

@@ -1,0 +1,71 @@
+"""The admission's decisions the writer completes (``Pending``): whether an id is new
+and its source's count of new ids, in the transaction that stores its report."""
+
+from __future__ import annotations
+
+import pytest
+from testkit import count_rows, new_id, open_test_store, uuids
+
+from tracking_collector.store import BatchWriter, Pending, Report, Stored
+
+BURST = "source_burst"
+
+
+def pending(token: str, budget: int = 1, **reasons) -> Pending:
+    return Pending(
+        day="2026-11-29",
+        source="cohort-a",
+        token=token,
+        budget=budget,
+        if_known=reasons.get("if_known"),
+        if_new=reasons.get("if_new"),
+        if_burst=BURST,
+    )
+
+
+def report(instance: str, decision: Pending, **fields) -> Report:
+    return Report(instance, "startup", 1.0, cohort="cohort-a", fields=fields,
+                  pending=decision)  # fmt: skip
+
+
+@pytest.fixture
+def writer(db):
+    store = open_test_store(db)
+    writer = BatchWriter(store)
+    yield writer
+    writer.close()
+    store.close()
+
+
+def test_new_ids_of_a_source_are_counted_and_past_its_budget_held(writer):
+    first, second = new_id(), new_id()
+    assert writer.add(report(first, pending("t1"))).result(10) == Stored(None, True, 1)
+    assert writer.add(report(second, pending("t2"))).result(10) == Stored(BURST, True, 2)
+    assert uuids(writer.store, held=True) == [second]
+
+
+def test_a_known_instance_uses_no_budget_and_gets_its_known_reason(writer):
+    known = new_id()
+    writer.add(report(known, pending("t1"))).result(10)
+    again = report(known, pending("t1", budget=0, if_known="implausible:x"))
+    assert writer.add(again).result(10) == Stored("implausible:x", False, 0)
+    assert count_rows(writer.store, "source_new") == 1
+
+
+def test_a_new_id_is_noted_only_with_its_report_all_or_nothing(writer):
+    # A report the store cannot take (a field value that is not text) is refused,
+    # and its new id does not use its source's budget.
+    refused = report(new_id(), pending("t1"), x=b"not text")
+    with pytest.raises(TypeError):
+        writer.add(refused).result(10)
+    assert count_rows(writer.store, "source_new") == 0
+    assert writer.add(report(new_id(), pending("t2"))).result(10) == Stored(None, True, 1)
+
+
+def test_reports_of_one_new_instance_in_one_batch_count_it_once(db):
+    store = open_test_store(db)
+    instance = new_id()
+    stored = store.add_many([report(instance, pending("t1"))] * 3)
+    assert stored == [Stored(None, True, 1)] * 3
+    assert count_rows(store, "source_new") == 1
+    store.close()
