@@ -69,3 +69,14 @@ def test_reports_of_one_new_instance_in_one_batch_count_it_once(db):
     assert stored == [Stored(None, True, 1)] * 3
     assert count_rows(store, "source_new") == 1
     store.close()
+
+
+def test_a_sources_new_ids_are_counted_only_just_past_its_budget(db):
+    store = open_test_store(db)
+    ids = [new_id() for _ in range(6)]
+    stored = [store.add_many([report(i, pending(f"t{n}", budget=2))])[0]
+              for n, i in enumerate(ids)]  # fmt: skip
+    assert [s.created for s in stored] == [1, 2, 3, 3, 3, 3]
+    assert [s.held for s in stored] == [None, None, BURST, BURST, BURST, BURST]
+    assert count_rows(store, "source_new") == 6
+    store.close()

@@ -163,6 +163,7 @@ def test_decisions_are_logged_without_address_or_instance_id(caplog):
         admit(admission, report(version="1.9.0", python="2.7.18"), "2001:db8:77::1")
     text = caplog.text
     assert "source_burst" in text and "implausible:python_version" in text
+    assert "created more than 1 new instance ids today" in text
     for secret in ["198.51.100", "2001:db8", *ids]:
         assert secret not in text
 

@@ -108,7 +108,8 @@ class Stored(NamedTuple):
     """Whether its instance was new to the store (None: not asked, no Pending)."""
 
     created: int
-    """New ids its source created that day, this one included (0: not counted)."""
+    """New ids its source created that day, this one included, counted up to its
+    budget + 1 (0: not counted)."""
 
 
 @dataclass(frozen=True)

@@ -152,7 +152,7 @@ class Admission:
 
     def _judged(self, cohort: str | None, stored: Stored) -> None:
         if stored.held == SOURCE_BURST and cohort is not None:
-            self._burst(cohort, stored.created)
+            self._burst(cohort)
         elif stored.held is not None:
             log.info(
                 "Holding %s instance of cohort %s: %s",
@@ -171,7 +171,7 @@ class Admission:
         )
         return [IMPLAUSIBLE + c for c in plausibility.violations(sample, new)]
 
-    def _burst(self, cohort: str, created: int) -> None:
+    def _burst(self, cohort: str) -> None:
         # Held again while the burst goes on, not only on the report that crossed
         # the budget: with several processes no single report is sure to see the
         # crossing, and an instance admitted concurrently is caught by a later
@@ -187,11 +187,12 @@ class Admission:
             return
         changed = self.state.hold_cohort(cohort, SOURCE_BURST)
         if last is None or changed:
+            # The store counts a source's new ids only just past its budget (the
+            # decision needs no more), so the line says "more than".
             log.warning(
-                "Source cohort %s created %d new instance ids today (budget %d):"
+                "Source cohort %s created more than %d new instance ids today:"
                 " its new instances are held (%s), %d changed now",
                 cohort,
-                created,
                 self.policy.new_ids_per_source,
                 SOURCE_BURST,
                 changed,
