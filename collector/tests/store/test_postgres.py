@@ -149,3 +149,100 @@ def test_synchronous_setting_maps_to_synchronous_commit(db, mode, expected):
             assert q.rows("SHOW synchronous_commit") == [(expected,)]
     finally:
         store.close()
+
+
+def _mixed_batches(seed: int, batches: int = 150) -> list[list]:
+    """Batches of every kind of report: new and known instances (some of them
+    several times in one batch), pongs with plugins, prints with their seconds,
+    events, reports dated back up to three days, held instances of cohorts."""
+    import random
+
+    from tracking_collector.store import Report
+
+    rng = random.Random(seed)
+    fleet = [new_id() for _ in range(60)]
+    now = 1_790_000_000.0
+    kinds = [
+        ("ping", {}),
+        ("pong", {"version": "1.11.8", "python": "3.11.2", "plugins": "a:1,b:2"}),
+        ("print_started", {}),
+        ("print_done", {"elapsed": "3600.5"}),
+        ("print_failed", {"elapsed": "12"}),
+        ("startup", {"version": "1.10.3", "os": "linux", "pi_model": "4B"}),
+        ("install_plugin", {"plugin": "octolapse", "plugin_version": "0.4.2"}),
+        ("webui_load", {"browser_name": "Firefox", "browser_version": "133.0"}),
+    ]
+    out = []
+    for _ in range(batches):
+        batch = []
+        for _ in range(rng.randint(1, 24)):
+            event, fields = rng.choice(kinds)
+            instance = rng.choice(fleet)
+            # A quarter of the fleet is held now and then (held stays).
+            suspect = instance in fleet[:15]
+            held = (
+                rng.choice([None, "source_burst", "implausible:x"]) if suspect else None
+            )
+            batch.append(
+                Report(
+                    instance,
+                    event,
+                    now - rng.choice([0, 0, 0, 1, 3]) * 86400 + rng.random() * 3600,
+                    version=fields.get("version"),
+                    country=rng.choice(["DE", "unknown"]),
+                    fields=dict(fields),
+                    held=held,
+                    cohort=rng.choice(["c1", "c2"]) if held else None,
+                )
+            )
+        now += 60
+        out.append(batch)
+    return out
+
+
+def _contents(store) -> dict:
+    from testkit import rows
+
+    return {
+        "instances": rows(store, "SELECT * FROM instances ORDER BY id"),
+        "instance_days": rows(
+            store, "SELECT * FROM instance_days ORDER BY day, instance_id"
+        ),
+        "events": rows(store, "SELECT * FROM events ORDER BY id"),
+        "ingest_counts": rows(
+            store,
+            "SELECT day, event, SUM(n) FROM ingest_counts GROUP BY day, event"
+            " ORDER BY day, event",
+        ),
+        "dirty_days": rows(store, "SELECT DISTINCT day FROM dirty_days ORDER BY day"),
+    }
+
+
+def test_a_batch_in_one_statement_writes_the_same_rows_as_table_by_table(pg_cluster):
+    from testkit import rows
+
+    from tracking_collector.store import Store
+    from tracking_collector.store.engine import Engine
+    from tracking_collector.store.postgres import PostgresEngine
+
+    class TableByTable(PostgresEngine):
+        """The engine writing a batch one statement per table (as before)."""
+
+        write_batch = Engine.write_batch
+
+    one = open_test_store(pg_cluster.new_database())
+    reference = Store(TableByTable(pg_cluster.new_database(), pool_size=2))
+    batches = _mixed_batches(seed=19)
+    for batch in batches:
+        one.add_many(batch)
+        reference.add_many(batch)
+    got, want = _contents(one), _contents(reference)
+    assert len(got["events"]) > 100 and len(got["instance_days"]) > 100
+    assert {r[0] for r in rows(one, "SELECT held FROM instances")} >= {
+        None,
+        "source_burst",
+    }
+    for table in want:
+        assert got[table] == want[table], table
+    one.close()
+    reference.close()

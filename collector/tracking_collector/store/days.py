@@ -33,8 +33,12 @@ class Days:
         # This process's shard of the rows every writer updates (see SHARDS).
         self.shard = random.randrange(SHARDS)  # noqa: S311 - spreads load, no secret
 
+    def rows(self, days: Iterable[int]) -> list[tuple]:
+        """This process's dirty marks of ``days`` (rows of ``dirty_days``)."""
+        return [(d, self.shard) for d in sorted(set(days))]
+
     def mark(self, q: Cursor, days: Iterable[int]) -> None:
-        self.engine.upsert(q, MARK_DIRTY, [(d, self.shard) for d in sorted(set(days))])
+        self.engine.upsert(q, MARK_DIRTY, self.rows(days))
 
     def mark_all(self, q: Cursor) -> None:
         lo, hi = q.rows("SELECT MIN(day), MAX(day) FROM instance_days")[0]

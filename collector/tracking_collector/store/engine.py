@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .model import Report
-    from .schema import Upsert
+    from .schema import Upsert, Write
 
 IN_CHUNK = 500
 # Rows of parameters of one statement.
@@ -151,18 +151,15 @@ class Engine:
 
     # ---- batch statements -----------------------------------------------------------
 
-    def upsert(self, q: Cursor, stmt: Upsert, rows: Rows, by_uuid: bool = False) -> None:
-        """Write a batch of rows. ``by_uuid``: the rows carry the instance's uuid in
-        place of ``instance_id`` (only after :meth:`upsert_instances` returned None).
-        Engines send a batch more compactly than one statement per row."""
+    def upsert(self, q: Cursor, stmt: Upsert, rows: Rows) -> None:
+        """Write a batch of rows. Engines send a batch more compactly than one
+        statement per row."""
         q.many(stmt.values_sql(), rows)
 
     def upsert_instances(
         self, q: Cursor, upsert: Upsert, rows: Sequence[Sequence[Any]]
-    ) -> dict[str, int] | None:
-        """Upsert instance rows; uuid -> id for them, or None when this engine
-        resolves uuids in the statements that follow (:meth:`upsert` ``by_uuid``),
-        so they need not wait for the ids."""
+    ) -> dict[str, int]:
+        """Upsert instance rows; uuid -> id for them."""
         self.upsert(q, upsert, rows)
         uuids = [r[0] for r in rows]
         ids: dict[str, int] = {}
@@ -171,9 +168,24 @@ class Engine:
             ids.update(q.rows(sql, chunk))
         return ids
 
-    def pipeline(self, q: Cursor) -> contextlib.AbstractContextManager[None]:
-        """Statements in this block may travel together (one round trip)."""
-        return contextlib.nullcontext()
+    def batch(self) -> contextlib.AbstractContextManager[Cursor]:
+        """The write transaction of one batch of reports (``Writes.add_many``);
+        engines that can send its statements, BEGIN and COMMIT together do."""
+        return self.write()
+
+    def write_batch(self, q: Cursor, writes: Sequence[Write]) -> None:
+        """Write the rows of a batch of reports (``schema.batch_writes``: the
+        instances first, then rows keyed by the instance's uuid, then the shared
+        rows), table by table. Engines may do it in fewer statements; the rows
+        written are the same."""
+        instances, *rest = writes
+        ids = self.upsert_instances(q, instances.upsert, instances.rows)
+        for write in rest:
+            rows = write.rows
+            if "instance_id" in write.upsert.columns:
+                k = write.upsert.columns.index("instance_id")
+                rows = [(*r[:k], ids[r[k]], *r[k + 1 :]) for r in rows]
+            self.upsert(q, write.upsert, rows)
 
     def claim_dirty(self, q: Cursor) -> list[int]:
         """Take every dirty mark (atomically: a writer still holding one makes

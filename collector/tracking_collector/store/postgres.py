@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from .engine import Cursor, Engine, Rows
 from .facade import Store
 from .rollups import Lifetime
-from .schema import Upsert
+from .schema import Upsert, Write
 
+_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE (psycopg is imported when used)
 # Arbitrary constants identifying this application's advisory locks.
 _MIGRATION_LOCK = 0x7EAC_0010
 _REFRESH_LOCK = 0x7EAC_0011
@@ -52,6 +54,40 @@ class _PgCursor(Cursor):
 
     def rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple]:
         return self.conn.execute(self._sql(sql), tuple(args)).fetchall()
+
+
+@functools.lru_cache(maxsize=32)  # one per shape of batch (which tables it writes)
+def batch_sql(upserts: tuple[Upsert, ...]) -> str:
+    """A whole batch of reports as ONE statement: a data-modifying CTE per table
+    of ``schema.batch_writes``, each given its rows as one jsonb array of arrays.
+
+    PostgreSQL runs data-modifying CTEs in no promised order unless one reads
+    another, so each reads the one before: the rows of an instance join the ids
+    the instances' step returns (not the table: every step sees the statement's
+    one snapshot, without the rows the others write), and every later step starts
+    only once the step before it is done (its count in a one-time filter). Rows
+    are then locked as every writer locks them (``Engine.for_update``): the
+    instances in uuid order first, the shared rows last.
+    """
+    steps = []
+    for k, upsert in enumerate(upserts):
+        columns = [
+            "i.id" if k and c == "instance_id" else f"(r->>{j})::{t}"
+            for j, (c, t) in enumerate(zip(upsert.columns, upsert.types))
+        ]
+        source = f"SELECT {', '.join(columns)} FROM jsonb_array_elements(?::jsonb) r"
+        if k and "instance_id" in upsert.columns:
+            ref = upsert.columns.index("instance_id")
+            source += f" JOIN w0 i ON i.uuid = r->>{ref}"
+        if k:
+            source += f" WHERE (SELECT count(*) FROM w{k - 1}) >= 0"
+        order = ", ".join(str(j + 1) for j in range(min(upsert.key, len(columns))))
+        returning = "id, uuid" if k == 0 else "1"
+        steps.append(
+            f"w{k} AS (INSERT INTO {upsert.table} ({', '.join(upsert.columns)})"
+            f" {source} ORDER BY {order} {upsert.tail} RETURNING {returning})"
+        )
+    return f"WITH {', '.join(steps)} SELECT count(*) FROM w{len(upserts) - 1}"
 
 
 class PostgresEngine(Engine):
@@ -96,7 +132,10 @@ class PostgresEngine(Engine):
             timeout=timeout,
             open=True,
             name="tracking-collector",
-            kwargs=self._session_options(synchronous),
+            # Autocommit: every transaction of the store is explicit (write(),
+            # read(), batch()), and a batch can then send its BEGIN and COMMIT
+            # together with its statement.
+            kwargs={"autocommit": True, **self._session_options(synchronous)},
         )
         try:
             self._pool.wait(timeout)
@@ -132,48 +171,48 @@ class PostgresEngine(Engine):
 
     @staticmethod
     @functools.lru_cache(maxsize=32)  # a handful of statements, built once each
-    def _unnest_sql(upsert: Upsert, by_uuid: bool = False) -> str:
-        """One statement for a whole batch: the rows travel as one array per column.
-
-        ``by_uuid``: the ``instance_id`` column arrives as the instance's uuid and
-        is resolved by a join, so the statement does not wait for the
-        ids of the instance upsert before it (the batch is pipelined).
-        """
+    def _unnest_sql(upsert: Upsert) -> str:
+        """One statement for a batch of rows: they travel as one array per column."""
         n = len(upsert.types)
         names = ", ".join(f"c{k}" for k in range(n))
-        types = list(upsert.types)
-        if by_uuid:
-            ref = upsert.columns.index("instance_id")
-            types[ref] = "text"  # the uuid stands in for instance_id
-            columns = ", ".join("i.id" if k == ref else f"t.c{k}" for k in range(n))
-            source = (
-                f"SELECT {columns} FROM unnest({', '.join(f'?::{t}[]' for t in types)})"
-                f" AS t({names}) JOIN instances i ON i.uuid = t.c{ref}"
-            )
-        else:
-            arrays = ", ".join(f"?::{t}[]" for t in types)
-            source = f"SELECT * FROM unnest({arrays}) AS t({names})"
+        arrays = ", ".join(f"?::{t}[]" for t in upsert.types)
         # Sorted by the key, so concurrent batches lock rows in the same order.
         order = ", ".join(str(k + 1) for k in range(min(upsert.key, n)))
         return (
-            f"INSERT INTO {upsert.table} ({', '.join(upsert.columns)}) {source}"
+            f"INSERT INTO {upsert.table} ({', '.join(upsert.columns)})"
+            f" SELECT * FROM unnest({arrays}) AS t({names})"
             f" ORDER BY {order} {upsert.tail}"
         )
 
-    def upsert(self, q: Cursor, stmt: Upsert, rows: Rows, by_uuid: bool = False) -> None:
+    def upsert(self, q: Cursor, stmt: Upsert, rows: Rows) -> None:
         if rows:
-            q.run(self._unnest_sql(stmt, by_uuid), [list(c) for c in zip(*rows)])
+            q.run(self._unnest_sql(stmt), [list(c) for c in zip(*rows)])
 
-    def upsert_instances(
-        self, q: Cursor, upsert: Upsert, rows: Sequence[Sequence[Any]]
-    ) -> None:
-        # The rows after it resolve the uuids themselves (by_uuid), so a pipelined
-        # batch is five statements in one round trip, with no wait for the ids.
-        self.upsert(q, upsert, rows)
-        return None
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[Cursor]:
+        # Pipeline mode: BEGIN, the batch's statement and COMMIT travel in one
+        # round trip; a statement whose rows are read (the admission's, when the
+        # batch has pending decisions) waits for its answer. BEGIN and COMMIT are
+        # sent as statements: psycopg's transaction() would wait for each.
+        with self._pool.connection() as conn:
+            try:
+                with conn.pipeline():
+                    conn.execute("BEGIN")
+                    yield _PgCursor(conn)
+                    conn.execute("COMMIT")
+            except BaseException:
+                # A failed statement skips the rest of the pipeline, COMMIT too.
+                if conn.info.transaction_status != _IDLE:
+                    conn.execute("ROLLBACK")
+                raise
 
-    def pipeline(self, q: Cursor) -> contextlib.AbstractContextManager[Any]:
-        return q.conn.pipeline()  # type: ignore[attr-defined]
+    def write_batch(self, q: Cursor, writes: Sequence[Write]) -> None:
+        # One statement for the whole batch (see batch_sql): the server parses,
+        # plans and runs one statement, the client sends one parameter per table.
+        q.run(
+            batch_sql(tuple(w.upsert for w in writes)),
+            [json.dumps(w.rows, ensure_ascii=False) for w in writes],
+        )
 
     def bulk_insert(
         self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]

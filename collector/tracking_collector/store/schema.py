@@ -233,6 +233,8 @@ INSERT_EVENT = Upsert(
     "events",
     ("instance_id", "day", "ts", "event", "key", "version", "fields"),
     ("int8", "int4", "float8", "text", "text", "text", "text"),
+    # No conflict key: sorted by instance and time, so ids follow the events' order.
+    key=3,
 )
 # Every batch updates a counter and a dirty mark of its day: rows every writer
 # would share. Each store (process) writes its own shard of them, so on
@@ -269,6 +271,32 @@ SET_META = (
 )
 
 
+class Write(NamedTuple):
+    """One table's rows of a batch (see :func:`batch_writes`)."""
+
+    upsert: Upsert
+    rows: list[tuple]
+
+
+def batch_writes(batch: Batch, dirty: list[tuple], shard: int) -> list[Write]:
+    """What a batch of reports writes, table by table, in the order every writer
+    locks rows (see ``Engine.for_update``): the instances first (keyed by uuid),
+    then the rows of each instance (their ``instance_id`` column holds the
+    instance's uuid, resolved by the engine), and last the rows every concurrent
+    writer shares: ``dirty`` marks (``Days.rows``) and this ``shard``'s counters.
+    Tables without rows in this batch are left out. A new table of the batch is
+    one more entry here, in its place in the lock order.
+    """
+    writes = [
+        Write(UPSERT_INSTANCE, instance_rows(batch)),
+        Write(UPSERT_DAY, day_rows(batch)),
+        Write(INSERT_EVENT, batch.events),
+        Write(MARK_DIRTY, dirty),
+        Write(UPSERT_COUNT, counter_rows(batch, shard)),
+    ]
+    return [w for w in writes if w.rows]
+
+
 def instance_rows(batch: Batch) -> list[tuple]:
     return [
         (
@@ -284,26 +312,12 @@ def instance_rows(batch: Batch) -> list[tuple]:
     ]
 
 
-def day_rows(batch: Batch, ids: dict[str, int] | None) -> list[tuple]:
-    """Instance-day rows, keyed by instance id (or by uuid when ``ids`` is None)."""
+def day_rows(batch: Batch) -> list[tuple]:
+    """Instance-day rows, keyed by the instance's uuid."""
     return sorted(
-        (
-            day,
-            ids[uuid] if ids is not None else uuid,
-            d.hours,
-            d.version,
-            *d.prints,
-            d.seconds,
-        )
+        (day, uuid, d.hours, d.version, *d.prints, d.seconds)
         for (uuid, day), d in batch.days.items()
     )
-
-
-def event_rows(batch: Batch, ids: dict[str, int] | None) -> list[tuple]:
-    """Event rows, keyed by instance id (or by uuid when ``ids`` is None)."""
-    if ids is None:
-        return batch.events
-    return [(ids[e[0]], *e[1:]) for e in batch.events]
 
 
 def counter_rows(batch: Batch, shard: int) -> list[tuple]:

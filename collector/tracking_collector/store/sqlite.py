@@ -203,12 +203,11 @@ class SQLiteEngine(Engine):
             chunk = rows[start : start + size]
             yield chunk, [value for row in chunk for value in row]
 
-    def upsert(self, q: Cursor, stmt: Upsert, rows: Rows, by_uuid: bool = False) -> None:
+    def upsert(self, q: Cursor, stmt: Upsert, rows: Rows) -> None:
         # One multi-row statement per chunk rather than executemany: every
         # statement step releases and re-takes the GIL, and under load each re-take
         # can wait for a request thread's switch interval. Fewer steps keep the
         # commit (and the cross-process write lock) short.
-        assert not by_uuid, "SQLite returns instance ids (upsert_instances)"
         for chunk, params in self._chunks(stmt, rows):
             q.run(_multi_row_sql(stmt, len(chunk)), params)
 

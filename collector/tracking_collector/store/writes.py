@@ -12,16 +12,7 @@ from ..timefmt import day_of
 from .days import Days
 from .engine import Cursor, Engine
 from .model import Report, Stored, fold
-from .schema import (
-    INSERT_EVENT,
-    UPSERT_COUNT,
-    UPSERT_DAY,
-    UPSERT_INSTANCE,
-    counter_rows,
-    day_rows,
-    event_rows,
-    instance_rows,
-)
+from .schema import batch_writes
 from .trust import TrustTables
 
 COPIED_TABLES = ("instances", "instance_days", "events", "ingest_counts")
@@ -39,7 +30,7 @@ class Writes:
         was stored as, in order."""
         if not reports:
             return []
-        with self.engine.write() as q:
+        with self.engine.batch() as q:
             settled, stored = self.trust.settle(q, reports)
             self.ingest(q, settled)
         return stored
@@ -47,18 +38,8 @@ class Writes:
     def ingest(self, q: Cursor, reports: Sequence[Report]) -> None:
         """Fold ``reports`` in, inside the transaction ``q``."""
         batch = fold(reports)
-        engine = self.engine
-        with engine.pipeline(q):
-            ids = engine.upsert_instances(q, UPSERT_INSTANCE, instance_rows(batch))
-            by_uuid = ids is None
-            engine.upsert(q, UPSERT_DAY, day_rows(batch, ids), by_uuid=by_uuid)
-            if batch.events:
-                engine.upsert(q, INSERT_EVENT, event_rows(batch, ids), by_uuid=by_uuid)
-            # Last: the dirty marks and counter rows are the ones every concurrent
-            # writer updates, so their row locks (PostgreSQL) are held only until
-            # the commit right after.
-            self.days.mark(q, (day for day, _ in batch.counts))
-            engine.upsert(q, UPSERT_COUNT, counter_rows(batch, self.days.shard))
+        dirty = self.days.rows(day for day, _ in batch.counts)
+        self.engine.write_batch(q, batch_writes(batch, dirty, self.days.shard))
 
     def forget(self, instance: str) -> int:
         """Remove every trace of ``instance``; rows deleted (0 if unknown).
