@@ -188,3 +188,17 @@ def test_any_document_gives_a_policy_that_is_either_usable_or_failed(document):
 def test_any_text_gives_a_policy_and_never_an_exception(text):
     assert isinstance(policy.parse(text, "basedir"), policy.Policy)
 
+
+def test_the_readme_farm_example_decides_and_locks_everything():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text("utf-8")
+    block = readme.split("<!-- policy-example:begin -->")[1].split(
+        "<!-- policy-example:end -->"
+    )[0]
+    text = block.split("```yaml\n")[1].split("```")[0]
+    p = policy.parse(text, "basedir")
+    assert not p.failed, p.problem
+    assert p.locked == set(policy.LOCKABLE) and p.enabled is True
+    config = plugin_settings.snapshot({"enabled": False}, {}, p)
+    assert config.enabled is True and config.events["webui_load"] is False
