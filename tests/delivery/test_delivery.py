@@ -427,8 +427,10 @@ def test_a_deletion_request_is_retried_with_backoff_until_the_server_answers(
 def test_a_deletion_request_outlives_a_restart_during_an_outage(make, receiver, tmp_path):
     receiver.set_mode("reject")
     request_deletion(tmp_path, receiver)
-    first = make()
+    first = make(backoff_base=5.0, backoff_max=5.0)
     first.start()
+    # Tried and failed once; the next try is seconds away when OctoPrint stops.
+    eventually(lambda: first.status()["last_problem"] is not None)
     first.shutdown(deadline=0.5)
     assert first.status()["deletion"]["state"] == "requested"
     receiver.set_mode("ok")
