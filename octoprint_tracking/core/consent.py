@@ -72,8 +72,14 @@ class Config:
 
     @property
     def active(self) -> bool:
-        """Whether reports may be sent at all."""
-        return not self.silenced and self.enabled is True and bool(self.unique_id)
+        """Whether reports may be sent at all (``silenced`` spelt out: the host
+        thread asks this for every event)."""
+        return (
+            self.kill is None
+            and not self.policy_failed
+            and self.enabled is True
+            and bool(self.unique_id)
+        )
 
     @property
     def wizard_required(self) -> bool:

@@ -192,3 +192,30 @@ def test_preview_shows_what_is_declined_and_off_asks_the_server_to_delete(
     assert {h.method for h in receiver.hits if h.time > receiver.deletes()[0].time} <= {
         "DELETE"
     }
+
+
+def test_the_upgrade_wizard_can_switch_off_and_ask_the_server_to_delete(
+    context, template_basedir, tmp_path_factory, receiver, artifacts
+):
+    config = {"enabled": True, "consent_version": 1}
+    server = start(template_basedir, tmp_path_factory, receiver, config)
+    try:
+        receiver.wait_for_event("startup")
+        instance = server.config["plugins"]["usage_tracking"]["unique_id"]
+        page = open_ui(context.new_page(), server.url)
+        upgrade = page.locator(f"{WIZARD} .usage_tracking_upgrade")
+        expect(upgrade).to_be_visible()
+        forget = page.locator("#usage_tracking_wizard_upgrade_forget")
+        expect(forget).to_be_visible()  # this instance has reported: there is data
+        forget.check()
+        scroll_to(page, "#usage_tracking_wizard_switch_off")
+        screenshot(page, artifacts, "wizard-switch-off-forget-en", "#wizard_dialog")
+        page.click("#usage_tracking_wizard_switch_off")
+        expect(page.locator("#usage_tracking_wizard_forget_requested")).to_be_visible()
+        receiver.wait_for(lambda hits: any(h.method == "DELETE" for h in hits))
+        assert [h.instance for h in receiver.deletes()] == [instance]
+        assert server.config["plugins"]["usage_tracking"]["enabled"] is False
+    finally:
+        server.stop()
+    deleted_at = receiver.deletes()[0].time
+    assert [h.method for h in receiver.hits if h.time >= deleted_at] == ["DELETE"]
