@@ -344,6 +344,7 @@ class Delivery:
             if outcome == "confirmed":
                 self._backoff.reset()
                 self._retry_at = 0.0
+                self._last_problem = None
             self._files.record(deletion, outcome, status)
         files.remove_deletion_request(self._files.folder, deletion.key)
         self._logger.info(f"The tracking server answered the deletion request: {outcome}")
@@ -363,6 +364,9 @@ class Delivery:
             self._delivered += 1
             self._backoff.reset()
             self._retry_at = 0.0
+            # A problem is current until the server takes something again: shown after
+            # a recovery, it would contradict what the journal and the settings say.
+            self._last_problem = None
         else:
             self._last_problem = problem
         self._files.record(report, outcome, status)

@@ -108,6 +108,7 @@ def test_no_report_is_lost_across_an_outage_and_none_arrives_twice(make, receive
     receiver.wait_for(lambda hits: len(hits) >= 30, timeout=30)
     assert sorted(arrived_numbers(receiver)) == list(range(30))
     assert arrived_numbers(receiver) == list(range(30)), "order kept"
+    eventually(lambda: d.status()["last_problem"] is None, what="problem cleared")
 
 
 def test_reports_survive_a_restart_through_the_spool(make, receiver, tmp_path):
@@ -422,6 +423,7 @@ def test_a_deletion_request_is_retried_with_backoff_until_the_server_answers(
     receiver.set_mode("ok")
     eventually(lambda: d.status()["deletion"]["state"] == "confirmed", timeout=10)
     assert not (tmp_path / key).exists()
+    assert d.status()["last_problem"] is None, "a confirmed deletion ends the problem"
 
 
 def test_a_deletion_request_outlives_a_restart_during_an_outage(make, receiver, tmp_path):
