@@ -32,10 +32,13 @@ def take_over(settings: Any, plugin_manager: Any) -> bool:
     if info is None:
         return False
     theirs = settings.global_get(["plugins", BUNDLED]) or {}
-    if settings.get(["enabled"]) is None and isinstance(theirs.get("enabled"), bool):
-        # The owner already decided there: not asked twice, same instance id.
-        settings.set(["enabled"], theirs["enabled"])
-        if theirs.get("unique_id"):
+    if isinstance(theirs.get("enabled"), bool):
+        if settings.get(["enabled"]) is None:
+            # The owner already decided there: not asked twice.
+            settings.set(["enabled"], theirs["enabled"])
+        if theirs.get("unique_id") and not settings.get(["unique_id"]):
+            # The same instance id, whoever decides here (the owner, or a machine
+            # policy that sets the decision): the server keeps seeing one instance.
             settings.set(["unique_id"], theirs["unique_id"])
     if info.implementation is not None:
         silence(info.implementation)

@@ -443,3 +443,11 @@ def test_switching_off_with_forget_keeps_one_deletion_request(tmp_path, receiver
     eventually(lambda: p._tracker.delivery.status()["deletion"]["state"] == "confirmed")
     p._tracker.delivery.shutdown(deadline=0.2)
     assert [h.method for h in receiver.hits] == ["DELETE"]
+
+
+def test_takeover_keeps_the_bundled_id_when_a_policy_decides(tmp_path, policy_file):
+    policy_file("enabled: true\nlocked: [enabled]")
+    p = build(tmp_path, plugin_manager=WithBundled(TrackingPlugin()),
+              bundled={"enabled": True, "unique_id": BUNDLED_ID})  # fmt: skip
+    assert p._settings.get(["enabled"]) is True
+    assert p._settings.get(["unique_id"]) == BUNDLED_ID
