@@ -157,8 +157,8 @@ def test_0_1_0_database_is_migrated_on_start_with_nothing_lost(make_app, db_path
         "octolapse": 12,
         "bedlevelvisualizer": 12,
     }
-    [by_version] = stats["prints"]["by_version"]
-    assert (by_version["started"], by_version["done"], by_version["failed"]) == (12, 8, 4)
+    today = stats["prints"]["per_day"][-1]
+    assert (today["started"], today["done"], today["failed"]) == (12, 8, 4)
     old_day = day_counts(store, day_of(now - 2 * DAY))
     assert old_day[("version", "1.10.0")] == 12 and old_day[("active", "")] == 12
 
