@@ -69,15 +69,18 @@ class Publisher:
             lambda: read(self.store, self._now(), self.min_group, self.history_days),
         )
 
-    def stats(self) -> dict[str, Any]:
-        """``/api/stats`` and the dashboard's figures."""
-        return compute_stats(self.figures())
+    # The views below take the figures to show (``shown``), so that one page built
+    # of several views (the dashboard) shows one snapshot; by default, the cached.
 
-    def export(self, name: str) -> dict[str, Any] | None:
+    def stats(self, shown: Figures | None = None) -> dict[str, Any]:
+        """``/api/stats`` and the dashboard's figures."""
+        return compute_stats(shown or self.figures())
+
+    def export(self, name: str, shown: Figures | None = None) -> dict[str, Any] | None:
         parsed = exports.parse_name(name)
         if parsed is None:
             return None
-        return exports.BUILDERS[parsed[0]](self.figures().window(parsed[1]))
+        return exports.BUILDERS[parsed[0]]((shown or self.figures()).window(parsed[1]))
 
     def versions(self) -> dict[str, Any]:
         def compute() -> dict[str, Any]:
@@ -94,8 +97,8 @@ class Publisher:
         daily, first, last = history.read(self.store, "plugin", now, self.history_days)
         return history.plugin(daily, plugin_id, first, last, now, self.min_group)
 
-    def prints(self) -> dict[str, Any]:
-        shown = self.figures()
+    def prints(self, shown: Figures | None = None) -> dict[str, Any]:
+        shown = shown or self.figures()
         first, _ = history.day_range(shown.generated, self.history_days)
         return history.prints(shown, first, shown.generated)
 
@@ -107,8 +110,8 @@ class Publisher:
             for label, days in (("24h", 1), ("7d", 7))
         }
 
-    def popular_plugins(self) -> list[str]:
+    def popular_plugins(self, shown: Figures | None = None) -> list[str]:
         """Plugin ids offered in the dashboard's form: the ones the 7-day figures
         show."""
-        week = self.figures().window(7)
+        week = (shown or self.figures()).window(7)
         return sorted(week.plugins.parent.visible) if week.plugins else []

@@ -133,11 +133,12 @@ def page(publisher: Any, plugin_id: str | None) -> str:
     query string) is charted only if it is a valid plugin id."""
     plugin_id = (plugin_id or "").lower()
     chosen = plugin_id if plugins.valid_id(plugin_id) else None
+    shown = publisher.figures()  # one snapshot for the whole page
     cards = trends(
-        publisher.export("instance_stats_7d"),
+        publisher.export("instance_stats_7d", shown),
         publisher.versions(),
-        publisher.prints(),
-        publisher.popular_plugins(),
+        publisher.prints(shown),
+        publisher.popular_plugins(shown),
         publisher.plugin(chosen) if chosen else None,
     )
-    return render(publisher.stats(), cards)
+    return render(publisher.stats(shown), cards)
