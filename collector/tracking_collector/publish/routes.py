@@ -1,14 +1,16 @@
 """The public data's blueprint: /api/stats, /export/<name>.json, /api/history/*.
 
 Exports and history answer with ``Access-Control-Allow-Origin: *``: their readers
-(data.octoprint.org's charts, plugin dashboards) fetch them from the browser.
+(data.octoprint.org's charts, plugin dashboards) fetch them from the browser. So
+does every error answer under /export/: without it a browser reports a failed
+request as a CORS error and the reader never sees the 404.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, jsonify, request
 
 from .. import plugins
 from ..errors import ApiError
@@ -18,10 +20,17 @@ bp = Blueprint("publish", __name__)
 
 
 def _public(document: dict[str, Any]) -> Response:
-    """A public document: any web page may read it. Only aggregated, masked
+    """A public document: any web page may read it. Only aggregated, folded
     figures get this header; an instance's own data never does."""
     response = jsonify(document)
     response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@bp.after_app_request
+def _exports_readable_anywhere(response: Response) -> Response:
+    if request.path.startswith("/export/"):
+        response.headers["Access-Control-Allow-Origin"] = "*"
     return response
 
 

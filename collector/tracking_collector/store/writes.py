@@ -17,13 +17,17 @@ from .schema import (
     UPSERT_COUNT,
     UPSERT_DAY,
     UPSERT_INSTANCE,
+    UPSERT_PRINT_HOUR,
     counter_rows,
     day_rows,
     event_rows,
     instance_rows,
+    print_hour_rows,
 )
 
-COPIED_TABLES = ("instances", "instance_days", "events", "ingest_counts")
+COPIED_TABLES = ("instances", "instance_days", "print_hours", "events", "ingest_counts")
+# Tables of rows per instance and day: forgotten, and purged by day, alike.
+_DAY_TABLES = ("instance_days", "print_hours")
 
 
 class Writes:
@@ -45,6 +49,9 @@ class Writes:
             ids = engine.upsert_instances(q, UPSERT_INSTANCE, instance_rows(batch))
             by_uuid = ids is None
             engine.upsert(q, UPSERT_DAY, day_rows(batch, ids), by_uuid=by_uuid)
+            hours = print_hour_rows(batch, ids)
+            if hours:  # only batches with a finished print
+                engine.upsert(q, UPSERT_PRINT_HOUR, hours, by_uuid=by_uuid)
             if batch.events:
                 engine.upsert(q, INSERT_EVENT, event_rows(batch, ids), by_uuid=by_uuid)
             # Last: the dirty marks and counter rows are the ones every concurrent
@@ -74,10 +81,11 @@ class Writes:
             return 0
         iid, first, last = found[0]
         days = self.days.of_instance(q, iid, first, last)
-        q.many(
-            "DELETE FROM instance_days WHERE day = ? AND instance_id = ?",
-            [(d, iid) for d in days],
-        )
+        for table in _DAY_TABLES:
+            q.many(
+                f"DELETE FROM {table} WHERE day = ? AND instance_id = ?",
+                [(d, iid) for d in days],
+            )
         event_days = [
             d
             for (d,) in q.rows(
@@ -95,13 +103,13 @@ class Writes:
         cutoff = day_of(older_than)
         deleted = 0
         with self.engine.write() as q:
-            for table in ("instance_days", "events", "rollups", "ingest_counts"):
+            for table in (*_DAY_TABLES, "events", "rollups", "ingest_counts"):
                 deleted += q.run(f"DELETE FROM {table} WHERE day < ?", (cutoff,))
             q.run("DELETE FROM dirty_days WHERE day < ?", (cutoff,))
             # Instances not seen since older_than: only their rows on the cutoff
             # day itself can be left after the day-wise deletes above.
             stale = "SELECT id FROM instances WHERE last_seen < ?"
-            for table in ("instance_days", "events"):
+            for table in (*_DAY_TABLES, "events"):
                 deleted += q.run(
                     f"DELETE FROM {table} WHERE day = ? AND instance_id IN ({stale})",
                     (cutoff, older_than),
