@@ -212,7 +212,9 @@ def test_schema_1_database_gains_print_seconds_and_new_env_columns(
     store = open_test_store(db)
     try:
         with store.engine.read() as q:
-            assert q.rows("SELECT version FROM schema_version") == [(2,)]
+            assert q.rows("SELECT version FROM schema_version") == [
+                (schema.SCHEMA_VERSION,)
+            ]
             assert q.rows("SELECT done, print_seconds FROM instance_days") == [(2, 0)]
             columns = store.engine.columns(q, "instances")
         assert {"octopiuptodate_build", "browser_version", "client_os"} <= set(columns)

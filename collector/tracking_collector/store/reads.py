@@ -13,6 +13,9 @@ import threading
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 
+from .. import plugins
+from . import counts
+from .archive import Archive, ArchivedFile
 from .days import Days
 from .engine import Cursor, Engine, chunked, placeholders
 from .model import (
@@ -25,6 +28,14 @@ from .model import (
 )
 
 _ENV = ", ".join(ENV_COLUMNS)
+# A plugin's daily rollups: instances, installs and uninstalls keyed by its id,
+# versions keyed "id:version".
+PLUGIN_DAY_METRICS = (
+    "plugin",
+    "plugin_installed",
+    "plugin_uninstalled",
+    "plugin_version",
+)
 
 
 class Reads:
@@ -85,6 +96,57 @@ class Reads:
             for metric, day, key, value in q.rows(sql + " ORDER BY day", args):
                 result[metric].setdefault(day, {})[key] = int(value)
         return result
+
+    def plugin_days(
+        self, plugin: str, since_day: int, until_day: int
+    ) -> dict[str, dict[int, dict[str, int]]]:
+        """One plugin's daily rollups, as :meth:`daily` gives them: instances
+        (``plugin``), versions (``plugin_version``, keys ``id:version``), install and
+        uninstall events. Reads that plugin's rows only."""
+        sql = (
+            "SELECT metric, day, key, value FROM rollups WHERE metric IN (?, ?, ?)"
+            " AND day >= ? AND day <= ? AND key = ? UNION ALL"
+            " SELECT metric, day, key, value FROM rollups WHERE metric = ?"
+            " AND day >= ? AND day <= ? AND substr(key, 1, ?) = ?"
+        )
+        prefix = plugins.key_prefix(plugin)
+        args = (
+            *PLUGIN_DAY_METRICS[:3], since_day, until_day, plugin,
+            PLUGIN_DAY_METRICS[3], since_day, until_day, len(prefix), prefix,
+        )  # fmt: skip
+        result: dict[str, dict[int, dict[str, int]]] = {m: {} for m in PLUGIN_DAY_METRICS}
+        with self._reader() as q:
+            for metric, day, key, value in q.rows(sql, args):
+                result[metric].setdefault(int(day), {})[key] = int(value)
+        return result
+
+    def daily_counts(
+        self, since_day: int, until_day: int
+    ) -> dict[int, dict[tuple[str, str], int]]:
+        """The transparency ledger: day -> (kind, key) -> n (see ``counts.py``)."""
+        with self._reader() as q:
+            return counts.read(q, since_day, until_day)
+
+    def dirty_days(self) -> set[int]:
+        """Days whose rollups wait for the next refresh."""
+        with self._reader() as q:
+            return {int(d) for (d,) in q.rows("SELECT DISTINCT day FROM dirty_days")}
+
+    def archive_index(self) -> list[ArchivedFile]:
+        with self._reader() as q:
+            return Archive.index(q)
+
+    def archive_days(self, name: str) -> set[int]:
+        with self._reader() as q:
+            return Archive.days(q, name)
+
+    def archive_file(self, day: int, name: str) -> ArchivedFile | None:
+        with self._reader() as q:
+            return Archive.file(q, day, name)
+
+    def archived_plugin_days(self, plugin: str) -> dict[int, str]:
+        with self._reader() as q:
+            return Archive.plugin_days(q, plugin)
 
     def print_days(self, since_day: int) -> list[tuple]:
         """(day, version, instances, started, done, failed, cancelled) per day and

@@ -15,7 +15,7 @@ from typing import NamedTuple
 from .engine import Cursor, Engine
 from .model import ENV_COLUMNS, PRINT_COLUMNS, Batch, Report
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 4
 
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -90,9 +90,10 @@ _ENV_COLUMNS_V1 = (
     "version", "python", "os", "bits", "cores", "pi_model", "octopi", "firmware",
     "plugins", "browser", "country", "city",
 )  # fmt: skip
-# Migrations: schema version -> statements that bring schema version - 1 to it.
-# ADD COLUMN with a constant default is a metadata change on both engines (no
-# table rewrite), so it is quick on big tables.
+# Migrations: schema version -> statements that bring schema version - 1 to it
+# (formatted with the engine's ``ddl`` words, like the schema above). ADD COLUMN
+# with a constant default is a metadata change on both engines (no table rewrite),
+# so it is quick on big tables.
 MIGRATIONS = {
     2: [
         # print seconds per instance-day; env values for rpi/client exports
@@ -102,6 +103,22 @@ MIGRATIONS = {
             for c in ENV_COLUMNS
             if c not in _ENV_COLUMNS_V1
         ),
+    ],
+    # Issue 18's numbers (print hours, achievements): the i18a branch's schema 3.
+    3: [],
+    # Issue 18's dated archive and transparency ledger (store/archive.py,
+    # store/counts.py). The archive is no WITHOUT ROWID table: its rows are files.
+    4: [
+        "CREATE TABLE IF NOT EXISTS archive (day INTEGER NOT NULL, name TEXT NOT NULL,"
+        " schema_version INTEGER NOT NULL, sha256 TEXT NOT NULL, bytes BIGINT NOT NULL,"
+        " created {real} NOT NULL, body {blob} NOT NULL, PRIMARY KEY (day, name))",
+        "CREATE TABLE IF NOT EXISTS archive_plugin_days (plugin TEXT NOT NULL,"
+        " day INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY (plugin, day))"
+        "{without_rowid}",
+        "CREATE TABLE IF NOT EXISTS daily_counts (day INTEGER NOT NULL,"
+        " kind TEXT NOT NULL, key TEXT NOT NULL, shard INTEGER NOT NULL DEFAULT 0,"
+        " n BIGINT NOT NULL,"
+        " PRIMARY KEY (day, kind, key, shard)){without_rowid}",
     ],
 }
 # The admission's state (see store/trust.py), made sure of at every open: these
@@ -143,7 +160,7 @@ def migrate(
         while version < SCHEMA_VERSION:
             version += 1
             for statement in MIGRATIONS[version]:
-                q.run(statement)
+                q.run(statement.format(**engine.ddl))
             q.run("UPDATE schema_version SET version = ?", (version,))
         if version > SCHEMA_VERSION:
             raise RuntimeError(
