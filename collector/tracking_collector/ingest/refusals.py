@@ -32,7 +32,8 @@ class Refusals:
         with self._lock:
             self._counts[key] += 1
 
-    def __bool__(self) -> bool:
+    def pending(self) -> bool:
+        """Whether anything was counted since the last ``take``."""
         with self._lock:
             return bool(self._counts)
 

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from . import exports, history
+from . import badge, exports, history, plugin_page, transparency
 from .stats import compute_stats
 
 
@@ -111,3 +111,43 @@ class Publisher:
         """Plugin ids offered in the dashboard's form: only groups big enough to show."""
         counts = self.store.window(7, ["plugin"]).get("plugin", {})
         return sorted(p for p, n in counts.items() if n >= self.min_group)
+
+    # ---- issue 18: plugin pages, badges, the transparency report, the archive ------
+
+    def plugin_page(self, plugin_id: str) -> dict[str, Any]:
+        """A plugin's page: its entry of the plugin_stats exports (this publisher's
+        documents, so every view shows the same figures) and its daily series."""
+        now = self._now()
+        current = {
+            f"{days}d": self.export(f"plugin_stats_{days}d")["plugins"].get(plugin_id)
+            for days in exports.PERIODS
+        }
+        days = plugin_page.series(
+            self.store, plugin_id, now, self.history_days, self.min_group
+        )
+        return plugin_page.document(plugin_id, current, days, now, self.min_group)
+
+    def plugin_badge(self, plugin_id: str) -> badge.Badge:
+        entry = self.export("plugin_stats_30d")["plugins"].get(plugin_id)
+        shown = plugin_page.published(entry)
+        return badge.of(shown["instances"] if shown else None)
+
+    def transparency(self, days: int) -> dict[str, Any]:
+        def compute() -> dict[str, Any]:
+            now = self._now()
+            first, last = history.day_range(now, days)
+            ledger = self.store.daily_counts(first, last)
+            accepted = self.store.ingest_counts(first)
+            return transparency.document(ledger, accepted, first, last, now)
+
+        return self._cached(f"transparency:{days}", compute)
+
+    def archive_files(self) -> list[Any]:
+        """Every archived file (``Store.archive_index``), cached like the exports."""
+        return self._cached("archive", lambda: {"files": self.store.archive_index()})[
+            "files"
+        ]
+
+    def archive_file(self, day: int, name: str) -> Any:
+        """One archived file with its stored bytes, or None."""
+        return self.store.archive_file(day, name)

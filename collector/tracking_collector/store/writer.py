@@ -76,7 +76,7 @@ class BatchWriter:
         self.store = store
         self.max_batch = max_batch
         # Refused reports ride along with the next commit: no write of their own.
-        self.tally: Tally = tally or _NoTally()
+        self.tally: Tally = tally if tally is not None else _NoTally()
         # 0 (default): group commit. The writer takes whatever is queued, commits it
         # at once and repeats; operations that arrive while a commit runs form the
         # next batch, so batches grow with the load and an idle collector answers a
