@@ -290,3 +290,34 @@ def test_dashboard_charts_the_chosen_plugin_only_for_a_valid_id(make_app, query,
     else:
         assert "Adoption of" not in page and "Choose a plugin" in page
     assert "<script" not in page
+
+
+def test_the_same_window_shows_the_same_totals_everywhere(fleet_server):
+    server, _ = fleet_server
+    stats = get(server, "/api/stats").json()
+    instance_stats = get(server, "/export/instance_stats_7d.json").json()
+    plugin_stats = {
+        d: get(server, f"/export/plugin_stats_{d}d.json").json() for d in (7, 30)
+    }
+    page = get(server, "/api/plugins/octolapse").json()
+    badge = get(server, "/badge/octolapse.json").json()
+    dashboard = get(server, "/").text
+    plugin_html = get(server, "/plugins/octolapse").text
+
+    week = stats["active"]["7d"]
+    assert week["instances"] == instance_stats["count"] == SIZE
+    by_version = {r["key"]: r["instances"] for r in week["by_version"]}
+    assert by_version == instance_stats["versions"]
+    octolapse = {r["key"]: r["instances"] for r in stats["plugins"]}["octolapse"]
+    assert octolapse == len(OCTOLAPSE)
+    assert octolapse == plugin_stats[7]["plugins"]["octolapse"]["instances"]
+    assert page["current"]["7d"] == plugin_stats[7]["plugins"]["octolapse"]
+    assert page["current"]["30d"] == plugin_stats[30]["plugins"]["octolapse"]
+    assert badge["message"] == str(page["current"]["30d"]["instances"])
+    # The pages draw the same figures.
+    tile = "</b><span>active instances, last 7 days</span>"
+    assert f"<b>{SIZE}{tile}" in dashboard
+    assert f"<title>octolapse: {octolapse}</title>" in dashboard
+    assert f"<title>1.11.8: {by_version['1.11.8']}</title>" in dashboard
+    assert f"<b>{octolapse}{tile}" in plugin_html
+    assert f"instances (30d): {badge['message']}" in plugin_html

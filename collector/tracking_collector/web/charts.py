@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from html import escape
 from typing import Any
+from urllib.parse import quote
 
 BAR_COLOR = "#13a89e"
 SMALL_COLOR = "#b8c4c9"
@@ -20,8 +21,15 @@ def num(value: Any) -> float:
     return float(value) if isinstance(value, (int, float)) else 0.0
 
 
-def bar_chart(rows: list[dict], title: str, min_group: int, width: int = 560) -> str:
-    """Horizontal bar chart of {key, instances}; masked groups drawn as grey stubs."""
+def bar_chart(
+    rows: list[dict],
+    title: str,
+    min_group: int,
+    width: int = 560,
+    link: str | None = None,
+) -> str:
+    """Horizontal bar chart of {key, instances}; masked groups drawn as grey stubs.
+    ``link``: the label of each shown group links to ``link`` + its key."""
     if not rows:
         return empty(title)
     bar_h, gap, label_w, value_w = 20, 6, 190, 50
@@ -43,10 +51,14 @@ def bar_chart(rows: list[dict], title: str, min_group: int, width: int = 560) ->
         else:
             # A masked group has no length to show: a fixed stub, explicitly grey.
             w, color = max(2.0, span * (min_group / 2) / top), SMALL_COLOR
-        parts.append(
+        text = (
             f'<text x="{label_w - 8}" y="{y + bar_h * 0.72:.1f}" text-anchor="end"'
             f' class="lbl">{escape(label)}</text>'
-            f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_h}" rx="3"'
+        )
+        if link is not None and isinstance(value, (int, float)):
+            text = f'<a href="{escape(link + quote(str(row["key"])))}">{text}</a>'
+        parts.append(
+            text + f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_h}" rx="3"'
             f' fill="{color}"><title>{escape(str(row["key"]))}: {escape(str(value))}'
             f"</title></rect>"
             f'<text x="{label_w + w + 6:.1f}" y="{y + bar_h * 0.72:.1f}" class="val">'

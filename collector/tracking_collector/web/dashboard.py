@@ -6,7 +6,7 @@ from html import escape
 from typing import Any
 
 from .. import plugins
-from . import charts
+from . import charts, transparency
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;
@@ -61,7 +61,9 @@ def render(stats: dict[str, Any], trends: str = "") -> str:
         charts.outcome_table(prints["by_version"], "Print outcomes by OctoPrint version"),
         charts.bar_chart(stats["firmware"], "Printer firmware (active 7 days)", mg),
         charts.bar_chart(stats["countries"], "Countries (active 7 days)", mg),
-        charts.bar_chart(stats["plugins"], "Third-party plugins (active 7 days)", mg),
+        charts.bar_chart(
+            stats["plugins"], "Third-party plugins (active 7 days)", mg, link="plugins/"
+        ),
         trends,
     ]
     return (
@@ -126,4 +128,6 @@ def page(publisher: Any, plugin_id: str | None) -> str:
         publisher.popular_plugins(),
         publisher.plugin(chosen) if chosen else None,
     )
-    return render(publisher.stats(), cards)
+    return render(
+        publisher.stats(), cards + transparency.section(publisher.transparency(30))
+    )
