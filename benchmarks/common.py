@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import os
 import statistics
+import sys
 import tempfile
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
@@ -59,6 +61,27 @@ THROTTLE = {
 }
 
 _tmp_root: Optional[Path] = None
+
+# A smoke run (``--smoke``, CI) runs every row with the same code at a small size:
+# it proves that each row still runs and produces its figures, not that a goal is
+# met. The row modules read their sizes through ``sized`` when they are imported,
+# so the mode is set before that (``set_smoke``) and cannot change afterwards.
+_smoke = False
+_sizes_read = False
+
+
+def set_smoke(on: bool) -> None:
+    global _smoke
+    if _sizes_read and on != _smoke:
+        raise RuntimeError("set_smoke() after a row module has read its sizes")
+    _smoke = on
+
+
+def sized(full: Any, small: Any) -> Any:
+    """A row's size: ``full``, or ``small`` in a smoke run."""
+    global _sizes_read
+    _sizes_read = True
+    return small if _smoke else full
 
 
 def scratch(name: str) -> Path:
@@ -199,6 +222,8 @@ class Row:
     ratio: str = "n/a"
     goal: str = ""
     met: Optional[bool] = None
+    #: The row (or one of its cases) did not run: no figures, the run fails.
+    error: bool = False
 
 
 def ratio(ours_value: Optional[float], bundled_value: Optional[float]) -> str:
@@ -216,5 +241,9 @@ def fmt(value: Optional[float], unit: str = "", digits: int = 1) -> str:
 
 
 def failed(number: str, metric: str, exc: BaseException, goal: str = "") -> List[Row]:
+    """The line of a row (or case) that raised ``exc``; its traceback goes to stderr,
+    and the run exits non-zero."""
+    print(f"row {number} failed: {metric}", file=sys.stderr)
+    traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
     text = f"error: {type(exc).__name__}: {exc}"[:120]
-    return [Row(number, metric, text, text, "n/a", goal, False)]
+    return [Row(number, metric, text, text, "n/a", goal, False, error=True)]

@@ -25,8 +25,8 @@ from . import common
 from .common import Row
 from .tls import CountingServer
 
-N = 900
-WARMUP = 50
+N = common.sized(900, 100)
+WARMUP = common.sized(50, 10)
 PAUSE = 0.0005
 GOAL = "ours ≤ 0.1× bundled (median and p99)"
 

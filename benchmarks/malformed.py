@@ -18,7 +18,7 @@ from . import common
 from .common import Row
 from .tls import CountingServer
 
-N = 2000
+N = common.sized(2000, 200)
 SEED = 20241125
 GOAL = "ours 0"
 

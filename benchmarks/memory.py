@@ -21,7 +21,7 @@ from harness.wait import eventually
 from . import common
 from .common import Row
 
-N = 10_000
+N = common.sized(10_000, 2_000)
 LIMIT_MB = 5.0
 GOAL = f"ours bounded, ≤ {LIMIT_MB:.0f} MB"
 EVENTS = [

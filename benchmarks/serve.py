@@ -27,8 +27,9 @@ from harness.receiver import Receiver
 from . import common
 from .common import Row
 
-REPEAT = int(os.environ.get("BENCH_SERVE_REPEAT", "3"))
-SETTLE = 5.0
+REPEAT = int(os.environ.get("BENCH_SERVE_REPEAT", common.sized(3, 1)))
+WARMUP = common.sized(1, 0)  # unmeasured starts that warm the file cache
+SETTLE = common.sized(5.0, 1.0)
 MB = 1024 * 1024
 #: Run-to-run noise allowed when comparing what each plugin adds to "off".
 RSS_NOISE_MB = 1.0
@@ -97,7 +98,8 @@ def run() -> List[Row]:
     results: Dict[str, List[tuple]] = {"off": [], "bundled": [], "ours": []}
     try:
         configs = _configs(receiver)
-        _start("warmup", configs["off"], receiver, False)
+        for _ in range(WARMUP):
+            _start("warmup", configs["off"], receiver, False)
         for _ in range(REPEAT):
             for name in ("off", "bundled", "ours"):
                 results[name].append(_start(name, configs[name], receiver, name != "off"))

@@ -20,7 +20,8 @@ from harness.wait import eventually
 from . import common
 from .common import Row
 
-SIZES = (5, 50, 500)
+# The bundled plugin runs for the first size only (3.05 s per queued report).
+SIZES = common.sized((5, 50, 500), (1, 3))
 CAP = 20.0
 EVENT = "plugin_pluginmanager_install_plugin"
 GOAL = "ours ≤ 2 s"

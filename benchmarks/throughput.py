@@ -19,7 +19,7 @@ from . import common
 from .common import Row
 from .tls import CountingServer, make_certificate
 
-N = 500
+N = common.sized(500, 50)
 TIMEOUT = 120.0
 EVENT = "plugin_pluginmanager_install_plugin"
 REPORT = "install_plugin"
