@@ -207,3 +207,23 @@ def test_nothing_below_the_minimum_group_is_archived(make_app, clock, fleet):
             # A group below the minimum is not named either.
             assert b"inhouse" not in body
             assert b"1.9.3" not in body and b"1.10.3" not in body
+
+
+def test_a_closed_day_waiting_for_its_refresh_is_archived_after_it(
+    make_app, clock, fleet
+):
+    app = make_app()
+    client = app.test_client()
+    collector = get_collector(app)
+    just_after_midnight(clock)
+    report_day(client, fleet)
+    reported = day_of(clock.now)
+    name = f"{day_iso(reported)}/{DAY_STATS}"
+    just_after_midnight(clock, days_later=9)
+    collector.store.refresh(clock.now, force=True)
+    # A forget marks the instance's days for recomputation: not archived before.
+    assert client.delete(f"/track/{fleet[0]}/").status_code == 200
+    assert name not in collector.archive(clock.now)
+    assert name in archive(app, clock)
+    body = json.loads(collector.store.archive_file(reported, DAY_STATS).body)
+    assert body["instances"] == len(fleet) - 1

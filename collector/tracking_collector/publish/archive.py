@@ -98,10 +98,10 @@ class Archiver:
             written = []
             if snapshot is not None:
                 written += self._snapshot(snapshot)
-            due = self._closed_days_due(final)
+            due, waiting = self._closed_days_due(final)
             for day in due[:DAYS_PER_RUN]:
                 written += self._day_stats(day, now)
-            if len(due) <= DAYS_PER_RUN:
+            if len(due) <= DAYS_PER_RUN and not waiting:
                 self._done = (snapshot, final)
         if written:
             log.info("Archived %d files", len(written))
@@ -115,14 +115,17 @@ class Archiver:
         ]
         return [f"{day_iso(day)}/{n}" for n in self.store.archive(day, files)]
 
-    def _closed_days_due(self, final: int) -> list[int]:
-        """Closed days with rollups and no aggregate file yet (oldest first);
-        days still waiting for a refresh come at a later run."""
+    def _closed_days_due(self, final: int) -> tuple[list[int], bool]:
+        """Closed days with rollups and no aggregate file yet (oldest first), and
+        whether others wait for a refresh of their rollups (a later run's)."""
         known = self.store.daily(["active"], 0, final).get("active", {})
         if not known:
-            return []
-        done = self.store.archive_days(DAY_STATS) | self.store.dirty_days()
-        return [d for d in range(min(known), final + 1) if d not in done]
+            return [], False
+        done = self.store.archive_days(DAY_STATS)
+        missing = [d for d in range(min(known), final + 1) if d not in done]
+        dirty = self.store.dirty_days()
+        due = [d for d in missing if d not in dirty]
+        return due, len(due) < len(missing)
 
     def _day_stats(self, day: int, now: float) -> list[str]:
         rollups = self.store.daily(daily.METRICS, day, day)
