@@ -13,6 +13,7 @@ from testkit.schemas import check_schema
 
 from tracking_collector.cli import main
 from tracking_collector.publish.archive import parse_day
+from tracking_collector.runtime import get_collector
 
 ORGANIC, RELEASED, PURGED = 3, 5, 4
 # Refusals the test provokes: (path, how many, the code the collector answers).
@@ -109,3 +110,15 @@ def test_transparency_days_are_bounded(client):
     assert client.get("/api/transparency?days=x").get_json()["error"] == "invalid_days"
     doc = client.get("/api/transparency?days=3").get_json()
     assert len(doc["days"]) == 3
+
+
+def test_the_retention_purge_counts_the_instances_it_expires(make_app, clock):
+    app = make_app(retention_days=30)
+    client = app.test_client()
+    for _ in range(3):
+        assert client.get(f"/track/{new_id()}/ping/").status_code == 200
+    clock.advance(31 * 86400)
+    assert client.get(f"/track/{new_id()}/ping/").status_code == 200
+    assert get_collector(app).purge() > 0
+    day = client.get("/api/transparency?days=1").get_json()["days"][-1]
+    assert (day["expired"], day["accepted"], day["forgotten"]) == (3, 1, 0)
