@@ -152,7 +152,6 @@ class Collector:
 
     def close(self) -> None:
         self.loops.close()
-        self._flush_refusals()
         self.writer.close()
         self.store.close()
         self.geo.close()

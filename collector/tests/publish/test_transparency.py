@@ -14,6 +14,7 @@ from testkit.schemas import check_schema
 from tracking_collector.cli import main
 from tracking_collector.publish.archive import parse_day
 from tracking_collector.runtime import get_collector
+from tracking_collector.timefmt import day_of
 
 ORGANIC, RELEASED, PURGED = 3, 5, 4
 # Refusals the test provokes: (path, how many, the code the collector answers).
@@ -122,3 +123,26 @@ def test_the_retention_purge_counts_the_instances_it_expires(make_app, clock):
     assert get_collector(app).purge() > 0
     day = client.get("/api/transparency?days=1").get_json()["days"][-1]
     assert (day["expired"], day["accepted"], day["forgotten"]) == (3, 1, 0)
+
+
+def test_refusals_counted_until_shutdown_reach_the_ledger(db, clock):
+    from tracking_collector import Config, create_app
+
+    app = create_app(
+        Config(db=db, pool_size=2),
+        clock=clock,
+        background_purge=False,
+        background_refresh=False,
+    )
+    response = app.test_client().get("/track/not-a-uuid/ping/")
+    assert response.get_json()["error"] == "invalid_instance_id"
+    # No report committed them; closing the collector does.
+    get_collector(app).close()
+    store = open_test_store(db)
+    try:
+        day = day_of(clock.now)
+        assert store.daily_counts(day, day) == {
+            day: {("refused", "invalid_instance_id"): 1}
+        }
+    finally:
+        store.close()

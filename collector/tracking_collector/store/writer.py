@@ -12,6 +12,7 @@ operations were submitted.
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -23,6 +24,8 @@ from typing import Any, Protocol
 from .counts import Count
 from .facade import Store
 from .model import Report
+
+log = logging.getLogger(__name__)
 
 # Operations whose consecutive submissions share one transaction: the store method
 # that takes them as a list (and, for note_new, answers per entry).
@@ -174,6 +177,11 @@ class BatchWriter:
                 if not stop:
                     stop = self._collect(batch, linger=False)
                 self._apply(batch)
+        # What the tally still holds (refusals until the very end) in a last commit.
+        try:
+            self._commit_reports([])
+        except Exception:
+            log.exception("Could not write the last counts of refused reports")
 
     @staticmethod
     def _groups(batch: list[_Op]) -> Iterator[list[_Op]]:
@@ -218,7 +226,8 @@ class BatchWriter:
                 op.future.set_result(result)
 
     def close(self, timeout: float = 30.0) -> None:
-        """Stop accepting work, finish everything queued, stop the thread."""
+        """Stop accepting work, finish everything queued (and commit the tally),
+        stop the thread."""
         with self._close_lock:
             if self._closed:
                 return
