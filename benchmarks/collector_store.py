@@ -198,7 +198,7 @@ def _fleet_rows(rng: random.Random, instances: int, now: float) -> List[tuple]:
         last = now - rng.random() * 3 * DAY
         rows.append(
             (iid, str(uuid.UUID(int=rng.getrandbits(128), version=4)), now - 90 * DAY,
-             last, *(env[c] for c in ENV_COLUMNS), last - 3600)
+             last, *(env.get(c) for c in ENV_COLUMNS), last - 3600)
         )  # fmt: skip
     return rows
 

@@ -32,13 +32,14 @@ def just_after_midnight(clock, days_later: int = 1) -> None:
 
 
 def report_day(client, fleet: list[str], rare_version: str = "1.9.3") -> None:
-    """Every instance of ``fleet`` sends its pong now: FLEET on 1.11.8, OTHER on
-    1.10.3, the last RARE on a rare OctoPrint version with a rare plugin."""
+    """Every instance of ``fleet`` sends its pong now, all with octolapse: FLEET on
+    1.11.8, OTHER on 1.10.3 with a small plugin, the last RARE on a rare OctoPrint
+    version with a rare plugin (both plugins below the minimum, together not)."""
     for n, iid in enumerate(fleet):
         rare = n >= len(fleet) - RARE
         version = rare_version if rare else "1.11.8" if n < FLEET else "1.10.3"
-        plugins = "octolapse:0.4.5" + (",inhouse:1.0" if rare else "")
-        pong(client, iid, version=version, plugins=plugins)
+        extra = ",inhouse:1.0" if rare else "" if n < FLEET else ",smallone:2.0"
+        pong(client, iid, version=version, plugins="octolapse:0.4.5" + extra)
 
 
 def archive(app, clock) -> list[str]:
@@ -118,14 +119,16 @@ def test_a_closed_day_gets_its_aggregate_file_once_it_is_final(make_app, clock, 
     assert body["instances"] == FLEET + OTHER + RARE
     # 1.10.3 and 1.9.3 are below the minimum; together they are not.
     assert body["versions"] == {"1.11.8": FLEET}
-    assert body["versions_other"] == OTHER + RARE
+    assert (body["versions_other"], body["versions_unknown"]) == (OTHER + RARE, 0)
     assert body["plugins"] == {
         "octolapse": {
             "instances": FLEET + OTHER + RARE,
             "versions": {"0.4.5": FLEET + OTHER + RARE},
             "versions_other": 0,
+            "versions_unknown": 0,
         }
     }
+    assert body["plugins_other"] == OTHER + RARE
 
 
 def test_archived_files_never_change(make_app, clock, fleet):
@@ -205,7 +208,7 @@ def test_nothing_below_the_minimum_group_is_archived(make_app, clock, fleet):
         assert small == [], (listed.name, small)
         if listed.name == DAY_STATS:
             # A group below the minimum is not named either.
-            assert b"inhouse" not in body
+            assert b"inhouse" not in body and b"smallone" not in body
             assert b"1.9.3" not in body and b"1.10.3" not in body
 
 

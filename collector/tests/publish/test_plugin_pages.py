@@ -77,6 +77,7 @@ def test_a_plugin_page_shows_adoption_versions_and_events_per_day(two_days, cloc
         "instances": 6,
         "versions": {"0.4.5": 6},
         "versions_other": 0,
+        "versions_unknown": 0,
         "install_events": 3,
     }
     assert days[day_iso(second)] == {
@@ -84,6 +85,7 @@ def test_a_plugin_page_shows_adoption_versions_and_events_per_day(two_days, cloc
         "instances": 9,
         "versions": {"0.4.6": 6, "0.4.5": 3},
         "versions_other": 0,
+        "versions_unknown": 0,
         "uninstall_events": 3,
     }
     assert len(page["days"]) == 90 and page["days"][-1]["day"] == day_iso(second)
@@ -118,6 +120,14 @@ def test_closed_days_come_from_the_archive_and_a_forget_does_not_rewrite_them(
     again = days_of(client.get("/api/plugins/octolapse").get_json())
     assert again[day_iso(first)]["instances"] == 6
     assert again[day_iso(second)]["instances"] == 9
+    # So do the histories' closed days; today's comes from the rollups.
+    adoption = client.get("/api/history/plugins/octolapse").get_json()
+    check_schema(adoption, "PluginHistory")
+    assert days_of(adoption)[day_iso(first)] == {"instances": 6, "install_events": 3}
+    versions = client.get("/api/history/versions").get_json()
+    check_schema(versions, "VersionHistory")
+    assert days_of(versions)[day_iso(first)]["instances"] == 6
+    assert days_of(versions)[day_iso(second)]["instances"] == 9
 
 
 def _without(text: str, plugin: str) -> str:
@@ -128,9 +138,11 @@ def test_unknown_and_hidden_plugins_answer_identically(make_app, clock):
     app = make_app(min_group=MIN_GROUP)
     client = app.test_client()
     midday(clock)
-    for n in range(MIN_GROUP):
-        plugins = "octolapse:0.4.5" + (",inhouse:1.0" if n < MIN_GROUP - 1 else "")
-        pong(client, new_id(), plugins=plugins)
+    # Ten instances on octolapse; two of them with an in-house plugin, one with
+    # another small one: both below the minimum, together not.
+    for n in range(10):
+        extra = ",inhouse:1.0" if n < 2 else ",tiny:0.1" if n == 2 else ""
+        pong(client, new_id(), plugins="octolapse:0.4.5" + extra)
     refresh_and_archive(app, clock)
     midday(clock, days_later=9)
     assert refresh_and_archive(app, clock)  # the day with the plugin is archived
@@ -154,7 +166,7 @@ def test_unknown_and_hidden_plugins_answer_identically(make_app, clock):
     assert json.loads(answers["inhouse"][3])["message"] == "not published"
     # The visible plugin of the same instances is shown.
     shown = client.get("/api/plugins/octolapse").get_json()
-    assert shown["current"]["30d"]["instances"] == MIN_GROUP
+    assert shown["current"]["30d"]["instances"] == 10
 
 
 def test_the_badge_shows_30_day_instances_as_shields_would(two_days):

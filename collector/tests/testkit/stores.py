@@ -13,6 +13,7 @@ from collections import Counter
 TABLES = (
     "instances",
     "instance_days",
+    "print_hours",
     "events",
     "rollups",
     "window_rollups",

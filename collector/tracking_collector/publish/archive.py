@@ -23,7 +23,7 @@ import datetime
 import json
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Callable
 
 from ..timefmt import DAY, HOUR, day_iso, day_of
@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 # reader of years of files can tell which shape each one has (see openapi.json).
 SCHEMA_VERSION = 1
 DAY_STATS = "day_stats"
+# The key under which the fleet's part of a ``day_stats`` file is kept apart
+# (``Store.archived_entries``); every other key is a plugin id, never empty.
+FLEET = ""
 # An export snapshot is taken only this soon after midnight; later its windows
 # would already hold part of the next day.
 SNAPSHOT_GRACE = HOUR
@@ -130,14 +133,11 @@ class Archiver:
     def _day_stats(self, day: int, now: float) -> list[str]:
         rollups = self.store.daily(daily.METRICS, day, day)
         body = daily.day_stats(rollups, day, now, self.min_group)
-        plugin_days = [
-            (plugin, json.dumps(entry, separators=(",", ":")))
-            for plugin, entry in body["plugins"].items()
-        ]
+        parts = {FLEET: daily.fleet(body), **body["plugins"]}
+        entries = [(key, canonical(part).decode()) for key, part in parts.items()]
         files = [(DAY_STATS, SCHEMA_VERSION, canonical(body))]
-        return [
-            f"{day_iso(day)}/{n}" for n in self.store.archive(day, files, plugin_days)
-        ]
+        written = self.store.archive(day, files, entries)
+        return [f"{day_iso(day)}/{n}" for n in written]
 
 
 def index(files: Sequence[Any], base: str) -> dict[str, Any]:
@@ -164,3 +164,27 @@ def sha256sums(files: Sequence[Any]) -> str:
     """``SHA256SUMS``: one line per file, paths relative to ``/export/archive/``,
     so ``sha256sum -c`` checks a mirrored copy of the archive."""
     return "".join(f"{f.sha256}  {day_iso(f.day)}/{f.name}.json\n" for f in files)
+
+
+def overlay(
+    rows: list[dict[str, Any]],
+    entries: Mapping[int, str],
+    archived: set[int],
+    fields: Sequence[str] | None = None,
+) -> list[dict[str, Any]]:
+    """History rows (``{"day": "YYYY-MM-DD", ...}``) with every archived day as the
+    archive has it: its entry (JSON, from ``Store.archived_entries``; only
+    ``fields`` of it if given) under the row's day, or nothing where the day is
+    archived without one (not shown then). Closed days thus stay what was
+    published, whatever a later forget changes."""
+    result = []
+    for row in rows:
+        day = parse_day(row["day"])
+        if day in archived:
+            entry = json.loads(entries.get(day, "{}"))
+            kept = (
+                entry if fields is None else {f: entry[f] for f in fields if f in entry}
+            )
+            row = {"day": row["day"], **kept}
+        result.append(row)
+    return result

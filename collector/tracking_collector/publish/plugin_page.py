@@ -44,19 +44,29 @@ def series(
     first_rollup = last - history_days + 1
     archived_days = store.archive_days(DAY_STATS)
     first = min([first_rollup, *archived_days])
-    archived = store.archived_plugin_days(plugin) if archived_days else {}
+    archived = store.archived_entries(plugin) if archived_days else {}
     recent = [d for d in range(first_rollup, last + 1) if d not in archived_days]
-    rollups = store.plugin_days(plugin, recent[0], last) if recent else {}
+    rollups = _rollups(store, plugin, recent[0], last) if recent else {}
     days = []
     for day in range(first, last + 1):
         if day in archived_days:
-            entry = json.loads(archived[day]) if day in archived else {}
+            entry = json.loads(archived.get(day, "{}"))
         elif day >= first_rollup:
-            entry = daily.plugin_day(rollups, plugin, day, min_group)
+            entry = daily.plugins(rollups, day, min_group, only=plugin)[0].get(plugin, {})
         else:
             entry = {}  # before the rollups' history, and never archived
         days.append({"day": day_iso(day), "archived": day in archived_days, **entry})
     return days
+
+
+def _rollups(store: Any, plugin: str, first: int, last: int) -> dict[str, Any]:
+    """What a day's plugin fold needs, for the days ``first`` to ``last``: the
+    whole plugin map (a plugin is shown or not by the day's fold of all of them),
+    and this plugin's versions."""
+    with store.snapshot():
+        rollups = dict(store.daily(daily.PLUGIN_MAPS, first, last))
+        rollups["plugin_version"] = store.plugin_versions(plugin, first, last)
+    return rollups
 
 
 def document(

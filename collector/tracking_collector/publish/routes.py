@@ -3,7 +3,9 @@
 
 Exports, the archive, history and plugin pages answer with
 ``Access-Control-Allow-Origin: *``: their readers (data.octoprint.org's charts,
-plugin dashboards) fetch them from the browser.
+plugin dashboards) fetch them from the browser. So does every error answer under
+/export/: without it a browser reports a failed request as a CORS error and the
+reader never sees the 404.
 """
 
 from __future__ import annotations
@@ -25,10 +27,17 @@ bp = Blueprint("publish", __name__)
 
 
 def _public(document: dict[str, Any]) -> Response:
-    """A public document: any web page may read it. Only aggregated, masked
+    """A public document: any web page may read it. Only aggregated, folded
     figures get this header; an instance's own data never does."""
     response = jsonify(document)
     response.headers.update(CORS)
+    return response
+
+
+@bp.after_app_request
+def _exports_readable_anywhere(response: Response) -> Response:
+    if request.path.startswith("/export/"):
+        response.headers["Access-Control-Allow-Origin"] = "*"
     return response
 
 
@@ -91,7 +100,7 @@ def archive_index() -> Response:
 @bp.get("/export/archive/SHA256SUMS")
 def archive_sums() -> Response:
     text = archive.sha256sums(get_collector().publisher.archive_files())
-    return Response(text, mimetype="text/plain", headers=CORS)
+    return Response(text, mimetype="text/plain")
 
 
 @bp.get("/export/archive/<day>/<name>.json")
@@ -101,8 +110,8 @@ def archive_file(day: str, name: str) -> Response:
     if number is not None and archive.valid_name(name):
         found = get_collector().publisher.archive_file(number, name)
     if found is None:
-        raise ApiError(404, "unknown_archive_file", "no such archived file", CORS)
-    response = Response(found.body, mimetype="application/json", headers=CORS)
+        raise ApiError(404, "unknown_archive_file", "no such archived file")
+    response = Response(found.body, mimetype="application/json")
     response.set_etag(found.sha256)
     response.headers["Cache-Control"] = IMMUTABLE
     return response.make_conditional(request)

@@ -1,14 +1,14 @@
 """The dated archive's tables: published files, immutable, kept beyond retention.
 
 ``archive(day, name, ...)`` holds each archived file as the exact bytes that are
-served (gzip-compressed at rest) with their sha256; ``archive_plugin_days(plugin,
-day, body)`` holds each plugin's entry of a day's aggregate file again, keyed by
-plugin, so a plugin page reads its history with one range read instead of opening
-every day's file. Both are written once per key (``INSERT ... ON CONFLICT DO
-NOTHING``: a file, once published, never changes), in the database rather than on
-one machine's disk (several collectors share one PostgreSQL), and the retention
-purge does not touch them: they hold aggregates only, already under the
-small-group rule.
+served (gzip-compressed at rest) with their sha256; ``archive_entries(key, day,
+body)`` holds the parts of each day's aggregate file again, by key (``""`` the
+fleet's figures, else a plugin id), so a history or a plugin page reads its
+archived days with one range read instead of opening every day's file. Both are
+written once per key (``INSERT ... ON CONFLICT DO NOTHING``: a file, once
+published, never changes), in the database rather than on one machine's disk
+(several collectors share one PostgreSQL), and the retention purge does not touch
+them: they hold aggregates only, already under the small-group rule.
 """
 
 from __future__ import annotations
@@ -40,9 +40,9 @@ _INSERT_FILE = (
     "INSERT INTO archive (day, name, schema_version, sha256, bytes, created, body)"
     " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (day, name) DO NOTHING"
 )
-_INSERT_PLUGIN_DAY = (
-    "INSERT INTO archive_plugin_days (plugin, day, body) VALUES (?, ?, ?)"
-    " ON CONFLICT (plugin, day) DO NOTHING"
+_INSERT_ENTRY = (
+    "INSERT INTO archive_entries (key, day, body) VALUES (?, ?, ?)"
+    " ON CONFLICT (key, day) DO NOTHING"
 )
 _META = "day, name, schema_version, sha256, bytes, created"
 
@@ -55,11 +55,11 @@ class Archive:
         self,
         day: int,
         files: Sequence[tuple[str, int, bytes]],
-        plugin_days: Sequence[tuple[str, str]] = (),
+        entries: Sequence[tuple[str, str]] = (),
     ) -> list[str]:
-        """Archive ``files`` (name, schema version, body) of ``day`` and the
-        plugins' entries of that day (plugin, JSON), in one transaction; returns
-        the names newly written (a file already archived stays as it was)."""
+        """Archive ``files`` (name, schema version, body) of ``day`` and the parts
+        of its aggregate file (key, JSON), in one transaction; returns the names
+        newly written (a file already archived stays as it was)."""
         created = time.time()
         written = []
         with self.engine.write() as q:
@@ -71,7 +71,7 @@ class Archive:
                     (day, name, version, digest, len(body), created, packed),
                 ):
                     written.append(name)
-            q.many(_INSERT_PLUGIN_DAY, [(p, day, body) for p, body in plugin_days])
+            q.many(_INSERT_ENTRY, [(key, day, body) for key, body in entries])
         return written
 
     @staticmethod
@@ -104,12 +104,12 @@ class Archive:
         )
 
     @staticmethod
-    def plugin_days(q: Cursor, plugin: str) -> dict[int, str]:
-        """day -> the plugin's entry (JSON) of that day's aggregate file."""
+    def entries(q: Cursor, key: str) -> dict[int, str]:
+        """day -> the part ``key`` (JSON) of that day's aggregate file."""
         return {
             int(d): body
             for d, body in q.rows(
-                "SELECT day, body FROM archive_plugin_days WHERE plugin = ? ORDER BY day",
-                (plugin,),
+                "SELECT day, body FROM archive_entries WHERE key = ? ORDER BY day",
+                (key,),
             )
         }

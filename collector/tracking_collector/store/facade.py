@@ -151,9 +151,9 @@ class Store:
         self,
         day: int,
         files: Sequence[tuple[str, int, bytes]],
-        plugin_days: Sequence[tuple[str, str]] = (),
+        entries: Sequence[tuple[str, str]] = (),
     ) -> list[str]:
-        return self._archive.add(day, files, plugin_days)
+        return self._archive.add(day, files, entries)
 
     def archive_index(self) -> list[ArchivedFile]:
         return self._reads.archive_index()
@@ -164,8 +164,8 @@ class Store:
     def archive_file(self, day: int, name: str) -> ArchivedFile | None:
         return self._reads.archive_file(day, name)
 
-    def archived_plugin_days(self, plugin: str) -> dict[int, str]:
-        return self._reads.archived_plugin_days(plugin)
+    def archived_entries(self, key: str) -> dict[int, str]:
+        return self._reads.archived_entries(key)
 
     # ---- reads -----------------------------------------------------------------------
 
@@ -185,10 +185,10 @@ class Store:
     def print_days(self, since_day: int) -> list[tuple]:
         return self._reads.print_days(since_day)
 
-    def plugin_days(
+    def plugin_versions(
         self, plugin: str, since_day: int, until_day: int
-    ) -> dict[str, dict[int, dict[str, int]]]:
-        return self._reads.plugin_days(plugin, since_day, until_day)
+    ) -> dict[int, dict[str, int]]:
+        return self._reads.plugin_versions(plugin, since_day, until_day)
 
     def daily_counts(
         self, since_day: int, until_day: int

@@ -28,14 +28,6 @@ from .model import (
 )
 
 _ENV = ", ".join(ENV_COLUMNS)
-# A plugin's daily rollups: instances, installs and uninstalls keyed by its id,
-# versions keyed "id:version".
-PLUGIN_DAY_METRICS = (
-    "plugin",
-    "plugin_installed",
-    "plugin_uninstalled",
-    "plugin_version",
-)
 
 
 class Reads:
@@ -97,27 +89,20 @@ class Reads:
                 result[metric].setdefault(day, {})[key] = int(value)
         return result
 
-    def plugin_days(
+    def plugin_versions(
         self, plugin: str, since_day: int, until_day: int
-    ) -> dict[str, dict[int, dict[str, int]]]:
-        """One plugin's daily rollups, as :meth:`daily` gives them: instances
-        (``plugin``), versions (``plugin_version``, keys ``id:version``), install and
-        uninstall events. Reads that plugin's rows only."""
-        sql = (
-            "SELECT metric, day, key, value FROM rollups WHERE metric IN (?, ?, ?)"
-            " AND day >= ? AND day <= ? AND key = ? UNION ALL"
-            " SELECT metric, day, key, value FROM rollups WHERE metric = ?"
-            " AND day >= ? AND day <= ? AND substr(key, 1, ?) = ?"
-        )
+    ) -> dict[int, dict[str, int]]:
+        """One plugin's versions per day (``plugin_version`` rollups, keys
+        ``id:version``): day -> key -> instances. Reads that plugin's rows only."""
         prefix = plugins.key_prefix(plugin)
-        args = (
-            *PLUGIN_DAY_METRICS[:3], since_day, until_day, plugin,
-            PLUGIN_DAY_METRICS[3], since_day, until_day, len(prefix), prefix,
-        )  # fmt: skip
-        result: dict[str, dict[int, dict[str, int]]] = {m: {} for m in PLUGIN_DAY_METRICS}
+        result: dict[int, dict[str, int]] = {}
         with self._reader() as q:
-            for metric, day, key, value in q.rows(sql, args):
-                result[metric].setdefault(int(day), {})[key] = int(value)
+            for day, key, value in q.rows(
+                "SELECT day, key, value FROM rollups WHERE metric = 'plugin_version'"
+                " AND day >= ? AND day <= ? AND substr(key, 1, ?) = ?",
+                (since_day, until_day, len(prefix), prefix),
+            ):
+                result.setdefault(int(day), {})[key] = int(value)
         return result
 
     def daily_counts(
@@ -144,9 +129,9 @@ class Reads:
         with self._reader() as q:
             return Archive.file(q, day, name)
 
-    def archived_plugin_days(self, plugin: str) -> dict[int, str]:
+    def archived_entries(self, key: str) -> dict[int, str]:
         with self._reader() as q:
-            return Archive.plugin_days(q, plugin)
+            return Archive.entries(q, key)
 
     def print_days(self, since_day: int) -> list[tuple]:
         """(day, version, instances, started, done, failed, cancelled) per day and

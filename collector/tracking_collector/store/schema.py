@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from .engine import Cursor, Engine
-from .model import ENV_COLUMNS, PRINT_COLUMNS, Batch, Report
+from .model import ENV_COLUMNS, PLUGIN_EVENT_METRICS, PRINT_COLUMNS, Batch, Report
 
 SCHEMA_VERSION = 4
 
@@ -90,30 +90,46 @@ _ENV_COLUMNS_V1 = (
     "version", "python", "os", "bits", "cores", "pi_model", "octopi", "firmware",
     "plugins", "browser", "country", "city",
 )  # fmt: skip
+# The plugin install/uninstall events, as a condition written out in full (not as
+# parameters): the partial index below and the queries that use it must say the
+# same, or the engines cannot tell that the index applies.
+PLUGIN_EVENTS = "event IN ({})".format(
+    ", ".join(f"'{e}'" for e in sorted(PLUGIN_EVENT_METRICS))
+)
 # Migrations: schema version -> statements that bring schema version - 1 to it
-# (formatted with the engine's ``ddl`` words, like the schema above). ADD COLUMN
-# with a constant default is a metadata change on both engines (no table rewrite),
-# so it is quick on big tables.
+# (with the engine's DDL words, as the schema above). ADD COLUMN with a constant
+# default is a metadata change on both engines (no table rewrite), so it is quick
+# on big tables.
 MIGRATIONS = {
     2: [
         # print seconds per instance-day; env values for rpi/client exports
         "ALTER TABLE instance_days ADD COLUMN print_seconds BIGINT NOT NULL DEFAULT 0",
         *(
             f"ALTER TABLE instances ADD COLUMN {c} TEXT"
-            for c in ENV_COLUMNS
-            if c not in _ENV_COLUMNS_V1
+            for c in ("octopiuptodate_build", "browser_version", "client_os")
         ),
     ],
-    # Issue 18's numbers (print hours, achievements): the i18a branch's schema 3.
-    3: [],
-    # Issue 18's dated archive and transparency ledger (store/archive.py,
+    3: [
+        # Print seconds per instance and UTC hour in which the prints finished: one
+        # row per instance-hour with a finished print (sparse), for the hourly
+        # printing histogram.
+        "CREATE TABLE IF NOT EXISTS print_hours (day INTEGER NOT NULL,"
+        " instance_id {ref} NOT NULL, hour INTEGER NOT NULL, seconds BIGINT NOT NULL,"
+        " PRIMARY KEY (day, instance_id, hour)){without_rowid}",
+        # The latest achievements an instance reported (pong), normalised.
+        "ALTER TABLE instances ADD COLUMN achievements TEXT",
+        # Distinct installing instances per window read the plugin events of 30
+        # days: indexed apart (a few rows), not by scanning every event.
+        f"CREATE INDEX IF NOT EXISTS events_plugin ON events (day) WHERE {PLUGIN_EVENTS}",
+    ],
+    # The dated archive and the transparency ledger (store/archive.py,
     # store/counts.py). The archive is no WITHOUT ROWID table: its rows are files.
     4: [
         "CREATE TABLE IF NOT EXISTS archive (day INTEGER NOT NULL, name TEXT NOT NULL,"
         " schema_version INTEGER NOT NULL, sha256 TEXT NOT NULL, bytes BIGINT NOT NULL,"
         " created {real} NOT NULL, body {blob} NOT NULL, PRIMARY KEY (day, name))",
-        "CREATE TABLE IF NOT EXISTS archive_plugin_days (plugin TEXT NOT NULL,"
-        " day INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY (plugin, day))"
+        "CREATE TABLE IF NOT EXISTS archive_entries (key TEXT NOT NULL,"
+        " day INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY (key, day))"
         "{without_rowid}",
         "CREATE TABLE IF NOT EXISTS daily_counts (day INTEGER NOT NULL,"
         " kind TEXT NOT NULL, key TEXT NOT NULL, shard INTEGER NOT NULL DEFAULT 0,"
@@ -242,6 +258,13 @@ UPSERT_DAY = Upsert(
         for c in (*PRINT_COLUMNS, "print_seconds")
     ),
 )
+UPSERT_PRINT_HOUR = Upsert(
+    "print_hours",
+    ("day", "instance_id", "hour", "seconds"),
+    ("int4", "int8", "int4", "int8"),
+    "ON CONFLICT (day, instance_id, hour) DO UPDATE SET"
+    " seconds = print_hours.seconds + excluded.seconds",
+)
 INSERT_EVENT = Upsert(
     "events",
     ("instance_id", "day", "ts", "event", "key", "version", "fields"),
@@ -300,6 +323,15 @@ def day_rows(batch: Batch, ids: dict[str, int] | None) -> list[tuple]:
             d.seconds,
         )
         for (uuid, day), d in batch.days.items()
+    )
+
+
+def print_hour_rows(batch: Batch, ids: dict[str, int] | None) -> list[tuple]:
+    """Print-hour rows (only where a print finished), keyed like :func:`day_rows`."""
+    return sorted(
+        (day, ids[uuid] if ids is not None else uuid, hour, seconds)
+        for (uuid, day), d in batch.days.items()
+        for hour, seconds in d.finished.items()
     )
 
 

@@ -18,10 +18,12 @@ from .schema import (
     UPSERT_COUNT,
     UPSERT_DAY,
     UPSERT_INSTANCE,
+    UPSERT_PRINT_HOUR,
     counter_rows,
     day_rows,
     event_rows,
     instance_rows,
+    print_hour_rows,
 )
 
 # Every table of data (not the rollups, which the target recomputes): the archive
@@ -29,17 +31,18 @@ from .schema import (
 COPIED_TABLES = (
     "instances",
     "instance_days",
+    "print_hours",
     "events",
     "ingest_counts",
     "daily_counts",
     "archive",
-    "archive_plugin_days",
+    "archive_entries",
 )
-
-
+# Tables of rows per instance and day: forgotten, and purged by day, alike.
+_DAY_TABLES = ("instance_days", "print_hours")
 # Tables whose rows belong to a day and go with it at the retention cutoff (the
 # ledger too: its figures sit beside the reports accepted, which go with their day).
-PURGED_BY_DAY = ("instance_days", "events", "rollups", "ingest_counts", "daily_counts")
+PURGED_BY_DAY = (*_DAY_TABLES, "events", "rollups", "ingest_counts", "daily_counts")
 
 
 class Writes:
@@ -65,6 +68,9 @@ class Writes:
             ids = engine.upsert_instances(q, UPSERT_INSTANCE, instance_rows(batch))
             by_uuid = ids is None
             engine.upsert(q, UPSERT_DAY, day_rows(batch, ids), by_uuid=by_uuid)
+            hours = print_hour_rows(batch, ids)
+            if hours:  # only batches with a finished print
+                engine.upsert(q, UPSERT_PRINT_HOUR, hours, by_uuid=by_uuid)
             if batch.events:
                 engine.upsert(q, INSERT_EVENT, event_rows(batch, ids), by_uuid=by_uuid)
             # Last: the dirty marks and counter rows are the ones every concurrent
@@ -96,10 +102,11 @@ class Writes:
             return 0
         iid, first, last = found[0]
         days = self.days.of_instance(q, iid, first, last)
-        q.many(
-            "DELETE FROM instance_days WHERE day = ? AND instance_id = ?",
-            [(d, iid) for d in days],
-        )
+        for table in _DAY_TABLES:
+            q.many(
+                f"DELETE FROM {table} WHERE day = ? AND instance_id = ?",
+                [(d, iid) for d in days],
+            )
         event_days = [
             d
             for (d,) in q.rows(
@@ -125,7 +132,7 @@ class Writes:
             # Instances not seen since older_than: only their rows on the cutoff
             # day itself can be left after the day-wise deletes above.
             stale = "SELECT id FROM instances WHERE last_seen < ?"
-            for table in ("instance_days", "events"):
+            for table in (*_DAY_TABLES, "events"):
                 deleted += q.run(
                     f"DELETE FROM {table} WHERE day = ? AND instance_id IN ({stale})",
                     (cutoff, older_than),

@@ -33,14 +33,18 @@ def _tiles(current: dict[str, Any]) -> str:
     )
 
 
-def _versions_now(current: dict[str, Any], min_group: int) -> str:
-    versions = (current.get("30d") or {}).get("versions") or {}
+def _versions_now(current: dict[str, Any]) -> str:
+    """The 30-day versions of the plugin_stats entry, with its remainder."""
+    entry = current.get("30d") or {}
     rows = [
-        {"key": version, "instances": value.get("instances")}
-        for version, value in versions.items()
-        if isinstance(value, dict)
+        {"key": version, "instances": value["instances"]}
+        for version, value in (entry.get("versions") or {}).items()
     ]
-    return charts.bar_chart(rows, "Versions in use (last 30 days)", min_group)
+    other, unknown = (
+        (entry.get(f"versions_{name}") or {}).get("instances")
+        for name in ("other", "unknown")
+    )
+    return charts.bar_chart(rows, "Versions in use (last 30 days)", other, unknown)
 
 
 def _events(days: list[dict[str, Any]], min_group: int) -> str:
@@ -89,22 +93,12 @@ def render(page: dict[str, Any], badge: tuple[str, str, str], base_url: str) -> 
             '<p class="empty">Nothing is published for this plugin: no such plugin'
             f" reported, or fewer than {min_group} instances run it.</p>"
         )
-    adoption = charts.line_chart(
-        [(d["day"], d.get("instances", "not published")) for d in days],
-        "Active instances per day",
-        label=slice(5, 10),
-    )
-    history = {
-        "days": [
-            {**d, "instances": d.get("instances", 0), "versions": d.get("versions", {})}
-            for d in days
-        ]
-    }
+    history = {"days": [{**d, "versions": d.get("versions", {})} for d in days]}
     cards = [
         _tiles(page["current"]),
-        adoption,
+        charts.plugin_chart(page, "Active instances per day"),
         charts.versions_chart(history, f"Versions of {plugin} per day"),
-        _versions_now(page["current"], min_group),
+        _versions_now(page["current"]),
         _events(days, min_group),
         _badge(plugin, badge, base_url),
     ]
