@@ -89,12 +89,16 @@ def render(page: dict[str, Any], badge: tuple[str, str, str], base_url: str) -> 
     days = page["days"]
     notice = ""
     if page["current"]["30d"] is None:
-        notice = (
-            '<p class="empty">Nothing is published for this plugin: no such plugin'
-            f" reported, or fewer than {min_group} instances run it.</p>"
+        text = (
+            "Nothing is published for this plugin: no such plugin reported, or too"
+            f" few instances run it (groups of fewer than {min_group} are not shown)."
+        )
+        notice = charts.card(
+            "Not published", f'<p class="empty">{escape(text)}</p>', wide=True
         )
     history = {"days": [{**d, "versions": d.get("versions", {})} for d in days]}
     cards = [
+        notice,
         _tiles(page["current"]),
         charts.plugin_chart(page, "Active instances per day"),
         charts.versions_chart(history, f"Versions of {plugin} per day"),
@@ -117,7 +121,7 @@ def render(page: dict[str, Any], badge: tuple[str, str, str], base_url: str) -> 
         f' <a style="color:#9ee" href="{PLUGIN_REPOSITORY}{quote(plugin)}/">'
         "plugin repository</a> · "
         '<a style="color:#9ee" href="../">all statistics</a></p></header>'
-        f"{notice}<main>{''.join(cards)}</main>"
+        f"<main>{''.join(cards)}</main>"
         "<footer>Anonymous usage data from OctoPrint instances that opted in. Closed"
         " days come from the dated archive (what was published that day).</footer>"
         "</body></html>"
