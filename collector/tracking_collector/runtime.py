@@ -93,7 +93,7 @@ class Collector:
         )
         self.archiver = Archiver(
             self.store,
-            self.publisher.export,
+            self.publisher.documents,
             exports.export_names(),
             config.min_group,
             config.max_age_seconds,

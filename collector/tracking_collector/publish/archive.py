@@ -73,14 +73,15 @@ class Archiver:
     def __init__(
         self,
         store: Any,
-        export: Callable[[str], dict[str, Any]],
+        documents: Callable[[list[str]], dict[str, dict[str, Any]]],
         names: Sequence[str],
         min_group: int,
         max_age: float,
     ):
         self.store = store
-        self.export = export
-        self.names = tuple(names)
+        # The publisher's exports of one snapshot (Publisher.documents).
+        self.documents = documents
+        self.names = list(names)
         self.min_group = min_group
         self.max_age = max_age
         # What the last complete run covered: (snapshot day, last final day). Until
@@ -113,8 +114,9 @@ class Archiver:
     def _snapshot(self, day: int) -> list[str]:
         if day in self.store.archive_days(self.names[0]):
             return []
+        documents = self.documents(self.names)
         files = [
-            (name, SCHEMA_VERSION, canonical(self.export(name))) for name in self.names
+            (name, SCHEMA_VERSION, canonical(documents[name])) for name in self.names
         ]
         return [f"{day_iso(day)}/{n}" for n in self.store.archive(day, files)]
 

@@ -136,8 +136,11 @@ class Publisher:
         """A plugin's page: its entry of the plugin_stats exports (this publisher's
         documents, so every view shows the same figures) and its daily series."""
         now = self._now()
+        shown = self.figures()  # both windows from one snapshot
         current = {
-            f"{days}d": self.export(f"plugin_stats_{days}d")["plugins"].get(plugin_id)
+            f"{days}d": self.export(f"plugin_stats_{days}d", shown)["plugins"].get(
+                plugin_id
+            )
             for days in exports.PERIODS
         }
         days = plugin_page.series(
@@ -159,6 +162,12 @@ class Publisher:
             return transparency.document(ledger, accepted, first, last, now)
 
         return self._cached(f"transparency:{days}", compute)
+
+    def documents(self, names: list[str]) -> dict[str, dict[str, Any]]:
+        """The exports ``names`` from one snapshot of the figures (an archived
+        day's set: its files agree with each other)."""
+        shown = self.figures()
+        return {name: self.export(name, shown) for name in names}
 
     def archive_files(self) -> list[Any]:
         """Every archived file (``Store.archive_index``), cached like the exports."""
