@@ -18,6 +18,7 @@ from .. import plugins
 from ..errors import ApiError
 from ..runtime import get_collector
 from . import archive
+from .transparency import DEFAULT_DAYS
 
 CORS = {"Access-Control-Allow-Origin": "*"}
 # An archived file never changes: caches may keep it for a year without asking.
@@ -85,7 +86,7 @@ def plugin_page(plugin_id: str) -> Response:
 @bp.get("/api/transparency")
 def transparency() -> Response:
     publisher = get_collector().publisher
-    days = request.args.get("days", "30")
+    days = request.args.get("days", str(DEFAULT_DAYS))
     if not days.isdigit() or not 1 <= int(days) <= publisher.history_days:
         raise ApiError(400, "invalid_days", f"days must be 1 to {publisher.history_days}")
     return _public(publisher.transparency(int(days)))

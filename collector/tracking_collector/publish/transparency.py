@@ -30,6 +30,8 @@ from ..store.counts import (
 )
 from ..timefmt import DAY, day_iso, iso
 
+# Days the report covers unless asked otherwise (at most the history's days).
+DEFAULT_DAYS = 30
 # Figures that add up over days (held is a snapshot: its days do not add up).
 ADDITIVE = ("accepted", "refused", "released", "purged", "forgotten", "expired")
 

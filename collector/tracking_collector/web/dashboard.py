@@ -6,6 +6,7 @@ from html import escape
 from typing import Any
 
 from .. import plugins
+from ..publish.transparency import DEFAULT_DAYS as TRANSPARENCY_DAYS
 from . import charts, transparency
 
 CSS = """
@@ -146,6 +147,6 @@ def page(publisher: Any, plugin_id: str | None) -> str:
         publisher.popular_plugins(shown),
         publisher.plugin(chosen) if chosen else None,
     )
-    return render(
-        publisher.stats(shown), cards + transparency.section(publisher.transparency(30))
-    )
+    days = min(TRANSPARENCY_DAYS, publisher.history_days)
+    report = publisher.transparency(days)
+    return render(publisher.stats(shown), cards + transparency.section(report))
