@@ -193,6 +193,9 @@ def test_own_data_shows_that_instance_and_nothing_else(fleet_server):
     assert doc["environment"]["achievements"] is None  # its pongs listed none
     assert [e["event"] for e in doc["events"]] == ["install_plugin"]
     assert doc["days"] and doc["days"][-1]["prints"]["done"] == 1
+    # Its print finished in the previous hour, with the seconds it reported.
+    [(hour, seconds)] = doc["days"][-1]["finished_print_seconds"].items()
+    assert seconds == PRINT_SECONDS and 0 <= int(hour) <= 23
     text = json.dumps(doc)
     assert not any(other.id in text for other in fleet[1:])
     # No address of any kind (the senders came from loopback).

@@ -7,7 +7,7 @@ from __future__ import annotations
 import itertools
 import random
 
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from testkit.disclosure import revealed, small_revealed
 
@@ -168,6 +168,7 @@ def test_nested_map_reveals_no_small_group(leaves, unknown, m):
 
 @PROFILE
 @given(COUNTS, st.sampled_from([0, 10, 15, 30]), MINS)
+@example({"a": 1}, 0, 2)  # a population below the minimum
 def test_nonpartition_of_disjoint_keys_reveals_no_small_group(counts, none, m):
     """Keys no instance shares (the worst case for sums), instances without any
     key either none or a group of their own, and the population published."""
@@ -177,6 +178,9 @@ def test_nonpartition_of_disjoint_keys_reveals_no_small_group(counts, none, m):
     population = sum(atoms.values())
     fold = fold_nonpartition(counts, m, population)
     assert all(n >= m for n in fold.visible.values())
+    if 0 < population < m:  # the population itself is not published: nor is the map
+        assert (fold.visible, fold.published) == ({}, False)
+        return
     published = [{k} for k in fold.visible] + [set(atoms)]
     if fold.published:
         assert fold.other == 0 or fold.other >= m

@@ -39,6 +39,9 @@ def _ts(value: float | None) -> str | None:
 
 def document(instance_id: str, record: Any) -> dict[str, Any]:
     """The JSON answer for ``instance_id`` from its ``InstanceRecord``."""
+    finished: dict[int, dict[str, int]] = {}
+    for day, hour, seconds in record.print_hours:
+        finished.setdefault(day, {})[str(hour)] = int(seconds)
     env = record.env
     environment = {key: env.get(key) for key in ENVIRONMENT}
     environment["plugins"] = _plugins(env.get("plugins"))
@@ -63,6 +66,8 @@ def document(instance_id: str, record: Any) -> dict[str, Any]:
                     "failed": failed or 0,
                     "cancelled": cancelled or 0,
                 },
+                # UTC hour -> seconds of the prints that finished in it
+                "finished_print_seconds": finished.get(day, {}),
             }
             for day, hours, version, started, done, failed, cancelled in record.days
         ],

@@ -152,7 +152,8 @@ def fold_nonpartition(
     A key is shown with at least min instances, and, when the population it is
     part of is published (``population``: the window's instances, the instances
     that report achievements), only if the instances WITHOUT it are none or at
-    least min too: population - count is a difference of published numbers. The
+    least min too: population - count is a difference of published numbers. A
+    population of 1 to min - 1 publishes nothing. The
     remainder (the folded keys' counts summed: instance-key pairs, not instances)
     is 0 or at least min, and so is the population minus it; a key more is folded
     until it is. The rollups hold each key's count, not which keys occur
@@ -163,6 +164,9 @@ def fold_nonpartition(
 
     def hidden(n: int) -> bool:
         return 0 < n < min_group
+
+    if population is not None and hidden(population):
+        return Fold({}, None, None, frozenset(counts))  # as for a partition
 
     folded = {
         k

@@ -103,6 +103,8 @@ class InstanceRecord:
     released: bool
     # (day, hours bitmask, version, started, done, failed, cancelled), oldest first
     days: list[tuple] = field(default_factory=list)
+    # (day, hour, seconds of the prints that finished in it), oldest first
+    print_hours: list[tuple] = field(default_factory=list)
     events: list[StoredEvent] = field(default_factory=list)  # newest first
 
 

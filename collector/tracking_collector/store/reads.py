@@ -174,6 +174,12 @@ class Reads:
                     " AND instance_id = ? ORDER BY day",
                     (*chunk, iid),
                 )
+                record.print_hours += q.rows(
+                    "SELECT day, hour, seconds FROM print_hours"
+                    f" WHERE day IN {placeholders(chunk)} AND instance_id = ?"
+                    " ORDER BY day, hour",
+                    (*chunk, iid),
+                )
             record.events = [
                 StoredEvent(ts, event, version, json.loads(fields))
                 for ts, event, version, fields in q.rows(
