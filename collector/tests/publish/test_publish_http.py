@@ -283,3 +283,31 @@ def test_dashboard_charts_the_chosen_plugin_only_for_a_valid_id(make_app, query,
     else:
         assert "Adoption of" not in page and "Choose a plugin" in page
     assert "<script" not in page
+
+
+def test_plugin_pages_and_badges_show_the_totals_of_the_exports_and_stats(fleet_server):
+    # (test_readers.py checks /api/stats, the exports and the dashboard alike.)
+    server, _ = fleet_server
+    stats = get(server, "/api/stats").json()
+    plugin_stats = {
+        d: get(server, f"/export/plugin_stats_{d}d.json").json() for d in (7, 30)
+    }
+    page = get(server, "/api/plugins/octolapse").json()
+    badge = get(server, "/badge/octolapse.json").json()
+    dashboard = get(server, "/").text
+    plugin_html = get(server, "/plugins/octolapse").text
+
+    octolapse = {r["key"]: r["instances"] for r in stats["plugins"]}["octolapse"]
+    assert octolapse == len(OCTOLAPSE)
+    assert octolapse == plugin_stats[7]["plugins"]["octolapse"]["instances"]
+    assert page["current"]["7d"] == plugin_stats[7]["plugins"]["octolapse"]
+    assert page["current"]["30d"] == plugin_stats[30]["plugins"]["octolapse"]
+    assert badge["message"] == str(page["current"]["30d"]["instances"])
+    # Today's figure of the daily series is the plugin history's.
+    history = get(server, "/api/history/plugins/octolapse").json()["days"]
+    assert page["days"][-1].get("instances") == history[-1].get("instances")
+    # The pages draw the same figures.
+    tile = "</b><span>active instances, last 7 days</span>"
+    assert f"<title>octolapse: {octolapse}</title>" in dashboard
+    assert f"<b>{octolapse}{tile}" in plugin_html
+    assert f"instances (30d): {badge['message']}" in plugin_html

@@ -35,9 +35,9 @@ def test_writer_batches_concurrent_submissions_into_few_commits(tmp_path):
     class CountingStore(SQLiteStore):
         commits = 0
 
-        def add_many(self, reports):
+        def add_many(self, reports, counts=()):
             type(self).commits += 1
-            super().add_many(reports)
+            super().add_many(reports, counts)
 
     store = CountingStore(str(tmp_path / "b.sqlite"))
     writer = BatchWriter(store, max_wait=0.05)
@@ -66,7 +66,7 @@ def test_writer_applies_operations_in_order(tmp_path):
 
 def test_failed_write_is_not_acknowledged(make_app):
     class FailingStore(SQLiteStore):
-        def add_many(self, reports):
+        def add_many(self, reports, counts=()):
             raise OSError("disk full")
 
     import tempfile

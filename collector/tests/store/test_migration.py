@@ -1,16 +1,20 @@
-"""A 0.1.0 SQLite file (one raw row per report) is migrated on start, nothing lost."""
+"""Migrations: a 0.1.0 SQLite file (one raw row per report) is migrated on start,
+nothing lost; a schema-2 database of either engine gains print hours and
+achievements (schema 3), a schema-3 one the archive and the transparency ledger
+(schema 4)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import time
 
 import pytest
-from testkit import day_counts, new_id, uuids
+from testkit import day_counts, new_id, open_test_store, uuids
 
 from tracking_collector.runtime import get_collector
-from tracking_collector.store import SCHEMA_VERSION, SQLiteStore
+from tracking_collector.store import SCHEMA_VERSION, Report, SQLiteStore
 from tracking_collector.timefmt import day_of
 
 # The schema of octoprint-usage-collector 0.1.0, verbatim.
@@ -244,6 +248,48 @@ def test_schema_2_database_gains_print_hours_and_achievements(db, clock, monkeyp
         # The migrated day's 300 seconds have no hour: they stay in the day total.
         assert counts[("print_seconds", "1.11.8")] == 390
         assert counts[("achievement", "the_wizard")] == 1
+    finally:
+        store.close()
+    # Opening again migrates nothing twice.
+    open_test_store(db).close()
+
+
+def test_schema_3_database_gains_the_archive_and_the_ledger(db, clock, monkeypatch):
+    from tracking_collector.store import schema
+
+    # A database as schema 3 left it (this code stops before migration 4)...
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", 3)
+    old = open_test_store(db)
+    iid = new_id()
+    try:
+        old.add_many([Report(iid, "ping", clock.now, "1.11.8")])
+        with old.engine.read() as q:
+            for table in ("archive", "archive_entries", "daily_counts"):
+                assert old.engine.columns(q, table) == []
+    finally:
+        old.close()
+    monkeypatch.undo()
+
+    # ...is migrated on start, its data kept, and the new tables work on it.
+    store = open_test_store(db)
+    try:
+        with store.engine.read() as q:
+            assert q.rows("SELECT version FROM schema_version") == [(SCHEMA_VERSION,)]
+        assert uuids(store) == [iid]
+        day = day_of(clock.now)
+        body = b'{"count":12}'
+        assert store.archive(day, [("instance_stats_7d", 1, body)], [("p", "{}")]) == [
+            "instance_stats_7d"
+        ]
+        archived = store.archive_file(day, "instance_stats_7d")
+        assert archived.body == body
+        assert archived.sha256 == hashlib.sha256(body).hexdigest()
+        assert store.forget(iid, now=clock.now) > 0
+        assert store.daily_counts(day, day) == {day: {("forgotten", "instances"): 1}}
+        # The retention purge leaves the archive alone.
+        store.purge(clock.now + 400 * DAY, now=clock.now)
+        assert store.archive_file(day, "instance_stats_7d").body == body
+        assert store.archived_entries("p") == {day: "{}"}
     finally:
         store.close()
     # Opening again migrates nothing twice.

@@ -9,6 +9,8 @@ import pytest
 import requests
 from testkit import eventually, instance_count, new_id, open_test_store, stored, uuids
 
+from tracking_collector.timefmt import day_of
+
 
 @pytest.mark.parametrize("backend", ["postgresql"])
 def test_two_collector_processes_on_one_postgresql_store_and_serve_the_same(
@@ -89,6 +91,13 @@ def test_copy_command_moves_a_sqlite_store_into_postgresql(make_app, db, db_path
             f"/track/{iid}/print_done/", headers={"User-Agent": "OctoPrint/1.11.8"}
         )
         client.get(f"/track/{iid}/plugin_installed/?plugin=octolapse")
+    # The archive and the transparency ledger move too: they outlive the data.
+    gone = new_id()
+    pong(client, gone)
+    assert client.delete(f"/track/{gone}/").status_code == 200
+    day = day_of(clock.now)
+    source.archive(day, [("day_stats", 1, b'{"day":1}')], [("octolapse", "{}")])
+    ledger = source.daily_counts(day, day)
     expected = client.get("/api/stats").get_json()
     get_collector(source_app).close()
 
@@ -97,6 +106,11 @@ def test_copy_command_moves_a_sqlite_store_into_postgresql(make_app, db, db_path
     assert "instances: 12" in result.output and "events: 12" in result.output
     copied = make_app()  # on the PostgreSQL database
     assert copied.test_client().get("/api/stats").get_json() == expected
+    target = get_collector(copied).store
+    assert target.archive_file(day, "day_stats").body == b'{"day":1}'
+    assert target.archived_entries("octolapse") == {day: "{}"}
+    assert ledger[day][("forgotten", "instances")] == 1
+    assert target.daily_counts(day, day) == ledger
     # New instances get fresh ids after the copied ones.
     assert copied.test_client().get(f"/track/{new_id()}/startup/").status_code == 200
     assert instance_count(get_collector(copied).store) == 13

@@ -90,6 +90,7 @@ class Intake:
         writer: Any,
         admission: AdmissionHook | None = None,
         forgotten: Callable[[str], None] | None = None,
+        refused: Callable[[str], None] = lambda code: None,
     ):
         self.config = config
         self.clock = clock
@@ -100,7 +101,9 @@ class Intake:
         # Told about each forgotten id once its deletion is committed (the
         # admission's cache of known ids: the id is new again).
         self.forgotten = forgotten
-        self.record = metrics.counted(self._record)
+        # Each refusal's code also goes to ``refused`` (the transparency ledger's
+        # in-memory tally).
+        self.record = metrics.counted(self._record, refused)
 
     def _record(
         self,
@@ -155,7 +158,8 @@ class Intake:
     def forget(self, instance: str) -> None:
         """``DELETE /track/<id>/``: every trace of the instance, once committed."""
         instance = v.instance_id(instance)
-        self._submit(self.writer.forget, instance)
+        now = self.clock()
+        self._submit(lambda i: self.writer.forget(i, now), instance)
         if self.forgotten is not None:
             self.forgotten(instance)
 

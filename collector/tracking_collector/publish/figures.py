@@ -252,18 +252,30 @@ def _plugins(rollup: Rollup, instances: int, min_group: int) -> NestedFold:
     return fold_nested(parents, children, 0, min_group, population=instances)
 
 
+def plugin_figures(
+    rollup: Rollup, instances: int, min_group: int
+) -> tuple[NestedFold, dict[str, int], dict[str, int]]:
+    """The plugins of one rollup (a window's, or a day's for the archive and the
+    plugin pages) among its ``instances``: the fold of plugins and of each shown
+    one's versions, and the distinct installing and uninstalling instances of the
+    shown plugins. One fold for windows and days alike."""
+    nested = _plugins(rollup, instances, min_group)
+    installers = fold_subsets(
+        rollup.get("plugin_installers", {}), nested.parent, min_group, within=True
+    )
+    uninstallers = fold_subsets(
+        rollup.get("plugin_uninstallers", {}), nested.parent, min_group
+    )
+    return nested, installers, uninstallers
+
+
 def _window(rollup: Rollup, days: int, now: float, min_group: int) -> WindowFigures:
     active = int(rollup.get("active", {}).get("", 0))
     fig = WindowFigures(days, now - days * DAY, now, _shown(active, min_group))
     fig.maps = {m: _partition(rollup, m, min_group) for m in PARTITIONS}
     fig.maps["browser"], fig.maps["browser_version"] = _browsers(rollup, min_group)
-    fig.plugins = _plugins(rollup, active, min_group)
-    shown = fig.plugins.parent
-    fig.installers = fold_subsets(
-        rollup.get("plugin_installers", {}), shown, min_group, within=True
-    )
-    fig.uninstallers = fold_subsets(
-        rollup.get("plugin_uninstallers", {}), shown, min_group
+    fig.plugins, fig.installers, fig.uninstallers = plugin_figures(
+        rollup, active, min_group
     )
     reporting = int(rollup.get("achievements", {}).get("", 0))
     fig.achievement_instances = _shown(reporting, min_group)

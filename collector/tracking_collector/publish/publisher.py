@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from . import exports, history
+from . import archive, badge, exports, history, plugin_page, transparency
 from .figures import Figures, read
 from .stats import compute_stats
 
@@ -88,14 +88,28 @@ class Publisher:
             daily, first, last = history.read(
                 self.store, "versions", now, self.history_days
             )
-            return history.versions(daily, first, last, now, self.min_group)
+            document = history.versions(daily, first, last, now, self.min_group)
+            document["days"] = self._archived(document["days"], archive.FLEET)
+            return document
 
         return self._cached("history:versions", compute)
 
     def plugin(self, plugin_id: str) -> dict[str, Any]:
         now = self._now()
         daily, first, last = history.read(self.store, "plugin", now, self.history_days)
-        return history.plugin(daily, plugin_id, first, last, now, self.min_group)
+        document = history.plugin(daily, plugin_id, first, last, now, self.min_group)
+        fields = ("instances", "install_events")
+        document["days"] = self._archived(document["days"], plugin_id, fields)
+        return document
+
+    def _archived(
+        self, rows: list[dict[str, Any]], key: str, fields: tuple[str, ...] | None = None
+    ) -> list[dict[str, Any]]:
+        """History rows with the closed days the archive holds as it holds them."""
+        days = self.store.archive_days(archive.DAY_STATS)
+        if not days:
+            return rows
+        return archive.overlay(rows, self.store.archived_entries(key), days, fields)
 
     def prints(self, shown: Figures | None = None) -> dict[str, Any]:
         shown = shown or self.figures()
@@ -115,3 +129,50 @@ class Publisher:
         show."""
         week = (shown or self.figures()).window(7)
         return sorted(week.plugins.parent.visible) if week.plugins else []
+
+    # ---- issue 18: plugin pages, badges, the transparency report, the archive ------
+
+    def plugin_page(self, plugin_id: str) -> dict[str, Any]:
+        """A plugin's page: its entry of the plugin_stats exports (this publisher's
+        documents, so every view shows the same figures) and its daily series."""
+        now = self._now()
+        shown = self.figures()  # both windows from one snapshot
+        current = {
+            f"{days}d": self.export(f"plugin_stats_{days}d", shown)["plugins"].get(
+                plugin_id
+            )
+            for days in exports.PERIODS
+        }
+        days = plugin_page.series(
+            self.store, plugin_id, now, self.history_days, self.min_group
+        )
+        return plugin_page.document(plugin_id, current, days, now, self.min_group)
+
+    def plugin_badge(self, plugin_id: str) -> badge.Badge:
+        entry = self.export("plugin_stats_30d")["plugins"].get(plugin_id)
+        shown = plugin_page.published(entry)
+        return badge.of(shown["instances"] if shown else None)
+
+    def transparency(self, days: int) -> dict[str, Any]:
+        def compute() -> dict[str, Any]:
+            now = self._now()
+            first, last = history.day_range(now, days)
+            ledger = self.store.daily_counts(first, last)
+            accepted = self.store.ingest_counts(first)
+            return transparency.document(ledger, accepted, first, last, now)
+
+        return self._cached(f"transparency:{days}", compute)
+
+    def documents(self, names: list[str]) -> dict[str, dict[str, Any]]:
+        """The exports ``names`` from one snapshot of the figures (an archived
+        day's set: its files agree with each other)."""
+        shown = self.figures()
+        return {name: self.export(name, shown) for name in names}
+
+    def archive_files(self) -> list[Any]:
+        """Every archived file (``Store.archive_index``), cached like the exports."""
+        return self._cached("archive", self.store.archive_index)
+
+    def archive_file(self, day: int, name: str) -> Any:
+        """One archived file with its stored bytes, or None."""
+        return self.store.archive_file(day, name)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .. import plugins
+from .counts import PURGED, RELEASED, Counts, decision
 from .days import Days
 from .engine import Engine
 from .model import CohortSummary
@@ -28,10 +29,14 @@ class Quarantine:
         days: Days,
         writes: Writes,
         refresh: Callable[[], object],
+        counts: Counts,
     ):
         self.engine = engine
         self.days = days
         self.writes = writes
+        # Releases and purges are public decisions: the transparency ledger counts
+        # them in the transaction that makes them.
+        self.counts = counts
         # Recomputes the rollups at once (after a release, which an operator
         # expects to see in the public numbers right away).
         self.refresh = refresh
@@ -57,7 +62,7 @@ class Quarantine:
                 q.run(f"UPDATE instances SET held = ? WHERE {where}", (reason, cohort))
         return n
 
-    def release(self, instance: str) -> bool:
+    def release(self, instance: str, now: float | None = None) -> bool:
         with self.engine.write() as q:
             found = self.days.mark_instances(
                 q, "uuid = ? AND held IS NOT NULL", (instance,)
@@ -66,9 +71,10 @@ class Quarantine:
                 "UPDATE instances SET held = NULL, released = 1 WHERE uuid = ?",
                 (instance,),
             )
+            self.counts.add(q, decision(now, RELEASED, found))
         return bool(found)
 
-    def release_cohort(self, cohort: str | None) -> int:
+    def release_cohort(self, cohort: str | None, now: float | None = None) -> int:
         """Put a held cohort into the public numbers; returns instances released."""
         where, args = _cohort_where(cohort)
         with self.engine.write() as q:
@@ -78,10 +84,11 @@ class Quarantine:
                 f" WHERE {where} AND held IS NOT NULL",
                 args,
             )
+            self.counts.add(q, decision(now, RELEASED, n, cohorts=1))
         self.refresh()
         return n
 
-    def purge_cohort(self, cohort: str | None) -> int:
+    def purge_cohort(self, cohort: str | None, now: float | None = None) -> int:
         """Forget every instance of a cohort; returns instances removed."""
         where, args = _cohort_where(cohort)
         with self.engine.write() as q:
@@ -90,6 +97,7 @@ class Quarantine:
             ]
             for uuid in uuids:
                 self.writes.forget_in(q, uuid)
+            self.counts.add(q, decision(now, PURGED, len(uuids), cohorts=1))
         if uuids:
             self.engine.scrub()
         return len(uuids)

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import NamedTuple
 
 from ..timefmt import DAY, day_of
+from .counts import Counts
 from .days import Days
 from .engine import Cursor, Engine, placeholders
 from .model import (
@@ -76,10 +77,22 @@ _ENV_DAY = ", ".join(
 
 
 class Rollups:
-    def __init__(self, engine: Engine, days: Days, lifetime: Lifetime):
+    def __init__(self, engine: Engine, days: Days, lifetime: Lifetime, counts: Counts):
         self.engine = engine
         self.days = days
         self.lifetime = lifetime
+        self.counts = counts
+
+    def settle_seconds(self) -> float:
+        """How long after an instance's last report the lifetime rule may still
+        change whether it counts: a day's rollups can change until then."""
+        return sum(self.lifetime) + WINDOW_MAX_AGE
+
+    def final_day(self, now: float, max_age: float) -> int:
+        """The latest UTC day whose rollups nothing can change any more at ``now``
+        but an operator's decision: no report may be dated into it (``max_age``,
+        the ``age`` cap) and its short-lived instances have all been judged."""
+        return day_of(now - max_age - self.settle_seconds()) - 1
 
     def refresh(
         self,
@@ -132,7 +145,7 @@ class Rollups:
         # The days whose ephemeral instances may still be judged since the last
         # refresh: an instance active on day D is judged by the end of D plus
         # min_lifetime plus gone_after at the latest, so D is recomputed until then.
-        settle = sum(self.lifetime) + WINDOW_MAX_AGE
+        settle = self.settle_seconds()
         dirty = sorted(set(dirty) | set(range(day_of(now - settle), day_of(now) + 1)))
         try:
             for day in dirty:
@@ -232,6 +245,9 @@ class Rollups:
         for window, counter in installer_windows(installers, now).items():
             windows[window].update(counter)
         with self.engine.write() as q:
+            # The transparency report's held instances: a snapshot with each
+            # rewrite of the windows (the day's last one is its figure).
+            self.counts.snapshot_held(q, now)
             q.run("DELETE FROM window_rollups")
             q.many(
                 "INSERT INTO window_rollups (win, metric, key, value)"

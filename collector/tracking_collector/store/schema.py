@@ -15,7 +15,7 @@ from typing import NamedTuple
 from .engine import Cursor, Engine
 from .model import ENV_COLUMNS, PLUGIN_EVENT_METRICS, PRINT_COLUMNS, Batch, Report
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -121,6 +121,20 @@ MIGRATIONS = {
         # Distinct installing instances per window read the plugin events of 30
         # days: indexed apart (a few rows), not by scanning every event.
         f"CREATE INDEX IF NOT EXISTS events_plugin ON events (day) WHERE {PLUGIN_EVENTS}",
+    ],
+    # The dated archive and the transparency ledger (store/archive.py,
+    # store/counts.py). The archive is no WITHOUT ROWID table: its rows are files.
+    4: [
+        "CREATE TABLE IF NOT EXISTS archive (day INTEGER NOT NULL, name TEXT NOT NULL,"
+        " schema_version INTEGER NOT NULL, sha256 TEXT NOT NULL, bytes BIGINT NOT NULL,"
+        " created {real} NOT NULL, body {blob} NOT NULL, PRIMARY KEY (day, name))",
+        "CREATE TABLE IF NOT EXISTS archive_entries (key TEXT NOT NULL,"
+        " day INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY (key, day))"
+        "{without_rowid}",
+        "CREATE TABLE IF NOT EXISTS daily_counts (day INTEGER NOT NULL,"
+        " kind TEXT NOT NULL, key TEXT NOT NULL, shard INTEGER NOT NULL DEFAULT 0,"
+        " n BIGINT NOT NULL,"
+        " PRIMARY KEY (day, kind, key, shard)){without_rowid}",
     ],
 }
 # The admission's state (see store/trust.py), made sure of at every open: these

@@ -12,16 +12,20 @@ operations were submitted.
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
+from .counts import Count
 from .facade import Store
 from .model import Report
+
+log = logging.getLogger(__name__)
 
 # Operations whose consecutive submissions share one transaction: the store method
 # that takes them as a list (and, for note_new, answers per entry).
@@ -39,6 +43,24 @@ class WriterClosed(RuntimeError):
     pass
 
 
+class Tally(Protocol):
+    """Counts the process gathers in memory for the transparency ledger (refused
+    reports): the writer takes them into its next commit and gives them back if
+    that commit fails."""
+
+    def take(self) -> list[Count]: ...
+
+    def give_back(self, counts: Sequence[Count]) -> None: ...
+
+
+class _NoTally:
+    def take(self) -> list[Count]:
+        return []
+
+    def give_back(self, counts: Sequence[Count]) -> None:
+        pass
+
+
 class BatchWriter:
     """Single writer thread that commits queued operations in batches.
 
@@ -47,9 +69,17 @@ class BatchWriter:
     Operations are applied in submission order (a forget after a report wins).
     """
 
-    def __init__(self, store: Store, max_batch: int = 500, max_wait: float = 0.0):
+    def __init__(
+        self,
+        store: Store,
+        max_batch: int = 500,
+        max_wait: float = 0.0,
+        tally: Tally | None = None,
+    ):
         self.store = store
         self.max_batch = max_batch
+        # Refused reports ride along with the next commit: no write of their own.
+        self.tally: Tally = tally if tally is not None else _NoTally()
         # 0 (default): group commit. The writer takes whatever is queued, commits it
         # at once and repeats; operations that arrive while a commit runs form the
         # next batch, so batches grow with the load and an idle collector answers a
@@ -79,13 +109,18 @@ class BatchWriter:
     def add(self, report: Report) -> Future:
         return self._submit("add", report)
 
-    def forget(self, instance: str) -> Future:
+    def forget(self, instance: str, now: float | None = None) -> Future:
         """Future: rows deleted."""
-        return self._submit("forget", instance)
+        return self._submit("forget", instance, now)
 
-    def purge(self, older_than: float) -> Future:
+    def purge(self, older_than: float, now: float | None = None) -> Future:
         """Future: rows deleted."""
-        return self._submit("purge", older_than)
+        return self._submit("purge", older_than, now)
+
+    def flush(self) -> Future:
+        """Commit the tally's counts now (the refresher asks every interval, so
+        refusals reach the ledger without waiting for a report to commit with)."""
+        return self._submit("add")
 
     def note_new(self, day: str, source: str, instance: str) -> Future:
         """Future: new ids ``source`` created on ``day``, this one included."""
@@ -142,6 +177,11 @@ class BatchWriter:
                 if not stop:
                     stop = self._collect(batch, linger=False)
                 self._apply(batch)
+        # What the tally still holds (refusals until the very end) in a last commit.
+        try:
+            self._commit_reports([])
+        except Exception:
+            log.exception("Could not write the last counts of refused reports")
 
     @staticmethod
     def _groups(batch: list[_Op]) -> Iterator[list[_Op]]:
@@ -158,11 +198,21 @@ class BatchWriter:
     def _run_group(self, group: list[_Op]) -> Iterable[Any]:
         kind = group[0].kind
         if kind == "add":
-            self.store.add_many([op.args[0] for op in group])
+            self._commit_reports([op.args[0] for op in group if op.args])
             return [True] * len(group)
         if kind in _BATCHED:
             return getattr(self.store, _BATCHED[kind])([op.args[0] for op in group])
         return [getattr(self.store, kind)(*group[0].args)]
+
+    def _commit_reports(self, reports: list[Report]) -> None:
+        counts = self.tally.take()
+        if not reports and not counts:
+            return
+        try:
+            self.store.add_many(reports, counts)
+        except BaseException:
+            self.tally.give_back(counts)
+            raise
 
     def _apply(self, batch: list[_Op]) -> None:
         for group in self._groups(batch):
@@ -176,7 +226,8 @@ class BatchWriter:
                 op.future.set_result(result)
 
     def close(self, timeout: float = 30.0) -> None:
-        """Stop accepting work, finish everything queued, stop the thread."""
+        """Stop accepting work, finish everything queued (and commit the tally),
+        stop the thread."""
         with self._close_lock:
             if self._closed:
                 return

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..timefmt import day_of
+from .counts import EXPIRED, FORGOTTEN, Count, Counts, decision
 from .days import Days
 from .engine import Cursor, Engine
 from .model import Report, fold
@@ -25,21 +26,39 @@ from .schema import (
     print_hour_rows,
 )
 
-COPIED_TABLES = ("instances", "instance_days", "print_hours", "events", "ingest_counts")
+# Every table of data (not the rollups, which the target recomputes): the archive
+# and the transparency ledger move with the data, since they outlive it.
+COPIED_TABLES = (
+    "instances",
+    "instance_days",
+    "print_hours",
+    "events",
+    "ingest_counts",
+    "daily_counts",
+    "archive",
+    "archive_entries",
+)
 # Tables of rows per instance and day: forgotten, and purged by day, alike.
 _DAY_TABLES = ("instance_days", "print_hours")
+# Tables whose rows belong to a day and go with it at the retention cutoff (the
+# ledger too: its figures sit beside the reports accepted, which go with their day).
+PURGED_BY_DAY = (*_DAY_TABLES, "events", "rollups", "ingest_counts", "daily_counts")
 
 
 class Writes:
-    def __init__(self, engine: Engine, days: Days):
+    def __init__(self, engine: Engine, days: Days, counts: Counts):
         self.engine = engine
         self.days = days
+        self.counts = counts
 
-    def add_many(self, reports: Sequence[Report]) -> None:
-        """Durably fold ``reports`` into the store (all or nothing)."""
-        if reports:
+    def add_many(self, reports: Sequence[Report], counts: Sequence[Count] = ()) -> None:
+        """Durably fold ``reports`` into the store, and add ``counts`` to the
+        transparency ledger, in one transaction (all or nothing)."""
+        if reports or counts:
             with self.engine.write() as q:
-                self.ingest(q, reports)
+                if reports:
+                    self.ingest(q, reports)
+                self.counts.add(q, counts)
 
     def ingest(self, q: Cursor, reports: Sequence[Report]) -> None:
         """Fold ``reports`` in, inside the transaction ``q``."""
@@ -60,14 +79,16 @@ class Writes:
             self.days.mark(q, (day for day, _ in batch.counts))
             engine.upsert(q, UPSERT_COUNT, counter_rows(batch, self.days.shard))
 
-    def forget(self, instance: str) -> int:
-        """Remove every trace of ``instance``; rows deleted (0 if unknown).
+    def forget(self, instance: str, now: float | None = None) -> int:
+        """Remove every trace of ``instance`` on its request; rows deleted (0 if
+        unknown). The ledger counts it (on ``now``'s day) in the same transaction.
 
         Its days are marked dirty, so the next refresh recomputes their rollups
         without it.
         """
         with self.engine.write() as q:
             deleted = self.forget_in(q, instance)
+            self.counts.add(q, decision(now, FORGOTTEN, 1 if deleted else 0))
         if deleted:
             self.engine.scrub()
         return deleted
@@ -97,13 +118,15 @@ class Writes:
         self.days.mark(q, sorted(set(days) | set(event_days)))
         return 1 + len(days) + events
 
-    def purge(self, older_than: float) -> int:
+    def purge(self, older_than: float, now: float | None = None) -> int:
         """Retention by day: drop days before ``older_than``'s day, and instances
-        not seen since ``older_than``; returns the number of rows deleted."""
+        not seen since ``older_than``; returns the number of rows deleted. The
+        ledger counts the instances that expired (on ``now``'s day). The archive
+        is not touched: it is kept beyond retention."""
         cutoff = day_of(older_than)
         deleted = 0
         with self.engine.write() as q:
-            for table in (*_DAY_TABLES, "events", "rollups", "ingest_counts"):
+            for table in PURGED_BY_DAY:
                 deleted += q.run(f"DELETE FROM {table} WHERE day < ?", (cutoff,))
             q.run("DELETE FROM dirty_days WHERE day < ?", (cutoff,))
             # Instances not seen since older_than: only their rows on the cutoff
@@ -114,7 +137,9 @@ class Writes:
                     f"DELETE FROM {table} WHERE day = ? AND instance_id IN ({stale})",
                     (cutoff, older_than),
                 )
-            deleted += q.run("DELETE FROM instances WHERE last_seen < ?", (older_than,))
+            expired = q.run("DELETE FROM instances WHERE last_seen < ?", (older_than,))
+            self.counts.add(q, decision(now, EXPIRED, expired))
+            deleted += expired
         if deleted:
             self.engine.scrub()
         return deleted

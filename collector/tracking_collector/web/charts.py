@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from html import escape
 from typing import Any
+from urllib.parse import quote
 
 BAR_COLOR = "#13a89e"
 REST_COLOR = "#8a9ba5"
@@ -27,9 +28,11 @@ def bar_chart(
     other: int | None = None,
     unknown: int | None = None,
     width: int = 560,
+    link: str | None = None,
 ) -> str:
     """Horizontal bar chart of {key, instances}, then the map's remainder ("other":
-    its folded groups) and "unknown" as grey bars where they hold anyone."""
+    its folded groups) and "unknown" as grey bars where they hold anyone.
+    ``link``: the label of each group shown by name links to ``link`` + its key."""
     bars = [(str(r["key"]), r["instances"], BAR_COLOR) for r in rows]
     bars += [
         (label, value, REST_COLOR)
@@ -50,10 +53,14 @@ def bar_chart(
         y = gap + i * (bar_h + gap)
         label = key if len(key) <= 28 else key[:27] + "…"
         w = max(2.0, span * value / top)
-        parts.append(
+        text = (
             f'<text x="{label_w - 8}" y="{y + bar_h * 0.72:.1f}" text-anchor="end"'
             f' class="lbl">{escape(label)}</text>'
-            f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_h}" rx="3"'
+        )
+        if link is not None and color == BAR_COLOR:
+            text = f'<a href="{escape(link + quote(key))}">{text}</a>'
+        parts.append(
+            text + f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_h}" rx="3"'
             f' fill="{color}"><title>{escape(key)}: {value}</title></rect>'
             f'<text x="{label_w + w + 6:.1f}" y="{y + bar_h * 0.72:.1f}" class="val">'
             f"{value}</text>"

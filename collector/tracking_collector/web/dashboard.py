@@ -6,7 +6,8 @@ from html import escape
 from typing import Any
 
 from .. import plugins
-from . import charts
+from ..publish.transparency import DEFAULT_DAYS as TRANSPARENCY_DAYS
+from . import charts, transparency
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;
@@ -33,10 +34,15 @@ footer{padding:0 28px 24px;font-size:12px;color:#667}
 """
 
 
-def _bars(stats: dict[str, Any], name: str, title: str) -> str:
-    """A bar chart of one published map of /api/stats and its siblings."""
+def _bars(stats: dict[str, Any], name: str, title: str, link: str | None = None) -> str:
+    """A bar chart of one published map of /api/stats and its siblings (``link``:
+    see ``charts.bar_chart``)."""
     return charts.bar_chart(
-        stats[name], title, stats.get(f"{name}_other"), stats.get(f"{name}_unknown")
+        stats[name],
+        title,
+        stats.get(f"{name}_other"),
+        stats.get(f"{name}_unknown"),
+        link=link,
     )
 
 
@@ -74,7 +80,7 @@ def render(stats: dict[str, Any], trends: str = "") -> str:
         ),
         _bars(stats, "firmware", "Printer firmware (active 7 days)"),
         _bars(stats, "countries", "Countries (active 7 days)"),
-        _bars(stats, "plugins", "Third-party plugins (active 7 days)"),
+        _bars(stats, "plugins", "Third-party plugins (active 7 days)", link="plugins/"),
         trends,
     ]
     return (
@@ -141,4 +147,6 @@ def page(publisher: Any, plugin_id: str | None) -> str:
         publisher.popular_plugins(shown),
         publisher.plugin(chosen) if chosen else None,
     )
-    return render(publisher.stats(shown), cards)
+    days = min(TRANSPARENCY_DAYS, publisher.history_days)
+    report = publisher.transparency(days)
+    return render(publisher.stats(shown), cards + transparency.section(report))
