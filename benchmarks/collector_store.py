@@ -90,6 +90,13 @@ CITIES = {"US": ("New York", "Chicago", "Seattle"), "DE": ("Berlin", "Munich"),
 PLUGINS = _weighted([(f"plugin{n:03d}", 1.0 / (n + 1)) for n in range(300)])
 # A mostly always-on fleet: all 24 hours, or a working day, or an evening.
 HOUR_MASKS = (0xFFFFFF, 0xFFFFFF, 0xFFFFFF, 0x0FFF00, 0xFC0000)
+# Achievements (OctoPrint 1.10+ reports them in its pong) and the share of the
+# instances that unlocked each; the list is stored as ingest keeps it.
+ACHIEVEMENTS = (
+    ("the_wizard", 0.9), ("one_small_step_for_man", 0.8), ("adventurer", 0.45),
+    ("all_beginnings_are_hard", 0.5), ("the_manufacturer_i", 0.4), ("tgif", 0.35),
+    ("half_marathon", 0.2), ("marathon", 0.08), ("night_owl", 0.3),
+)  # fmt: skip
 # Prints of every active instance-day (started, done, failed, cancelled); the
 # finished ones' seconds vary per instance and day (see _instance_days_sql).
 PRINTS = (3, 2, 1, 0)
@@ -144,7 +151,7 @@ def _backends() -> Iterator[List[Tuple[str, object]]]:
 def _environment(rng: random.Random) -> Dict[str, Optional[str]]:
     """One instance's latest environment, keyed by the store's column names."""
     from tracking_collector import plugins
-    from tracking_collector.store.model import browser_version
+    from tracking_collector.store.model import achievement_keys, browser_version
 
     version, python = _pick(rng, ENVIRONMENTS)
     system = _pick(rng, OSES)
@@ -162,6 +169,11 @@ def _environment(rng: random.Random) -> Dict[str, Optional[str]]:
         major = browser_version(browser, rng.choice(versions))
         client_os = _pick(rng, CLIENT_OSES)
     country = _pick(rng, COUNTRIES)
+    achievements = None
+    if version.startswith(("1.10.", "1.11.", "2.")) and rng.random() < 0.7:
+        achievements = achievement_keys(
+            ",".join(a for a, share in ACHIEVEMENTS if rng.random() < share)
+        )
     return {
         "version": version,
         "python": python,
@@ -174,6 +186,7 @@ def _environment(rng: random.Random) -> Dict[str, Optional[str]]:
         "octopiuptodate_build": build,
         # As ingest stores a pong's list (plugins.normalize): sorted "id:version".
         "plugins": plugins.normalize(listed),
+        "achievements": achievements,
         "browser": browser,
         "browser_version": major,
         "client_os": client_os,
@@ -280,6 +293,21 @@ def _instance_days_sql() -> str:
     )
 
 
+def _print_hours_sql() -> str:
+    """The finished prints' seconds by the hour they finished in (schema 3), one row
+    per printing instance-day: all of the day's seconds in the last hour its instance
+    was active, so the hours add up to the day's ``print_seconds``."""
+    last = " ".join(
+        f"WHEN {n} THEN {mask.bit_length() - 1}" for n, mask in enumerate(HOUR_MASKS)
+    )
+    return (
+        "INSERT INTO print_hours (day, instance_id, hour, seconds)"
+        f" SELECT day, instance_id, CASE (instance_id - 1) % {len(HOUR_MASKS)} {last}"
+        " END, print_seconds FROM instance_days WHERE print_seconds > 0"
+        " ORDER BY day, instance_id"
+    )
+
+
 def _ingest_counts_sql() -> List[str]:
     """Reports acknowledged per day, as ingest counts them: a ping every 15 minutes
     of an active hour, a pong a day, the prints, the events."""
@@ -310,8 +338,8 @@ def _seed_days(q, days: List[int]) -> Iterator[None]:
 
 def seed(store, instances: int, days: int, now: float, seed_value: int = 7) -> float:
     """Write a fleet of ``instances`` x ``days`` directly into the tables, as the
-    store holds what ingest wrote (schema 2: every environment column, print
-    seconds, events with plugin versions, acknowledged counts); returns the seconds
+    store holds what ingest wrote (every environment column, print seconds by day and
+    by finishing hour, events with plugin versions, acknowledged counts); returns the seconds
     the collector's own refresh of the rollups then took.
 
     The daily rollups are the collector's own: its refresh computes today's, which
@@ -333,6 +361,7 @@ def seed(store, instances: int, days: int, now: float, seed_value: int = 7) -> f
     seeded = list(range(today - days + 1, today + 1))
     with store.engine.write() as q, _seed_days(q, seeded):  # a seeding tool
         q.run(_instance_days_sql())
+        q.run(_print_hours_sql())
     store.bulk_insert(
         "events",
         ("instance_id", "day", "ts", "event", "key", "version", "fields"),

@@ -1,8 +1,8 @@
 """A real ``octoprint serve`` in a temporary basedir, with a controlled environment.
 
 OctoPrint and this plugin stop tracking under ``CI``; the environment of the server
-process is therefore built here on purpose: the kill switches are removed unless a
-test sets one.
+process is therefore built here on purpose: the kill switches and the machine policy
+variable are removed unless a test sets one.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any, Dict, Optional
 import requests
 import yaml
 
-from octoprint_tracking.settings import KILL_SWITCHES
+from octoprint_tracking.settings import KILL_SWITCHES, POLICY_ENV
 
 from .process import ServerProcess, answers, free_port
 from .wait import eventually
@@ -72,7 +72,7 @@ def octoprint_cli(
 
 
 def clean_env(**extra: str) -> Dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in KILL_SWITCHES}
+    env = {k: v for k, v in os.environ.items() if k not in KILL_SWITCHES + (POLICY_ENV,)}
     env.update(extra)
     return env
 

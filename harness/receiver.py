@@ -5,7 +5,9 @@ It records every request with its arrival time, and can be switched to answer 20
 connections (its socket is closed and reopened on the same port).
 
 ``GET`` on the instance's address (``/track/<id>/``, what the server holds about an
-instance) gets ``instance_answer`` when one is set: any status, headers and body.
+instance) gets ``instance_answer`` when one is set, ``DELETE`` there (forget the
+instance) ``delete_answer``: any status, headers and body. Every ``DELETE`` is
+recorded, whatever it was answered.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class Receiver:
     hits: List[Hit] = field(default_factory=list)
     attempts: List[float] = field(default_factory=list)
     instance_answer: Optional[Tuple[int, Dict[str, str], bytes]] = None
+    delete_answer: Optional[Tuple[int, Dict[str, str], bytes]] = None
 
     def __post_init__(self):
         self._cond = threading.Condition()
@@ -126,10 +129,16 @@ class Receiver:
             except OSError:
                 pass
             return
-        if self.instance_answer and handler.command == "GET" and not event:
-            status, headers, body = self.instance_answer
+        answer = {"GET": self.instance_answer, "DELETE": self.delete_answer}.get(
+            handler.command
+        )
+        if answer and not event:
+            status, headers, body = answer
             self._answer(handler, status, headers, body)
-            self._record(Hit(now, "GET", instance, "", {}, dict(handler.headers), status))
+            hit = Hit(
+                now, handler.command, instance, "", {}, dict(handler.headers), status
+            )
+            self._record(hit)
             return
         status = {"ok": 200, "error": 500, "throttle": 429, "bad": 400}[mode]
         body = b'{"ok": true}' if status == 200 else b'{"ok": false}'
@@ -137,10 +146,12 @@ class Receiver:
         self._answer(
             handler, status, {"Content-Type": "application/json", **headers}, body
         )
-        if status == 200:
+        if status == 200 or handler.command == "DELETE":
             fields = dict(parse_qsl(query, keep_blank_values=True))
             headers = dict(handler.headers)
-            self._record(Hit(now, handler.command, instance, event, fields, headers, 200))
+            self._record(
+                Hit(now, handler.command, instance, event, fields, headers, status)
+            )
 
     def _record(self, hit: Hit) -> None:
         with self._cond:
@@ -157,6 +168,11 @@ class Receiver:
         handler.wfile.write(body)
 
     # assertions ----------------------------------------------------------------
+
+    def deletes(self) -> List[Hit]:
+        """The ``DELETE`` requests, answered or not (``answered`` says how)."""
+        with self._cond:
+            return [h for h in self.hits if h.method == "DELETE"]
 
     def events(self) -> List[str]:
         with self._cond:

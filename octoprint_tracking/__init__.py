@@ -6,15 +6,21 @@ See the README's Development section for the flow and the table of modules.
 
 from __future__ import annotations
 
+import os
+
 import octoprint.plugin
 from flask import abort, jsonify
 from flask_babel import gettext
 from octoprint.util import RepeatedTimer
 
 from . import actions, cli, host, settings, takeover
-from .core import catalog
-from .delivery.protocol import SERVER_RULE, server_allowed
+from .core import catalog, policy, server_view
+from .core.address import SERVER_RULE, server_allowed
 from .tracker import Tracker
+
+#: A choice the settings dialog sends with "off", never stored: "and ask the server to
+#: delete what it holds about this instance" (on_settings_load offers it as False).
+ASK_SERVER_TO_DELETE = "ask_server_to_delete"
 
 
 def _version() -> str:
@@ -41,12 +47,32 @@ class UsageTrackingPlugin(
         self._tracker = None
         self._timer = None
         self._took_over = False
+        self._policy = None
+
+    def _machine_policy(self) -> policy.Policy:
+        """The machine policy, read once per start: OctoPrint asks for the defaults
+        (which it sets) before ``initialize``."""
+        if self._policy is None:
+            try:
+                import octoprint.settings
+
+                basedir = octoprint.settings.settings().getBaseFolder("base")
+                self._policy = settings.load_policy(basedir, os.environ)
+            except Exception:
+                self._policy = policy.failed(
+                    None, catalog.N_("The policy file could not be read.")
+                )
+        return self._policy
 
     def initialize(self):
+        machine = self._machine_policy()
         self._took_over = takeover.take_over(self._settings, self._plugin_manager)
-        self._store = actions.PluginSettingsStore(self._settings)
-        if not self._settings.get(["unique_id"]):
-            actions.reset_id(self._store, self.get_plugin_data_folder())
+        self._store = actions.PluginSettingsStore(self._settings, machine)
+        if actions.apply_policy(self._store):
+            self._logger.info(
+                "The administrator's policy accepts what this version of usage "
+                f"tracking sends (consent version {catalog.CONSENT_VERSION})"
+            )
         self._tracker = Tracker(
             self._settings,
             self._plugin_manager,
@@ -54,10 +80,15 @@ class UsageTrackingPlugin(
             self._logger,
             self.get_plugin_data_folder(),
             f"OctoPrint/{host.octoprint_version()} UsageTracking/{_version()}",
+            machine,
         )
 
     def on_plugin_pending_uninstall(self):
-        takeover.hand_back(self._settings)
+        config = self._tracker.config
+        # The decision in force, the policy's included: an unusable policy hands
+        # back a "no", as nothing was sent under it.
+        enabled = False if config.policy_failed else config.enabled
+        takeover.hand_back(self._settings, enabled, config.unique_id)
 
     ##~~ SettingsPlugin API
 
@@ -65,7 +96,9 @@ class UsageTrackingPlugin(
         return settings.VERSION
 
     def get_settings_defaults(self):
-        return settings.defaults()
+        # The policy's values are this machine's defaults: the owner's own choices,
+        # stored in config.yaml, win over those it does not lock.
+        return settings.defaults(self._machine_policy())
 
     def on_settings_migrate(self, target, current):
         settings.migrate(self._settings, current)
@@ -76,27 +109,62 @@ class UsageTrackingPlugin(
         # string meant the same: the SETTINGS permission).
         from octoprint.access.permissions import Permissions
 
-        admin = ("enabled", "unique_id", "consent_version", "consent_declined")
+        admin = ("enabled", "unique_id", "consent_version", "consent_declined",
+                 "decline_new", ASK_SERVER_TO_DELETE)  # fmt: skip
         return {
             Permissions.SETTINGS: [[k] for k in admin] + [["events"], ["server"]],
             "never": [["ping"], ["pong"], ["delivery"]],
         }
 
+    def on_settings_load(self):
+        data = octoprint.plugin.SettingsPlugin.on_settings_load(self)
+        if self._is_settings_admin():
+            # What is in force: the policy's locked values, not the owner's stored
+            # ones under them.
+            data = self._machine_policy().overlay(data)
+            data[ASK_SERVER_TO_DELETE] = False
+        return data
+
     def on_settings_save(self, data):
-        if isinstance(data, dict) and "server" in data:
-            if not server_allowed(data["server"]):
-                # Refused, and said so in the UI. The URL itself is not logged.
-                data.pop("server")
-                self._logger.warning(f"Refused a new tracking server. {SERVER_RULE}")
-                self._plugin_manager.send_plugin_message(
-                    self._identifier, {"type": "server_refused"}
-                )
-        before = self._tracker.config.enabled
+        if not isinstance(data, dict):
+            return octoprint.plugin.SettingsPlugin.on_settings_save(self, data)
+        forget = data.pop(ASK_SERVER_TO_DELETE, None) is True
+        refused = actions.without_locked(self._store, data)
+        if refused:
+            # Refused, and said so in the UI (worded there, in the owner's language).
+            self._logger.warning(
+                "Refused a change to settings set by the administrator of this "
+                f"machine: {', '.join(refused)}"
+            )
+            self._plugin_manager.send_plugin_message(
+                self._identifier, {"type": "locked_refused", "settings": refused}
+            )
+        if "server" in data and not server_allowed(data["server"]):
+            # Refused, and said so in the UI. The URL itself is not logged.
+            data.pop("server")
+            self._logger.warning(f"Refused a new tracking server. {SERVER_RULE}")
+            self._plugin_manager.send_plugin_message(
+                self._identifier, {"type": "server_refused"}
+            )
+        before, target = self._tracker.config.enabled, self._tracker.target
         result = octoprint.plugin.SettingsPlugin.on_settings_save(self, data)
-        if self._settings.get(["enabled"]) is True and before is not True:
+        enabled = self._store.get("enabled")
+        if enabled is True and before is not True:
             actions.decide(self._store, True)  # wizard or settings said yes
-        self._tracker.refresh_and_apply()
+        if enabled is False and forget:
+            self._switch_off(target, forget=True)
+        else:
+            self._tracker.refresh_and_apply()
         return result
+
+    def _switch_off(self, target, forget: bool) -> bool:
+        asked = actions.switch_off(
+            self._store, self.get_plugin_data_folder(), target, forget,
+            then=self._tracker.refresh_and_apply,
+        )  # fmt: skip
+        if asked:
+            self._tracker.take_deletions()
+        return asked
 
     ##~~ EnvironmentDetectionPlugin
 
@@ -107,6 +175,12 @@ class UsageTrackingPlugin(
 
     def on_after_startup(self):
         config = self._tracker.config
+        machine = self._machine_policy()
+        if machine.failed:
+            # Named without a traceback, and without the file's path or values.
+            self._logger.error(settings.describe_policy(machine))
+        elif machine.source is not None:
+            self._logger.info(settings.describe_policy(machine))
         if config.kill:
             self._logger.info(f"Usage tracking is switched off by {config.kill}")
         elif config.enabled is None:
@@ -151,6 +225,12 @@ class UsageTrackingPlugin(
     def status(self):
         return {**self._tracker.status(), "took_over_bundled": self._took_over}
 
+    def _reported(self) -> bool:
+        """Whether this instance has ever delivered a report (the journal says)."""
+        return any(
+            e.get("outcome") == "delivered" for e in self._tracker.delivery.journal()
+        )
+
     def on_api_get(self, request):
         if not self._is_admin():
             return abort(403)
@@ -178,30 +258,49 @@ class UsageTrackingPlugin(
             return jsonify(queued=self._tracker.config.active)
         if not self._is_admin():
             return abort(403)
+        for key in ("enabled", "decline_new", "forget"):
+            if key in data and not isinstance(data[key], bool):
+                return abort(400, description=f"{key} must be true or false")
+        try:
+            self._command(command, data)
+        except actions.Locked as exc:
+            return jsonify(error=str(exc), locked=exc.keys), 409
+        return jsonify(self.status())
+
+    def _command(self, command, data):
+        folder = self.get_plugin_data_folder()
+        if "decline_new" in data:
+            actions.set_decline_new(self._store, data["decline_new"])
         if command == "reset_id":
             target = self._tracker.target
             # New id first, then purge: an event in between is built with the new key
             # and never goes out under the old id.
-            old = actions.reset_id(self._store, self.get_plugin_data_folder())
+            old = actions.reset_id(self._store, folder)
             self._tracker.refresh_and_apply()
-            forget = actions.forget_address(old, target)
-            if forget:
-                self._tracker.delivery.forget(forget)
+            actions.request_deletion(folder, actions.forget_address(old, target))
+            self._tracker.take_deletions()
+        elif command == "decide" and data["enabled"]:
+            actions.decide(self._store, True)
+            self._tracker.refresh_and_apply()
         elif command == "decide":
-            if not isinstance(data.get("enabled"), bool):
-                return abort(400, description="enabled must be true or false")
-            actions.decide(self._store, data["enabled"])
-            self._tracker.refresh_and_apply()
+            self._switch_off(self._tracker.target, forget=data.get("forget") is True)
         elif command == "decline_update":
             actions.decline_update(self._store)
             self._tracker.refresh_and_apply()
-        return jsonify(self.status())
 
     def _is_admin(self):
+        return self._can("PLUGIN_USAGE_TRACKING_ADMIN")
+
+    def _is_settings_admin(self):
+        return self._can("SETTINGS")
+
+    @staticmethod
+    def _can(permission: str) -> bool:
+        """Whether the current user has an OctoPrint permission (by its name)."""
         try:
             from octoprint.access.permissions import Permissions
 
-            return Permissions.PLUGIN_USAGE_TRACKING_ADMIN.can()
+            return getattr(Permissions, permission).can()
         except Exception:
             return False
 
@@ -246,17 +345,31 @@ class UsageTrackingPlugin(
     def get_wizard_details(self):
         config = self._tracker.config
         return {"required": config.wizard_required, "accepted": config.accepted,
-                "enabled": config.enabled}  # fmt: skip
+                "enabled": config.enabled, "decline_new": config.decline_new,
+                # The choice "and ask the server to delete" is offered only where
+                # there is something to delete.
+                "reported": self._reported() and self._tracker.target is not None}  # fmt: skip
 
     ##~~ TemplatePlugin
 
     def get_template_vars(self):
+        machine = self._machine_policy()
         return {
             "sections": catalog.by_category(),
             # Fields delivery may add to any report (``age``): listed on their own.
             "common_fields": catalog.COMMON_FIELDS,
             "consent_version": catalog.CONSENT_VERSION,
             "server_rule": SERVER_RULE,
+            # The policy is read at start: the pages are rendered with it.
+            "policy": machine.as_dict(),
+            # (An unexpected error reading it has no source: named as the usual file.)
+            "policy_source": policy.SOURCES[machine.source or "basedir"],
+            "locked_names": {k: actions.SETTING_NAMES[k] for k in machine.locked},
+            "locked_message": actions.LOCKED,
+            "category_titles": [(c.key, c.title) for c in catalog.CATEGORIES],
+            "server_labels": server_view.ENVIRONMENT,
+            "server_facts": server_view.FACTS,
+            "server_fallbacks": server_view.fallbacks(),
         }
 
     def is_template_autoescaped(self):

@@ -1,34 +1,69 @@
-"""The owner's decisions, each written once: decide, decline an update, reset the id.
+"""The owner's decisions, each written once: decide, switch off (and ask the server to
+forget), decline an update, decline everything new, reset the id; and what the
+administrator's policy decides in their place.
 
 The API, the settings dialog and the CLI all call these. A store is where the values
-go: the plugin's settings in the server, ``config.yaml`` in the CLI.
+go: the plugin's settings in the server, ``config.yaml`` in the CLI. A setting the
+machine's policy locks is refused here, once, for all of them.
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import Any, Dict, Optional, Protocol
+from typing import Any, Callable, Dict, List, Optional, Protocol
 
 from . import secret
 from .core import catalog
-from .delivery import Target
-from .delivery.protocol import instance_url
+from .core.address import instance_id, instance_url
+from .core.catalog import N_
+from .core.policy import Policy
+from .delivery import Target, files
+
+#: The one message of a refused change; ``%(setting)s`` is one of ``SETTING_NAMES``.
+LOCKED = N_(
+    "%(setting)s is set by the administrator of this machine and cannot be changed here."
+)
+SETTING_NAMES = {
+    "enabled": N_("Anonymous usage tracking"),
+    "events": N_("What is sent"),
+    "server": N_("The tracking server"),
+}
 
 
 class Store(Protocol):
-    def get(self, key: str) -> Any: ...
+    policy: Policy
+
+    def get(self, key: str) -> Any:
+        """The value in force: the policy's where it locks the setting."""
 
     def write(self, values: Dict[str, Any]) -> None:
         """Set and save these values together."""
 
 
+class Locked(Exception):
+    """A change to settings the machine's policy locks."""
+
+    def __init__(self, keys: List[str]):
+        self.keys = keys
+        super().__init__(locked_message(keys))
+
+
+def locked_message(keys: List[str], translate: Callable[[str], str] = str) -> str:
+    return " ".join(
+        translate(LOCKED) % {"setting": translate(SETTING_NAMES[k])} for k in keys
+    )
+
+
 class PluginSettingsStore:
     """The store in the server: our ``PluginSettings``, saved at once."""
 
-    def __init__(self, plugin_settings: Any):
+    def __init__(self, plugin_settings: Any, policy: Policy):
         self._settings = plugin_settings
+        self.policy = policy
 
     def get(self, key: str) -> Any:
+        if key in self.policy.locked:
+            return self.policy.overlay({})[key]
         return self._settings.get([key])
 
     def write(self, values: Dict[str, Any]) -> None:
@@ -37,17 +72,89 @@ class PluginSettingsStore:
         self._settings.save()
 
 
+def _write(store: Store, values: Dict[str, Any]) -> None:
+    """Every decision is written here: a change to a locked setting is refused."""
+    refused = locked_changes(store, values)
+    if refused:
+        raise Locked(refused)
+    store.write(values)
+
+
+def locked_changes(store: Store, values: Dict[str, Any]) -> List[str]:
+    """The locked settings that writing ``values`` would change."""
+    effective = {key: store.get(key) for key in store.policy.locked}
+    return store.policy.locked_changes(effective, values)
+
+
+def without_locked(store: Store, values: Dict[str, Any]) -> List[str]:
+    """For the settings dialog, which saves many settings at once: drop the locked
+    ones from ``values`` (the owner's own value under a lock stays as it is) and
+    return those whose change is refused."""
+    refused = locked_changes(store, values)
+    for key in store.policy.locked:
+        values.pop(key, None)
+    return refused
+
+
 def decide(store: Store, enabled: bool) -> None:
     """Yes or no. Saying yes accepts what this version sends (its consent version)."""
     values: Dict[str, Any] = {"enabled": enabled}
     if enabled:
         values["consent_version"] = catalog.CONSENT_VERSION
-    store.write(values)
+    _write(store, values)
+
+
+def switch_off(
+    store: Store,
+    data_folder: str,
+    target: Optional[Target],
+    forget: bool,
+    then: Callable[[], None] = lambda: None,
+) -> bool:
+    """No, and, if the owner chose it, ask the server to delete what it holds about
+    this instance. Returns whether that request is now on its way.
+
+    The "no" is written and acted on (``then``: the server empties its queue) before
+    the request is, so that once the ``DELETE`` can go nothing queued before it can
+    follow. ``target``: where reports went until now."""
+    decide(store, False)
+    then()
+    address = deletion_address(target) if forget else None
+    if address is not None:
+        request_deletion(data_folder, address)
+    return address is not None
 
 
 def decline_update(store: Store) -> None:
     """Keep sending what was agreed before, without the new data, and stop asking."""
-    store.write({"consent_declined": catalog.CONSENT_VERSION})
+    _write(store, {"consent_declined": catalog.CONSENT_VERSION})
+
+
+def set_decline_new(store: Store, on: bool) -> None:
+    """Nothing new without asking, and don't ask me: what was accepted is still
+    sent; every later consent version is declined as it comes, and never asked for."""
+    _write(store, {"decline_new": on})
+
+
+def apply_policy(store: Store) -> bool:
+    """The administrator's yes accepts what the installed version sends. Returns
+    whether the accepted consent version was raised.
+
+    While the policy's ``enabled: true`` is in force (locked, or not overruled by the
+    owner), the administrator, who installs the plugin's versions on the machine,
+    has decided: the owner is not asked, and a new version's fields are accepted
+    with it. Unless ``decline_new`` is on: then what was accepted first stays
+    accepted, and every later version is declined as for any owner."""
+    if store.policy.enabled is not True or store.get("enabled") is not True:
+        return False
+    accepted = store.get("consent_version")
+    accepted = accepted if isinstance(accepted, int) else 0
+    if accepted >= catalog.CONSENT_VERSION:
+        return False
+    if accepted > 0 and store.get("decline_new") is True:
+        return False
+    store.write({"consent_version": catalog.CONSENT_VERSION})
+    return True
 
 
 def reset_id(store: Store, data_folder: str) -> Optional[str]:
@@ -60,12 +167,41 @@ def reset_id(store: Store, data_folder: str) -> Optional[str]:
     # config watch may see the write at once), so the new key must already be there.
     secret.replace(data_folder)
     store.write({"unique_id": str(uuid.uuid4())})
-    return old if isinstance(old, str) and old else None
+    return instance_id(old)
+
+
+def ensure_id(store: Store, data_folder: str) -> Optional[str]:
+    """Make a new random id where there is none or it is malformed (a number a hand
+    edit left, any non-UUID): such an id would silence the plugin. Returns None when
+    the id is fine, else what was wrong (``missing`` or ``malformed``), for the log;
+    never the value."""
+    value = store.get("unique_id")
+    if instance_id(value) is not None:
+        return None
+    reset_id(store, data_folder)
+    return "missing" if value is None or value == "" else "malformed"
 
 
 def forget_address(old_id: Optional[str], target: Optional[Target]) -> Optional[str]:
-    """Where to ask the server to forget the old id: only where reports went (an
-    allowed server, while tracking was on)."""
+    """Where to ask the server to forget the old id after Reset ID: only where
+    reports went (an allowed server, while tracking was on)."""
     if old_id is None or target is None or not target.config.active:
         return None
     return instance_url(target.url, old_id)
+
+
+def deletion_address(target: Optional[Target]) -> Optional[str]:
+    """Where to ask the server to forget this instance when it is switched off: its
+    address on an allowed server, once the owner (or the policy) decided."""
+    config = target.config if target is not None else None
+    if config is None or config.unique_id is None or config.enabled is None:
+        return None
+    return instance_url(target.url, config.unique_id)
+
+
+def request_deletion(data_folder: str, address: Optional[str]) -> None:
+    """Ask the server to forget the instance at ``address``: one ``DELETE``, kept in
+    the plugin's data folder and sent by the server's delivery worker, retried with
+    backoff across restarts until the server answers. The CLI asks the same way."""
+    if address is not None:
+        files.write_deletion_request(data_folder, address)

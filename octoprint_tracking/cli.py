@@ -1,30 +1,47 @@
-"""``octoprint plugins usage_tracking:<command>``: status, enable, disable, preview,
-reset-id, sent and server-data, working on the same basedir as the server.
+"""``octoprint plugins usage_tracking:<command>``: status, enable, disable, decline-new,
+preview, reset-id, sent and server-data, working on the same basedir as the server.
 
 A running server notices changes to ``config.yaml`` within seconds (its timer watches
-the file), so a ``disable`` stops it sending without a restart.
+the file), so a ``disable`` stops it sending without a restart. What the commands say
+is in the language of the terminal (``LANGUAGE``, ``LC_ALL``, ``LC_MESSAGES``,
+``LANG``), from the plugin's own translations.
 """
 
 from __future__ import annotations
 
+import functools
+import gettext
 import json
+import logging
 import os
 import sys
 import time
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import click
 import yaml
 
 from . import actions, host, settings
-from .core import catalog, consent, preview
+from .core import catalog, consent, policy, preview, server_view
+from .core.address import server_allowed
 from .core.builders import ping
+from .core.policy import Policy
 from .delivery import Target, files
-from .delivery.client import Client, fetch_server_data
-from .delivery.protocol import ServerData, server_allowed
+from .delivery.client import fetch_server_data
+from .delivery.protocol import ServerData
 
 KEY = "usage_tracking"
 USER_AGENT = "OctoPrint-UsageTracking CLI"
+TRANSLATIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "translations")
+
+
+@functools.cache
+def _catalog() -> gettext.NullTranslations:
+    return gettext.translation("messages", localedir=TRANSLATIONS, fallback=True)
+
+
+def _(message: str) -> str:
+    return _catalog().gettext(message)
 
 
 def data_folder(octoprint_settings: Any) -> str:
@@ -64,17 +81,27 @@ def emit(data: Any, output: Optional[str]) -> None:
         with open(output, "w", encoding="utf-8") as f:
             f.write(text + "\n")
     except OSError as exc:
-        raise click.ClickException(f"Could not write {output}: {exc}") from exc
+        raise click.ClickException(_("Could not write %(file)s: %(error)s") % {
+            "file": output, "error": exc}) from exc  # fmt: skip
+
+
+def when(timestamp: Any) -> str:
+    try:
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(timestamp)))
+    except (TypeError, ValueError, OverflowError):
+        return "-"
 
 
 class ConfigStore:
     """Where ``actions`` write from the CLI: config.yaml, read back to be sure."""
 
-    def __init__(self, octoprint_settings: Any):
+    def __init__(self, octoprint_settings: Any, machine: Policy):
         self._settings = octoprint_settings
+        self.policy = machine
 
     def data(self) -> Dict[str, Any]:
-        return settings.merged(self._settings.get(["plugins", KEY]))
+        """The settings in force (this machine's policy applied)."""
+        return settings.merged(self._settings.get(["plugins", KEY]), self.policy)
 
     def get(self, key: str) -> Any:
         return self.data().get(key)
@@ -92,38 +119,50 @@ class ConfigStore:
         )
         stored = (read_yaml(path).get("plugins") or {}).get(KEY) or {}
         if any(stored.get(key) != value for key, value in values.items()):
-            raise click.ClickException("The setting could not be saved to config.yaml.")
+            raise click.ClickException(
+                _("The setting could not be saved to config.yaml.")
+            )
 
 
 def commands(cli_group, pass_octoprint_ctx, *args, **kwargs):
+    def machine() -> Policy:
+        return settings.load_policy(cli_group.settings.getBaseFolder("base"), os.environ)
+
     def store() -> ConfigStore:
-        return ConfigStore(cli_group.settings)
+        return ConfigStore(cli_group.settings, machine())
 
     def folder() -> str:
         return data_folder(cli_group.settings)
 
-    def config() -> consent.Config:
-        return settings.snapshot(store().data(), os.environ)
+    def config(s: Optional[ConfigStore] = None) -> consent.Config:
+        s = s or store()
+        return settings.snapshot(s.data(), os.environ, s.policy)
 
-    def target(c: consent.Config) -> Optional[Target]:
-        """Where reports go under ``c``: only an allowed server."""
-        server = store().get("server")
-        return Target(server, c) if server_allowed(server) else None
+    def target(s: ConfigStore) -> Optional[Target]:
+        """Where reports go now: only an allowed server."""
+        server = s.get("server")
+        return Target(server, config(s)) if server_allowed(server) else None
 
     def remove_spool() -> None:
         try:
             files.remove_spool(folder())
         except OSError as exc:
             raise click.ClickException(
-                f"Could not delete the unsent reports: {exc}"
+                _("Could not delete the unsent reports: %(error)s") % {"error": exc}
             ) from exc
 
     def takes_effect() -> None:
         pid = running_server(folder())
         if pid:
-            click.echo(f"The running server (pid {pid}) picks this up within seconds.")
+            click.echo(
+                _("The running server (pid %(pid)s) picks this up within seconds.")
+                % {"pid": pid}
+            )
         else:
-            click.echo("No running server found: this takes effect at its next start.")
+            click.echo(_("No running server found: this takes effect at its next start."))
+
+    def refused(exc: actions.Locked) -> click.ClickException:
+        return click.ClickException(actions.locked_message(exc.keys, _))
 
     output_option = click.option(
         "--output", "output", type=click.Path(dir_okay=False), default=None,
@@ -134,68 +173,113 @@ def commands(cli_group, pass_octoprint_ctx, *args, **kwargs):
     @click.option("--show-id", is_flag=True, help="Also print the instance id.")
     @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
     def status(show_id, as_json):
-        """Decision, kill switch, consent, queue, spool and last delivery."""
-        c, server = config(), store().get("server")
+        """Decision, policy, kill switch, consent, queue, spool, last delivery and
+        the deletion request."""
+        s = store()
+        c, data, m = config(s), s.data(), s.policy
+        server = data.get("server")
         live = files.read_status(folder())
         journal = files.read_journal(folder())
         out = {
             "decision": {True: "enabled", False: "disabled"}.get(c.enabled, "undecided"),
             "kill_switch": c.kill,
+            "policy": m.as_dict(),
             "consent": {"accepted": c.accepted, "current": catalog.CONSENT_VERSION},
+            "decline_new": c.decline_new,
+            "switched_off": sorted(k for k in catalog.CATEGORY_KEYS if not c.events[k]),
             "server": server,
             "server_allowed": server_allowed(server),
+            "instance_id_valid": c.unique_id is not None,
             "running_server": running_server(folder()),
             "queued": live.get("queued"),
             "dropped": live.get("dropped"),
             "spooled": files.spooled_count(folder()),
             "last_delivery": journal[-1] if journal else None,
+            "deletion": files.read_deletion_state(folder()),
         }
         if show_id:
-            out["instance_id"] = c.unique_id
+            out["instance_id"] = data.get("unique_id")
         if as_json:
             emit(out, None)
             return
-        queued = out["queued"] if out["queued"] is not None else "-"
-        refused = "" if out["server_allowed"] else "  (refused: not https or loopback)"
-        lines = [
-            f"Tracking:        {out['decision']}",
-            f"Kill switch:     {c.kill or 'none'}",
-            f"Consent version: {c.accepted} accepted, {catalog.CONSENT_VERSION} current",
-            f"Server:          {server}{refused}",
-        ]
-        if show_id:
-            lines.append(f"Instance id:     {c.unique_id}")
-        lines += [
-            f"Running server:  {out['running_server'] or 'not running'}",
-            f"Queued:          {queued}",
-            f"Spooled:         {out['spooled']}",
-        ]
-        last = out["last_delivery"]
-        if last:
-            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(last["time"]))
-            lines.append(f"Last delivery:   {when} {last['report']} {last['outcome']}")
-        else:
-            lines.append("Last delivery:   none")
-        click.echo("\n".join(lines))
+        click.echo("\n".join(_status_lines(out, c, m, show_id)))
 
     @click.command("enable")
     def enable():
         """Share anonymous usage data (accepts the current consent version)."""
-        actions.decide(store(), True)
-        click.echo("Anonymous usage tracking is enabled.")
-        kill = settings.kill_switch(os.environ)
-        if kill:
+        s = store()
+        try:
+            actions.decide(s, True)
+        except actions.Locked as exc:
+            raise refused(exc) from None
+        click.echo(_("Anonymous usage tracking is enabled."))
+        c = config(s)
+        if c.kill:
             click.echo(
-                f"Note: {kill} is set in this environment; nothing is sent while it is."
+                _(
+                    "Note: %(variable)s is set in this environment; nothing is sent while it is."
+                )
+                % {"variable": c.kill}
             )
+        if s.policy.failed:
+            click.echo(_policy_line(s.policy))
         takes_effect()
 
     @click.command("disable")
-    def disable():
+    @click.option(
+        "--forget", is_flag=True,
+        help="Also ask the tracking server to delete what it holds about this "
+        "instance (one DELETE request, retried until the server answers).",
+    )  # fmt: skip
+    def disable(forget):
         """Stop sharing; the spool of unsent reports is deleted at once."""
-        actions.decide(store(), False)
+        s = store()
+        try:
+            asked = actions.switch_off(s, folder(), target(s), forget)
+        except actions.Locked as exc:
+            raise refused(exc) from None
         remove_spool()
-        click.echo("Anonymous usage tracking is disabled. Unsent reports were deleted.")
+        click.echo(
+            _("Anonymous usage tracking is disabled. Unsent reports were deleted.")
+        )
+        if asked:
+            click.echo(
+                _(
+                    "The tracking server will be asked to delete what it holds about "
+                    "this instance: one request, sent by OctoPrint and retried until "
+                    'the server answers. "status" shows the answer.'
+                )
+            )
+        elif forget:
+            click.echo(
+                _(
+                    "Nothing is asked of the tracking server: it is not allowed, or "
+                    "this instance never decided to send anything."
+                )
+            )
+        takes_effect()
+
+    @click.command("decline-new")
+    @click.argument("state", type=click.Choice(["on", "off"]))
+    def decline_new(state):
+        """Nothing new without asking, and don't ask me: "on" keeps sending what was
+        accepted and declines every later consent version automatically."""
+        actions.set_decline_new(store(), state == "on")
+        if state == "on":
+            click.echo(
+                _(
+                    "New data is declined from now on: what you accepted is still "
+                    "sent, every later consent version is declined automatically, "
+                    "and you are not asked again."
+                )
+            )
+        else:
+            click.echo(
+                _(
+                    "New data is no longer declined automatically: a later consent "
+                    "version asks you first."
+                )
+            )
         takes_effect()
 
     @click.command("preview")
@@ -210,29 +294,36 @@ def commands(cli_group, pass_octoprint_ctx, *args, **kwargs):
             emit(items, output)
             return
         for item in items:
-            mark = "" if item["sent"] else "  [switched off]"
-            sample = " (sample values)" if item["sample"] else ""
+            mark = "" if item["sent"] else "  [" + _("switched off") + "]"
+            sample = " (" + _("sample values") + ")" if item["sample"] else ""
             click.echo(f"{item['report']} ({item['method']}){sample}{mark}")
             for name, value in item["fields"].items():
-                click.echo(f"    {name} = {value}    # {item['meanings'][name]}")
+                click.echo(f"    {name} = {value}    # {_(item['meanings'][name])}")
+            for name, value in item["declined"].items():
+                click.echo(
+                    f"    {name} = {value}    # {_(item['meanings'][name])}"
+                    f"  [{_('declined: never sent')}]"
+                )
 
     @click.command("reset-id")
     def reset_id():
         """Make a new instance id; nothing more is sent under the old one."""
-        before = config()
-        where = target(before)
-        old = actions.reset_id(store(), folder())
+        s = store()
+        where = target(s)
+        old = actions.reset_id(s, folder())
         remove_spool()
         click.echo(
-            "A new instance id was made. Unsent reports of the old one were deleted."
+            _("A new instance id was made. Unsent reports of the old one were deleted.")
         )
         forget = actions.forget_address(old, where)
+        actions.request_deletion(folder(), forget)
         if forget:
-            client = Client(USER_AGENT, 3.0, _quiet_logger())
-            if client.forget(forget):
-                click.echo("The tracking server was asked to forget the old id.")
-            else:
-                click.echo("The tracking server could not be asked to forget the old id.")
+            click.echo(
+                _(
+                    "The tracking server will be asked to forget the old id: one "
+                    "request, sent by OctoPrint and retried until the server answers."
+                )
+            )
         takes_effect()
 
     @click.command("sent")
@@ -249,13 +340,15 @@ def commands(cli_group, pass_octoprint_ctx, *args, **kwargs):
             emit(entries, output)
             return
         if not entries:
-            click.echo("Nothing sent yet.")
+            click.echo(_("Nothing sent yet."))
             return
         for e in entries:
-            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.get("time", 0)))
             status = f" ({e['status']})" if e.get("status") else ""
             fields = ", ".join(f"{k}={v}" for k, v in (e.get("fields") or {}).items())
-            click.echo(f"{when}  {e.get('report')}  {e.get('outcome')}{status}  {fields}")
+            click.echo(
+                f"{when(e.get('time', 0))}  {e.get('report')}  {e.get('outcome')}"
+                f"{status}  {fields}"
+            )
 
     @click.command("server-data")
     @click.option("--json", "as_json", is_flag=True, help="The answer as JSON.")
@@ -263,7 +356,7 @@ def commands(cli_group, pass_octoprint_ctx, *args, **kwargs):
     def server_data(as_json, output):
         """Ask the tracking server what it holds about this instance (nothing is
         asked while tracking is off)."""
-        answer = fetch_server_data(target(config()), USER_AGENT, logger=_quiet_logger())
+        answer = fetch_server_data(target(store()), USER_AGENT, logger=_quiet_logger())
         if as_json:
             emit(answer.as_dict(), output)
             return
@@ -273,54 +366,149 @@ def commands(cli_group, pass_octoprint_ctx, *args, **kwargs):
         if answer.data is not None:
             click.echo(_server_data_text(answer.data))
 
-    return [status, enable, disable, show_preview, reset_id, sent, server_data]
+    return [status, enable, disable, decline_new, show_preview, reset_id, sent,
+            server_data]  # fmt: skip
+
+
+def _policy_line(machine: Policy) -> str:
+    where = _(policy.SOURCES[machine.source]) if machine.source else ""
+    if machine.problem is not None:
+        return _(
+            "The policy of this machine (%(where)s) cannot be used: %(problem)s "
+            "Nothing is sent until it is fixed."
+        ) % {"where": where, "problem": _(machine.problem.text) % machine.problem.args}
+    if machine.source is None:
+        return _("none")
+    locked = ", ".join(sorted(machine.locked)) or _("nothing")
+    return _("%(where)s, locks: %(locked)s") % {"where": where, "locked": locked}
+
+
+def _status_lines(out: Dict[str, Any], c: consent.Config, m: Policy, show_id: bool):
+    admin = " (" + _("set by the administrator of this machine") + ")"
+
+    def line(label: str, value: Any, locked: str = "") -> str:
+        return f"{(label + ':').ljust(16)} {value}{admin if locked in m.locked else ''}"
+
+    decision = {"enabled": _("enabled"), "disabled": _("disabled")}.get(
+        out["decision"], _("undecided")
+    )
+    consent_text = _("%(accepted)s accepted, %(current)s current") % out["consent"]
+    if c.declines(catalog.CONSENT_VERSION):
+        consent_text += ", " + _("the newer one declined")
+    refused = (
+        "" if out["server_allowed"] else "  (" + _("refused: not https or loopback") + ")"
+    )
+    lines = [
+        line(_("Tracking"), decision, "enabled"),
+        line(_("Policy"), _policy_line(m)),
+        line(_("Kill switch"), c.kill or _("none")),
+        line(_("Consent version"), consent_text),
+        line(_("Decline new"), _("on") if c.decline_new else _("off")),
+        line(_("Switched off"), ", ".join(out["switched_off"]) or _("none"), "events"),
+        line(_("Server"), f"{out['server']}{refused}", "server"),
+    ]
+    if not out["instance_id_valid"]:
+        lines.append(
+            line(
+                _("Instance id"), _("malformed: OctoPrint makes a new one when it starts")
+            )
+        )
+    elif show_id:
+        lines.append(line(_("Instance id"), out["instance_id"]))
+    queued = out["queued"] if out["queued"] is not None else "-"
+    last = out["last_delivery"]
+    lines += [
+        line(_("Running server"), out["running_server"] or _("not running")),
+        line(_("Queued"), queued),
+        line(_("Spooled"), out["spooled"]),
+        line(
+            _("Last delivery"),
+            f"{when(last['time'])} {last['report']} {last['outcome']}"
+            if last
+            else _("none"),
+        ),
+        line(_("Deletion"), _deletion_text(out["deletion"])),
+    ]
+    return lines
+
+
+def _deletion_text(state: Optional[Dict[str, Any]]) -> str:
+    """The state of the latest deletion request, as the settings pane says it."""
+    if state is None:
+        return _("none requested")
+    if state["state"] == "requested":
+        return _("requested %(time)s; OctoPrint retries until the server answers") % {
+            "time": when(state.get("requested"))
+        }
+    text = {
+        "confirmed": _("confirmed by the server %(time)s"),
+        "unsupported": _(
+            "the server does not offer deletion (HTTP %(status)s, %(time)s)"
+        ),
+        "rejected": _("refused by the server (HTTP %(status)s, %(time)s)"),
+    }.get(state["state"], _("answered %(time)s"))
+    return text % {"time": when(state.get("time")), "status": state.get("status")}
 
 
 def _server_data_message(answer: ServerData) -> str:
     if answer.state == "limited":
-        later = f"in {answer.retry_after:.0f} seconds" if answer.retry_after else "later"
-        return f"The server was asked too often. Try again {later}."
+        if answer.retry_after:
+            return _("The server was asked too often. Try again in %(seconds)s seconds.") % {
+                "seconds": f"{answer.retry_after:.0f}"}  # fmt: skip
+        return _("The server was asked too often. Try again later.")
     if answer.state == "unreachable" and answer.status:
-        return f"The server could not answer (HTTP {answer.status}). Try again later."
+        return _("The server could not answer (HTTP %(status)s). Try again later.") % {
+            "status": answer.status}  # fmt: skip
     if answer.state == "off" and answer.reason == "server_not_allowed":
-        return "Nothing is asked of the configured tracking server: it is not allowed."
+        return _("Nothing is asked of the configured tracking server: it is not allowed.")
     return {
-        "ok": "What the tracking server holds about this instance:",
-        "unknown": "The server holds nothing about this instance.",
-        "unsupported": "This server does not offer a view of stored data.",
-        "unreachable": "The server could not be reached. Try again later.",
-        "off": "Tracking is off: nothing is asked of the server.",
+        "ok": _("What the tracking server holds about this instance:"),
+        "unknown": _("The server holds nothing about this instance."),
+        "unsupported": _("This server does not offer a view of stored data."),
+        "unreachable": _("The server could not be reached. Try again later."),
+        "off": _("Tracking is off: nothing is asked of the server."),
     }[answer.state]
 
 
 def _server_data_text(data: Dict[str, Any]) -> str:
-    """The server's document for a terminal. Any JSON object may come back: every
-    part is read with a default."""
+    """The server's document for a terminal, labelled as the settings pane labels it
+    (``core.server_view``). Any JSON object may come back: every part is read with a
+    default."""
 
     def obj(value: Any) -> Dict[str, Any]:
         return value if isinstance(value, dict) else {}
 
-    def items(value: Any) -> list:
+    def items(value: Any) -> List[Dict[str, Any]]:
         return [obj(v) for v in value] if isinstance(value, list) else []
 
+    def label(key: str) -> str:
+        known = server_view.label(key)
+        return _(known) if known else key
+
     env = obj(data.get("environment"))
-    lines = [f"  {key.replace('_', ' ').capitalize() + ':':<12} {data.get(key) or '-'}"
-             for key in ("first_seen", "last_seen", "last_print")]  # fmt: skip
-    lines.append("  Environment:")
-    lines += [f"    {k}: {v}" for k, v in env.items() if k != "plugins" and v is not None]
+    lines = [f"  {label(key) + ':':<22} {data.get(key) or '-'}"
+             for key, _label in server_view.FACTS]  # fmt: skip
+    lines.append("  " + _("Environment") + ":")
+    lines += [
+        f"    {label(k)}: {v}" for k, v in env.items() if k != "plugins" and v is not None
+    ]
     plugins = ", ".join(f"{p.get('id')} {p.get('version') or ''}".strip()
                         for p in items(env.get("plugins")))  # fmt: skip
-    lines.append(f"  Plugins:     {plugins or '-'}")
-    lines.append("  Days:")
+    lines.append(f"  {_('Plugins') + ':':<22} {plugins or '-'}")
+    lines.append("  " + _("Days") + ":")
     for day in items(data.get("days")):
         prints = obj(day.get("prints"))
         hours = day.get("active_hours")
         lines.append(
             f"    {day.get('day')}  {day.get('version') or '-'}  "
-            f"{len(hours) if isinstance(hours, list) else 0} h active  prints "
+            + _("%(count)s h active")
+            % {"count": len(hours) if isinstance(hours, list) else 0}
+            + "  "
+            + _("prints")
+            + " "
             + ", ".join(f"{k} {v}" for k, v in prints.items())
         )
-    lines.append("  Recent events:")
+    lines.append("  " + _("Recent events") + ":")
     for event in items(data.get("events")):
         text = ", ".join(f"{k}={v}" for k, v in obj(event.get("fields")).items())
         lines.append(f"    {event.get('ts')}  {event.get('event')}  {text}")
@@ -328,8 +516,6 @@ def _server_data_text(data: Dict[str, Any]) -> str:
 
 
 def _quiet_logger():
-    import logging
-
     return logging.getLogger("octoprint.plugins.usage_tracking.cli")
 
 

@@ -1,15 +1,19 @@
-"""The plugin's settings: defaults (written once), migration, the immutable snapshot,
-kill switches and the watch on ``config.yaml`` that notices the CLI's changes."""
+"""The plugin's settings: defaults (written once), the machine policy file, migration,
+the immutable snapshot, kill switches and the watch on ``config.yaml`` that notices
+the CLI's changes."""
 
 from __future__ import annotations
 
 import copy
 import dataclasses
 import logging
+import os
 from typing import Any, Dict, Mapping, Optional, Tuple
 
-from .core import catalog
+from .core import catalog, policy
+from .core.catalog import N_
 from .core.consent import Config
+from .core.policy import Policy
 from .delivery import Options
 from .delivery.protocol import TRACKING_URL
 
@@ -25,12 +29,20 @@ KILL_SWITCHES = (
     "DO_NOT_TRACK",
 )
 
+#: The machine policy: this file in OctoPrint's basedir, or the file this variable
+#: names (then it must exist).
+POLICY_NAME = "usage_tracking_policy.yaml"
+POLICY_ENV = "OCTOPRINT_TRACKING_POLICY"
+#: A policy is a few lines; anything this large is not one.
+POLICY_MAX_BYTES = 64 * 1024
+
 #: Defaults of ``plugins.usage_tracking``; keys as in the bundled plugin, plus ours.
 DEFAULTS: Dict[str, Any] = {
     "enabled": None,
     "unique_id": None,
     "consent_version": None,
     "consent_declined": None,
+    "decline_new": False,
     "server": TRACKING_URL,
     "ping": 15 * 60,
     "pong": 24 * 60 * 60,
@@ -41,20 +53,69 @@ DEFAULTS: Dict[str, Any] = {
 }
 
 
-def defaults() -> Dict[str, Any]:
-    return copy.deepcopy(DEFAULTS)
+def defaults(machine: Policy = policy.NONE) -> Dict[str, Any]:
+    """The defaults of this machine: ours, with what its policy sets."""
+    return copy.deepcopy(machine.defaults(DEFAULTS))
 
 
-def merged(stored: Any) -> Dict[str, Any]:
-    """Stored settings over the defaults (the CLI has no PluginSettings to do it)."""
-    out = defaults()
+def merged(stored: Any, machine: Policy = policy.NONE) -> Dict[str, Any]:
+    """The settings in force: stored settings over this machine's defaults, the
+    policy's locked values over both (the CLI has no PluginSettings to do it)."""
+    out = defaults(machine)
     if isinstance(stored, Mapping):
         for key, value in stored.items():
             if isinstance(value, Mapping) and isinstance(out.get(key), dict):
                 out[key] = {**out[key], **value}
             else:
                 out[key] = value
-    return out
+    return machine.overlay(out)
+
+
+def load_policy(basedir: str, environ: Mapping[str, str]) -> Policy:
+    """The machine policy: read once, at OctoPrint's start (and by each CLI command).
+
+    Reading is the only thing done here; ``core.policy.parse`` decides. Whatever goes
+    wrong comes back as a failed policy with the reason, never as an exception."""
+    named = (environ.get(POLICY_ENV) or "").strip()
+    source = "environment" if named else "basedir"
+    path = named or os.path.join(basedir, POLICY_NAME)
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(POLICY_MAX_BYTES + 1)
+    except FileNotFoundError:
+        if named:
+            return policy.failed(
+                source, N_("The policy file named in %(variable)s does not exist."),
+                variable=POLICY_ENV,
+            )  # fmt: skip
+        return policy.NONE
+    except OSError as exc:
+        # The kind of error only: its text holds the path.
+        return policy.failed(
+            source, N_("The policy file could not be read (%(error)s)."),
+            error=type(exc).__name__,
+        )  # fmt: skip
+    if len(raw) > POLICY_MAX_BYTES:
+        return policy.failed(source, N_("The policy file is too large to be one."))
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return policy.failed(source, N_("The policy file is not UTF-8 text."))
+    return policy.parse(text, source)
+
+
+def describe_policy(machine: Policy) -> str:
+    """One line for octoprint.log: where the policy is and what it decides, without
+    any value (the server must not reach the log)."""
+    where = policy.SOURCES.get(machine.source or "", "")
+    if machine.failed:
+        return (
+            f"The usage tracking policy ({where}) cannot be used: "
+            f"{machine.problem.english()} Nothing is sent until it is fixed."
+        )
+    sets = ", ".join(sorted(machine.values())) or "nothing"
+    locked = ", ".join(sorted(machine.locked)) or "nothing"
+    return f"Usage tracking policy ({where}): sets {sets}; locks {locked}"
 
 
 def kill_switch(environ: Mapping[str, str]) -> Optional[str]:
@@ -70,9 +131,13 @@ def kill_switch(environ: Mapping[str, str]) -> Optional[str]:
     return None
 
 
-def snapshot(data: Mapping[str, Any], environ: Mapping[str, str]) -> Config:
-    """The immutable snapshot the hot path reads."""
-    return Config.from_settings(data, kill_switch(environ))
+def snapshot(
+    data: Mapping[str, Any], environ: Mapping[str, str], machine: Policy = policy.NONE
+) -> Config:
+    """The immutable snapshot the hot path reads, with the policy's locked values."""
+    return Config.from_settings(
+        machine.overlay(data), kill_switch(environ), policy_failed=machine.failed
+    )
 
 
 def interval(data: Mapping[str, Any], key: str) -> int:
@@ -119,6 +184,9 @@ class ConfigWatch:
         self._settings = settings
         self._logger = logger
         self._mtime = self._file_mtime()
+        self.deferred = False
+        """The last look saw a change it could not take yet (unsaved changes of the
+        server itself): it is looked at again next round."""
 
     def _file_mtime(self):
         try:
@@ -132,10 +200,12 @@ class ConfigWatch:
     def changed(self) -> bool:
         """Whether config.yaml changed since the last look (and is now loaded)."""
         mtime = self._file_mtime()
+        self.deferred = False
         if mtime is None or mtime == self._mtime:
             return False
         if getattr(self._settings, "_dirty", False):
-            return False  # unsaved changes of the server itself: look again next round
+            self.deferred = True  # unsaved changes of the server itself
+            return False
         if getattr(self._settings, "_mtime", None) != mtime:
             # Changed outside: read it. (OctoPrint also reloads on its next set(),
             # so the file may already be loaded: then only the snapshot is stale.)

@@ -7,7 +7,7 @@ methods; each use is guarded and names the OctoPrint versions that need it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 BUNDLED = "tracking"
 
@@ -32,10 +32,13 @@ def take_over(settings: Any, plugin_manager: Any) -> bool:
     if info is None:
         return False
     theirs = settings.global_get(["plugins", BUNDLED]) or {}
-    if settings.get(["enabled"]) is None and isinstance(theirs.get("enabled"), bool):
-        # The owner already decided there: not asked twice, same instance id.
-        settings.set(["enabled"], theirs["enabled"])
-        if theirs.get("unique_id"):
+    if isinstance(theirs.get("enabled"), bool):
+        if settings.get(["enabled"]) is None:
+            # The owner already decided there: not asked twice.
+            settings.set(["enabled"], theirs["enabled"])
+        if theirs.get("unique_id") and not settings.get(["unique_id"]):
+            # The same instance id, whoever decides here (the owner, or a machine
+            # policy that sets the decision): the server keeps seeing one instance.
             settings.set(["unique_id"], theirs["unique_id"])
     if info.implementation is not None:
         silence(info.implementation)
@@ -47,17 +50,18 @@ def take_over(settings: Any, plugin_manager: Any) -> bool:
     return True
 
 
-def hand_back(settings: Any) -> None:
-    """On uninstall: hand over to the bundled plugin with the owner's decision and id,
-    so that uninstalling ours neither asks again nor sends against a "no"."""
+def hand_back(settings: Any, enabled: Optional[bool], unique_id: Optional[str]) -> None:
+    """On uninstall: hand over to the bundled plugin with the decision in force (the
+    administrator's, where the policy locks it) and the id, so that uninstalling ours
+    neither asks again nor sends against a "no"."""
     disabled = [
         p for p in settings.global_get(["plugins", "_disabled"]) or [] if p != BUNDLED
     ]
     settings.global_set(["plugins", "_disabled"], disabled)
     # force: a disabled plugin's defaults are not registered, and a plain set
     # outside of defaults is dropped silently.
-    for key in ("enabled", "unique_id"):
-        settings.global_set(["plugins", BUNDLED, key], settings.get([key]), force=True)
+    for key, value in (("enabled", enabled), ("unique_id", unique_id)):
+        settings.global_set(["plugins", BUNDLED, key], value, force=True)
     settings.save()
 
 

@@ -13,13 +13,14 @@ import threading
 import time
 from typing import Any, Dict, List, Optional
 
-from . import host, secret, settings
+from . import actions, host, secret, settings
 from .core import builders, catalog, consent, events, preview
+from .core.address import is_loopback, server_allowed
 from .core.builders import firmware_timeout, ping
 from .core.model import HostState, Report, make
-from .delivery import Delivery, Options, Target
+from .core.policy import Policy
+from .delivery import Delivery, Options, Target, files
 from .delivery.client import fetch_server_data
-from .delivery.protocol import is_loopback, server_allowed
 from .logsafe import RedactFilter
 from .schedule import Schedule
 
@@ -34,13 +35,16 @@ PREVIEW_WAIT = 3.0
 
 class Tracker:
     def __init__(self, plugin_settings, plugin_manager, printer, logger, data_folder,
-                 user_agent):  # fmt: skip
+                 user_agent, policy: Policy):  # fmt: skip
         self._settings = plugin_settings
+        self.policy = policy
+        self._store = actions.PluginSettingsStore(plugin_settings, policy)
         self._plugin_manager = plugin_manager
         self._printer = printer
         self._logger = logger
         self._folder = data_folder
         self._user_agent = user_agent
+        self._ensure_id()  # before the file-hash key is loaded: a new id, a new key
         self._lock = threading.RLock()
         self._started = time.monotonic()
         self._online = True
@@ -77,12 +81,12 @@ class Tracker:
         and hand delivery its new target."""
         data = self._data()
         before = self.config
-        self.config = settings.snapshot(data, os.environ)
+        self.config = settings.snapshot(data, os.environ, self.policy)
         if before.unique_id and before.unique_id != self.config.unique_id:
             # A new id comes with a new file-hash key (Reset ID, also by the CLI).
             self.state.file_key = secret.load(self._folder)
         self._schedule.ping, self._schedule.pong = settings.intervals(data)
-        server = data.get("server")
+        server = self.policy.overlay(data).get("server")
         allowed = server if server_allowed(server) else None
         if server and allowed is None:
             self._logger.warning(
@@ -90,7 +94,9 @@ class Tracker:
                 "address; nothing will be sent to it"
             )
         self.target = Target(allowed, self.config) if allowed else None
-        self.delivery.set_target(self.target if self.config.active else None)
+        self.delivery.set_target(
+            self.target if self.config.active else None, silenced=self.config.silenced
+        )
         # Added, never replaced: an old id (before "Reset ID") must stay out of the log.
         self._redact.add(s for s in (self.config.unique_id, server) if s)
 
@@ -100,6 +106,7 @@ class Tracker:
         each change must be acted on once."""
         with self._lock:
             before = self.config
+            self._ensure_id()
             self.refresh()
             after = self.config
             if before.active and (
@@ -154,10 +161,31 @@ class Tracker:
 
     ##~~ the timer thread (RepeatedTimer): periodic reports and the config watch
 
+    def _ensure_id(self) -> None:
+        """A missing or malformed id is replaced (at start and whenever the settings
+        change): a malformed one would silence the plugin without a word."""
+        if actions.ensure_id(self._store, self._folder) == "malformed":
+            # What was there is not logged: it may be an id after all.
+            self._logger.warning(
+                "The instance id in config.yaml was malformed (not a UUID); "
+                "a new random id was made"
+            )
+
+    def take_deletions(self) -> None:
+        """Take up the deletion requests just written in this process (the API)."""
+        self.delivery.take_deletions()
+
     def tick(self) -> None:
         try:
+            # Listed before config.yaml is looked at: the CLI writes its "off" there
+            # first and its deletion request after, so a request seen here comes with
+            # an "off" that the watch sees below, and the queue is emptied before the
+            # DELETE can go (nothing queued before it may follow it).
+            waiting = files.deletion_requests(self._folder)
             if self._watch.changed():
                 self.refresh_and_apply()
+            if waiting and not self._watch.deferred:
+                self.delivery.take_deletions(waiting)
             if not self.config.active:
                 return
             if not self._throttle_checked:
@@ -251,7 +279,13 @@ class Tracker:
             "enabled": config.enabled,
             "active": config.active,
             "kill_switch": config.kill,
-            "consent": {"accepted": config.accepted, "current": catalog.CONSENT_VERSION},
+            "policy": self.policy.as_dict(),
+            "consent": {
+                "accepted": config.accepted,
+                "current": catalog.CONSENT_VERSION,
+                "decline_new": config.decline_new,
+                "declines_current": config.declines(catalog.CONSENT_VERSION),
+            },
             "wizard_required": config.wizard_required,
             "server_allowed": self.target is not None,
             "delivery": self.delivery.status(),

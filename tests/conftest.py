@@ -12,7 +12,7 @@ import pytest
 from harness.octoprint import OctoPrint, copy_basedir, make_basedir
 from harness.process import ServerProcess, answers, free_port
 from harness.receiver import Receiver
-from octoprint_tracking.settings import KILL_SWITCHES
+from octoprint_tracking.settings import KILL_SWITCHES, POLICY_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
 COLLECTOR = Path(sys.executable).with_name("tracking-collector")
@@ -22,8 +22,8 @@ COLLECTOR = Path(sys.executable).with_name("tracking-collector")
 def tracking_environment(monkeypatch):
     """CI sets CI=true, which switches tracking off. Plugins built inside the test
     process must see a controlled environment, like the servers the tests start; a
-    test that wants a kill switch sets it itself."""
-    for name in KILL_SWITCHES:
+    test that wants a kill switch (or a machine policy) sets it itself."""
+    for name in KILL_SWITCHES + (POLICY_ENV,):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -34,19 +34,43 @@ def receiver():
     r.stop()
 
 
+class Collector:
+    """The reference collector (``tracking-collector serve``) on loopback, on one port
+    and one database for its whole life, so that it can be stopped (an outage) and
+    started again."""
+
+    def __init__(self, folder: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._folder = folder
+        self._server = None
+
+    def start(self) -> "Collector":
+        # min-group 1: a single test instance may be shown; the default (10) hides it.
+        self._server = ServerProcess(
+            [COLLECTOR, "serve", "--host", "127.0.0.1", "--port", self.port,
+             "--db", self._folder / "collector.sqlite", "--min-group", "1"],
+            self._folder / "collector.log",
+        ).start(answers(self.url + "/api/stats"), timeout=30)  # fmt: skip
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop(timeout=20)
+            self._server = None
+
+
 @pytest.fixture
-def collector(tmp_path):
-    """The reference collector (``tracking-collector serve``) on loopback; its URL."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    # min-group 1: a single test instance may be shown; the default (10) hides it.
-    server = ServerProcess(
-        [COLLECTOR, "serve", "--host", "127.0.0.1", "--port", port,
-         "--db", tmp_path / "collector.sqlite", "--min-group", "1"],
-        tmp_path / "collector.log",
-    ).start(answers(url + "/api/stats"), timeout=30)  # fmt: skip
-    yield url
-    server.stop(timeout=20)
+def collector_server(tmp_path):
+    c = Collector(tmp_path).start()
+    yield c
+    c.stop()
+
+
+@pytest.fixture
+def collector(collector_server):
+    """The reference collector's URL."""
+    return collector_server.url
 
 
 @pytest.fixture(scope="session")

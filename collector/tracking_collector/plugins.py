@@ -70,7 +70,12 @@ def normalize(value: str | None) -> str:
 
 def key(plugin_id: str, version: str | None) -> str:
     """The rollup key of one plugin version (``id:version``)."""
-    return f"{plugin_id}:{version or UNKNOWN_VERSION}"
+    return f"{key_prefix(plugin_id)}{version or UNKNOWN_VERSION}"
+
+
+def key_prefix(plugin_id: str) -> str:
+    """What the rollup key of every version of ``plugin_id`` starts with."""
+    return f"{plugin_id}:"
 
 
 def valid_id(plugin_id: str) -> bool:

@@ -16,9 +16,12 @@ from flask import Flask, current_app
 from .errors import Answers
 from .ingest.address import GeoLookup
 from .ingest.intake import AdmissionHook, Intake
+from .ingest.refusals import Refusals
 from .ops import metrics
 from .ops.loops import Loops
 from .ops.ratelimit import RateLimiter
+from .publish import exports
+from .publish.archive import Archiver
 from .publish.history import HISTORY_DAYS
 from .publish.publisher import Publisher
 from .settings import Config
@@ -57,9 +60,12 @@ class Collector:
         # A store handed in (tests, tools) applies this collector's rule too.
         self.store.lifetime = config.policy().lifetime
         self.geo = geo if geo is not None else GeoLookup(config.geoip)
+        # Refused reports, counted in memory; the writer adds them to its commits.
+        self.refusals = Refusals(clock)
         # The writer commits through a wrapper that times commits for /metrics.
         self.writer = BatchWriter(
-            metrics.InstrumentedStore(self.store, lambda: self.writer.depth())
+            metrics.InstrumentedStore(self.store, lambda: self.writer.depth()),
+            tally=self.refusals,
         )
         # The admission policy of issue 13 unless the caller brings its own hook;
         # self.sources is None then (a custom hook keeps its own state).
@@ -76,6 +82,7 @@ class Collector:
             admission,
             forgotten=self.sources.forget if self.sources is not None else None,
             settled=self.sources.settled if self.sources is not None else None,
+            refused=self.refusals.add,
         )
         self.publisher = Publisher(
             self.store,
@@ -84,6 +91,13 @@ class Collector:
             history_days=max(1, min(HISTORY_DAYS, int(config.retention_days))),
             cache_seconds=config.stats_cache,
             refresh=None if background_refresh else self.store.refresh,
+        )
+        self.archiver = Archiver(
+            self.store,
+            self.publisher.documents,
+            exports.export_names(),
+            config.min_group,
+            config.max_age_seconds,
         )
         self.limiter = RateLimiter()
         self.metrics = metrics.registry(self.publisher.active)
@@ -100,15 +114,28 @@ class Collector:
                 "refresh",
                 config.refresh_interval,
                 (self._refresh, "Rollup refresh failed"),
+                (self.archive, "Archiving failed"),
+                (self._flush_refusals, "Writing refused reports' counts failed"),
             )
 
     def _refresh(self) -> None:
         self.store.refresh(self.clock(), budget=REFRESH_BUDGET)
 
+    def archive(self, now: float | None = None) -> list[str]:
+        """Write what the dated archive is due (the refresher's step after each
+        refresh); ``<date>/<name>`` of each file written."""
+        return self.archiver.run(self.clock() if now is None else now)
+
+    def _flush_refusals(self) -> None:
+        # Refusals counted since the last commit reach the ledger within an
+        # interval even when no report arrives to commit them with.
+        if self.refusals.pending():
+            self.writer.flush()
+
     def purge(self, now: float | None = None) -> int:
         """Delete everything older than the retention period; returns rows deleted."""
         now = self.clock() if now is None else now
-        future = self.writer.purge(now - self.config.retention_seconds)
+        future = self.writer.purge(now - self.config.retention_seconds, now)
         return future.result(timeout=max(self.config.ack_timeout, 60.0))
 
     def _purge_logged(self) -> None:

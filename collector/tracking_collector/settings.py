@@ -127,7 +127,10 @@ class Config:
     host: str = setting("127.0.0.1", "Address of the dev server.")
     port: int = setting(8989, "Port of the dev server.")
     min_group: int = setting(
-        10, "Groups with fewer instances are shown as '<N'.", minimum=1
+        10,
+        "Groups with fewer instances are not shown on their own but folded into a"
+        " numeric remainder.",
+        minimum=1,
     )
     purge_interval: float = setting(
         3600.0, "Seconds between background retention purges.", above=0

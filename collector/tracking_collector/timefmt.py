@@ -39,11 +39,6 @@ def iso(ts: float) -> str:
     return _utc(ts).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def iso_precise(ts: float) -> str:
-    """ISO 8601 with microseconds and ``+00:00`` (``generated_at`` of /api/stats)."""
-    return _utc(ts).isoformat()
-
-
 def minute(ts: float) -> str:
     """``YYYY-MM-DD HH:MM`` (UTC), for people: the operator's cohort listing."""
     return _utc(ts).strftime("%Y-%m-%d %H:%M")

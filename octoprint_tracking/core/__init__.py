@@ -2,5 +2,7 @@
 
 ``catalog`` declares every report, ``model`` is the report value, ``events`` maps host
 events to the ``builders``, ``privacy`` makes values safe, ``consent`` is the gate and
-``preview`` shows all of it to the owner.
+``preview`` shows all of it to the owner. ``policy`` reads the administrator's policy
+file, ``address`` says which servers may be used, ``server_view`` labels what a
+server says it holds.
 """

@@ -28,7 +28,9 @@ def live(environment: Fields, ping: Report, pong: Optional[Report]) -> Dict[str,
 
 def build(live: Dict[str, Report], config: consent.Config) -> List[Dict[str, Any]]:
     # Under the owner's current switches, but as if every consent version were
-    # accepted: the preview shows what saying yes would send.
+    # accepted: the preview shows what saying yes would send. What the owner declined
+    # (a newer version's additions, by "Decline" or by "nothing new") is listed apart,
+    # under ``declined``: it is never sent.
     everything = consent.Config(
         enabled=True,
         unique_id=config.unique_id or "preview",
@@ -42,6 +44,9 @@ def build(live: Dict[str, Report], config: consent.Config) -> List[Dict[str, Any
             **{f.name: f.example for f in spec.fields},
         )
         sendable = consent.gate(report, everything)
+        shown = (sendable or report).fields
+        specs = {name: catalog.field_spec(report.name, name) for name in shown}
+        declined = {name for name, f in specs.items() if config.declines(f.since)}
         out.append(
             {
                 "report": report.name,
@@ -49,21 +54,21 @@ def build(live: Dict[str, Report], config: consent.Config) -> List[Dict[str, Any
                 "category": spec.category,
                 "method": "POST" if spec.post else "GET",
                 "sample": spec.name not in live,
-                "sent": sendable is not None,
+                "sent": sendable is not None and not config.declines(spec.since),
+                "declined_report": config.declines(spec.since),
                 "fields": {
                     name: wire_value(value)
-                    for name, value in (sendable or report).fields.items()
+                    for name, value in shown.items()
+                    if name not in declined
                 },
-                "meanings": {
-                    name: catalog.field_spec(report.name, name).meaning
-                    for name in (sendable or report).fields
+                "declined": {
+                    name: wire_value(value)
+                    for name, value in shown.items()
+                    if name in declined
                 },
+                "meanings": {name: f.meaning for name, f in specs.items()},
                 # Shown as "(on/off only)" next to the meaning, translated on its own.
-                "on_off": [
-                    name
-                    for name in (sendable or report).fields
-                    if catalog.field_spec(report.name, name).on_off
-                ],
+                "on_off": [name for name, f in specs.items() if f.on_off],
             }
         )
     return out

@@ -1,6 +1,6 @@
 """One try at sending: the consent gate of the moment, the report's age, and one
-keep-alive HTTP session with short timeouts; and the owner's one-off question "what
-does the server hold about me"."""
+keep-alive HTTP session with short timeouts; one try at a deletion request; and the
+owner's one-off question "what does the server hold about me"."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any, Dict, Optional, Tuple
 import requests
 
 from ..core import consent
+from ..core.address import instance_url
 from ..core.model import Report
 from . import protocol
 from .protocol import ServerData, Target
@@ -69,16 +70,29 @@ class Client:
             self._logger.debug(f"Sent tracking report {report.name}")
         return outcome, response.status_code, delay
 
-    def forget(self, url: str) -> bool:
-        """Ask the server, best effort and once, to delete an old instance's data.
-        Returns whether it said yes."""
+    def delete(self, address: str) -> Tuple[str, Optional[int], Optional[float]]:
+        """One try at a deletion request: ``DELETE`` on the instance's address.
+        Returns (outcome, http status, retry delay or None); see
+        ``protocol.deletion_outcome``. Redirects are not followed: the id must not be
+        carried to another address."""
         try:
-            response = self._session.delete(url, timeout=self.timeout)
+            response = self._session.delete(
+                address, timeout=self.timeout, allow_redirects=False, stream=True
+            )
+            # Only a short JSON error is of interest ("unknown_instance").
+            body = next(response.iter_content(4096), b"")
             response.close()
-            return response.ok
-        except requests.RequestException:
-            self._logger.debug("Could not ask the server to forget an old id")
-            return False
+        except requests.RequestException as exc:
+            # Never log the address: it holds the instance id.
+            self._logger.debug(
+                f"Could not send the deletion request: {type(exc).__name__}"
+            )
+            return "retry", None, None
+        headers: Dict[str, Any] = response.headers
+        outcome, delay = protocol.deletion_outcome(
+            response.status_code, headers, body, time.time()
+        )
+        return outcome, response.status_code, delay
 
 
 def sendable(
@@ -115,7 +129,7 @@ def fetch_server_data(
     if not target.config.active:
         return ServerData("off", reason="tracking_off")
     instance = target.config.unique_id
-    url = protocol.instance_url(target.url, instance)
+    url = instance_url(target.url, instance)
     logger = logger or logging.getLogger(__name__)
     deadline = time.monotonic() + timeout
     try:

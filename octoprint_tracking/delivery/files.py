@@ -1,7 +1,14 @@
-"""Delivery's files in the plugin's data folder: spool, journal and status.
+"""Delivery's files in the plugin's data folder: spool, journal, status and deletion
+requests.
 
 This module writes them and is the only one that reads them: the worker through
 ``Files``, the CLI (another process on the same basedir) through the readers below.
+
+A deletion request is a file of its own (``deletion-<time>-<random>.json``): written by
+whoever asks (the server's API or the CLI, through ``actions.request_deletion``), sent
+by the server's worker, removed by it when the server has answered. One file per
+request, so that two processes never write the same file, and the "off" that empties
+the report spool never touches it.
 """
 
 from __future__ import annotations
@@ -10,17 +17,22 @@ import collections
 import json
 import logging
 import os
+import secrets
 import tempfile
 import threading
 import time
 from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 
+from ..core.address import address_allowed
 from ..core.model import Report
+from .protocol import Deletion
 
 SPOOL_FORMAT = "octoprint-usage-tracking-spool"
 SPOOL_NAME = "spool.json"
 JOURNAL_NAME = "journal.json"
 STATUS_NAME = "status.json"
+DELETION_FORMAT = "octoprint-usage-tracking-deletion-request"
+DELETION_PREFIX = "deletion-"
 JOURNAL_SIZE = 100
 #: The journal is for people: written at most once a second.
 JOURNAL_SAVE_INTERVAL = 1.0
@@ -86,6 +98,72 @@ def remove_spool(folder: str) -> None:
         pass
 
 
+def write_deletion_request(folder: str, address: str) -> str:
+    """Keep a request that the server forget the instance at ``address`` (durable at
+    once: it must survive a power cut like the spool). Returns its key."""
+    key = f"{DELETION_PREFIX}{time.time_ns()}-{secrets.token_hex(4)}.json"
+    data = {"format": DELETION_FORMAT, "address": address, "requested": time.time()}
+    write_atomically(os.path.join(folder, key), data)
+    return key
+
+
+def deletion_requests(folder: str) -> List[str]:
+    """The keys of the waiting deletion requests, oldest first."""
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return []
+    return sorted(
+        n for n in names if n.startswith(DELETION_PREFIX) and n.endswith(".json")
+    )
+
+
+def read_deletion_request(folder: str, key: str) -> Optional[Deletion]:
+    """The request kept under ``key``, or None if it is gone or is not one (a foreign
+    or broken file is never sent anywhere)."""
+    data = _read_json(os.path.join(folder, key), None)
+    if not isinstance(data, dict) or data.get("format") != DELETION_FORMAT:
+        return None
+    address, requested = data.get("address"), data.get("requested")
+    if not address_allowed(address) or not isinstance(requested, (int, float)):
+        return None
+    return Deletion(key, address, float(requested))
+
+
+def remove_deletion_request(folder: str, key: str) -> None:
+    try:
+        os.unlink(os.path.join(folder, key))
+    except FileNotFoundError:
+        pass
+
+
+def deletion_state(
+    waiting: List[float], journal: List[Dict[str, Any]]
+) -> Optional[Dict[str, Any]]:
+    """Where the owner's latest deletion request stands: ``requested`` (``waiting``
+    holds the request times of those not answered yet), else the server's answer to
+    the last one the journal holds (``confirmed``, ``unsupported``, ``rejected``),
+    else None. The server's status and the CLI's ``status`` both say it this way."""
+    if waiting:
+        return {"state": "requested", "requested": max(waiting)}
+    for entry in reversed(journal):
+        if entry.get("report") == Deletion.name:
+            return {
+                "state": entry.get("outcome"),
+                "time": entry.get("time"),
+                "status": entry.get("status"),
+            }
+    return None
+
+
+def read_deletion_state(folder: str) -> Optional[Dict[str, Any]]:
+    """``deletion_state`` from the files, for the CLI."""
+    waiting = [read_deletion_request(folder, key) for key in deletion_requests(folder)]
+    return deletion_state(
+        [d.requested for d in waiting if d is not None], read_journal(folder)
+    )
+
+
 def load_spool(folder: str, logger: logging.Logger) -> List[Report]:
     """Reports from the spool file. A corrupt, truncated or foreign file is moved
     aside with a warning; a report in it that the catalog does not know is skipped."""
@@ -148,11 +226,12 @@ class Files:
 
     # journal ----------------------------------------------------------------------
 
-    def record(self, report: Report, outcome: str, status: Optional[int]) -> None:
+    def record(self, item, outcome: str, status: Optional[int]) -> None:
+        """Journal a report or a deletion request (which has no fields)."""
         entry = {
             "time": time.time(),
-            "report": report.name,
-            "fields": {k: str(v) for k, v in report.fields.items()},
+            "report": item.name,
+            "fields": {k: str(v) for k, v in item.fields.items()},
             "outcome": outcome,
             "status": status,
         }

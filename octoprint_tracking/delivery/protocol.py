@@ -3,8 +3,8 @@
 The bundled plugin's protocol: ``GET`` with a url-encoded query (spaces as ``%20``), a
 form-encoded ``POST`` body for large reports, ``DELETE`` on the instance's address to
 forget it. Ours adds ``GET`` on that address: what the server holds about the
-instance, where the server offers it. Which servers are allowed, and how an answer is
-read, also live here.
+instance, where the server offers it. How each answer is read also lives here; which
+servers are allowed is the core's rule (``core.address``).
 """
 
 from __future__ import annotations
@@ -13,19 +13,13 @@ import email.utils
 import json
 import random
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Tuple
-from urllib.parse import urlencode, urlsplit
+from typing import Any, ClassVar, Dict, Optional, Tuple
+from urllib.parse import urlencode
 
-from ..core.catalog import N_
 from ..core.consent import Config
 from ..core.model import wire_value
 
 TRACKING_URL = "https://tracking.octoprint.org/track/{id}/{event}/"
-LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
-SERVER_RULE = N_(
-    "The tracking server must be an https:// address, or http:// to a loopback "
-    "address, with {id} and {event} in it."
-)
 #: The server's ``Retry-After`` is honoured up to an hour: a broken header must not
 #: silence a report for days.
 RETRY_AFTER_CAP = 3600.0
@@ -46,41 +40,22 @@ class Target:
         return self.url.format(id=self.config.unique_id, event=event)
 
 
-def is_loopback(url: Any) -> bool:
-    """Whether ``url`` points at this machine."""
-    try:
-        host = urlsplit(url).hostname or ""
-    except (TypeError, ValueError, AttributeError):
-        return False
-    return host in LOOPBACK_HOSTS or host.startswith("127.")
+@dataclass(frozen=True)
+class Deletion:
+    """The owner's request that the server forget an instance: one ``DELETE`` on the
+    instance's address, kept in a file of its own until the server answers."""
 
+    key: str
+    """Name of its file in the plugin's data folder (``files``)."""
+    address: str
+    requested: float
 
-def server_allowed(url: Any) -> bool:
-    """``server`` must be https, or http to a loopback address (a local collector).
+    #: How the journal names it; it carries no fields.
+    name: ClassVar[str] = "deletion_request"
 
-    Reports are anonymous, but the instance id in the URL is a stable identifier:
-    it must not travel in clear text across a network.
-    """
-    if not isinstance(url, str) or "{id}" not in url or "{event}" not in url:
-        return False
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-    except ValueError:
-        return False
-    try:
-        url.format(id="x", event="y")
-    except (KeyError, IndexError, ValueError):
-        return False  # other placeholders: it could never be filled in
-    if parts.scheme == "https" and host:
-        return True
-    return parts.scheme == "http" and is_loopback(url)
-
-
-def instance_url(server: str, instance: str) -> str:
-    """The instance's address on the tracking server: the template cut before
-    ``{event}``. ``DELETE`` there forgets the instance, ``GET`` shows what is held."""
-    return server.split("{event}")[0].format(id=instance)
+    @property
+    def fields(self) -> Dict[str, Any]:
+        return {}
 
 
 def encode(fields: Dict[str, Any]) -> str:
@@ -105,6 +80,15 @@ def retry_after(value: Optional[str], now: float) -> Optional[float]:
     return max(0.0, when.timestamp() - now)
 
 
+def _retryable(status: int) -> bool:
+    return status >= 500 or status in (408, 429)
+
+
+def _delay(headers: Dict[str, str], now: float) -> Optional[float]:
+    delay = retry_after(headers.get("Retry-After"), now)
+    return None if delay is None else min(delay, RETRY_AFTER_CAP)
+
+
 def outcome(
     status: int, headers: Dict[str, str], now: float
 ) -> Tuple[str, Optional[float]]:
@@ -112,9 +96,27 @@ def outcome(
     or rejected (any other 4xx: undeliverable, dropped)."""
     if 200 <= status < 300:
         return "delivered", None
-    if status >= 500 or status in (408, 429):
-        delay = retry_after(headers.get("Retry-After"), now)
-        return "retry", None if delay is None else min(delay, RETRY_AFTER_CAP)
+    if _retryable(status):
+        return "retry", _delay(headers, now)
+    return "rejected", None
+
+
+def deletion_outcome(
+    status: int, headers: Dict[str, str], body: Optional[bytes], now: float
+) -> Tuple[str, Optional[float]]:
+    """What the answer to a deletion request means: ``confirmed`` (the server forgot
+    the instance, or holds nothing under it), ``unsupported`` (it does not offer
+    deletion: 404, 405, 501, or a redirect, which is not followed: the id must not be
+    carried elsewhere), ``rejected`` (any other 4xx) or ``retry`` (no answer yet:
+    5xx, 408, 429, with the server's delay, if any)."""
+    if 200 <= status < 300:
+        return "confirmed", None
+    if status == 404 and _unknown_instance(_json_object(body)):
+        return "confirmed", None
+    if status in (404, 405, 501) or 300 <= status < 400:
+        return "unsupported", None
+    if _retryable(status):
+        return "retry", _delay(headers, now)
     return "rejected", None
 
 
@@ -178,7 +180,7 @@ def server_data_answer(
     if status == 404:
         # A collector says *which* thing is unknown; a bare 404 is a server without
         # the route, which is not the same as "we hold nothing about you".
-        if document is not None and document.get("error") == "unknown_instance":
+        if _unknown_instance(document):
             return ServerData("unknown", status=status)
         return ServerData("unsupported", status=status)
     if status in (429, 503) and headers.get("Retry-After"):
@@ -193,6 +195,11 @@ def server_data_answer(
         return ServerData("unreachable", status=status)
     # 3xx (not followed: the id must not be carried elsewhere), 405, 501, other 4xx.
     return ServerData("unsupported", status=status)
+
+
+def _unknown_instance(document: Optional[Dict[str, Any]]) -> bool:
+    """A collector's 404 that says *which* thing is unknown: this instance."""
+    return document is not None and document.get("error") == "unknown_instance"
 
 
 def _json_object(body: Optional[bytes]) -> Optional[Dict[str, Any]]:

@@ -12,6 +12,11 @@ and never calls back into the plugin.
   sent after the next start.
 - ``purge`` (opt-out) empties queue and spool; nothing is sent or retried after it.
 - Every delivered or dropped report is journalled; the last 100 are kept on disk.
+- A deletion request (the owner's "and ask the server to delete what it holds") is
+  the one thing that may go while tracking is off. It goes before any report, is
+  never dropped, and is retried with the same backoff until the server answers; it
+  waits in a file of its own (``files``), so it outlives the purge and a restart.
+  While ``silenced`` (a kill switch, an unusable policy) nothing at all goes.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from ..core.model import Report
 from . import files
 from .client import Client
 from .outbox import Outbox
-from .protocol import Backoff, Target
+from .protocol import Backoff, Deletion, Target
 
 
 @dataclass(frozen=True)
@@ -90,16 +95,20 @@ class Delivery:
         self._last_problem: Optional[Dict[str, Any]] = None
         self._thread: Optional[threading.Thread] = None
         self._worker_idle = False
-        self._forget: List[str] = []
+        self._silenced = False
+        self._deletions: List[Deletion] = []
+        """Deletion requests waiting for an answer, oldest first."""
 
     # host side: never blocks for I/O ----------------------------------------------
 
     def start(self) -> None:
-        """Load the spool and start the worker. Call once, before any shutdown."""
+        """Load the spool and the waiting deletion requests, and start the worker.
+        Call once, before any shutdown."""
         try:
             self._files.save_status(self.status())
         except Exception:
             self._logger.exception("Could not write the status file")
+        self.take_deletions()
         spooled = self._files.load_spool()
         with self._cond:
             for report in spooled:
@@ -128,11 +137,37 @@ class Delivery:
         except Exception:  # pragma: no cover - defensive: the host thread is sacred
             return False
 
-    def set_target(self, target: Optional[Target]) -> None:
-        """Where and under which consent to send from now on; None: nothing leaves."""
+    def set_target(self, target: Optional[Target], silenced: bool = False) -> None:
+        """Where and under which consent to send reports from now on; None: no
+        report leaves. ``silenced``: not even a deletion request."""
         with self._cond:
             self._target = target
+            self._silenced = silenced
             self._cond.notify()
+
+    def take_deletions(self, keys: Optional[List[str]] = None) -> int:
+        """Take up the deletion requests kept in the data folder (``keys``, listed
+        earlier, or all there are now); returns how many were new. Reads small files:
+        not for the event thread."""
+        folder = self._files.folder
+        found = []
+        with self._cond:
+            known = {d.key for d in self._deletions}
+        for key in files.deletion_requests(folder) if keys is None else keys:
+            if key in known:
+                continue
+            deletion = files.read_deletion_request(folder, key)
+            if deletion is None:
+                # Not a request (foreign, broken): never sent, not kept either.
+                self._logger.warning("Removed an unreadable deletion request")
+                files.remove_deletion_request(folder, key)
+            else:
+                found.append(deletion)
+        with self._cond:
+            known = {d.key for d in self._deletions}
+            self._deletions += [d for d in found if d.key not in known]
+            self._cond.notify()
+        return len(found)
 
     def set_online(self, online: bool) -> None:
         with self._cond:
@@ -158,12 +193,6 @@ class Delivery:
                 self._cond.wait(end - time.monotonic())
         self._files.remove_spool()
 
-    def forget(self, url: str) -> None:
-        """Ask the server, best effort and once, to delete an old instance's data."""
-        with self._cond:
-            self._forget.append(url)
-            self._cond.notify()
-
     def status(self) -> Dict[str, Any]:
         with self._cond:
             retry_in = max(0.0, round(self._retry_at - time.monotonic(), 1))
@@ -176,6 +205,9 @@ class Delivery:
                 "retry_in": retry_in if self._retry_at else 0.0,
                 "last_delivery": self._files.last(),
                 "last_problem": self._last_problem,
+                "deletion": files.deletion_state(
+                    [d.requested for d in self._deletions], self._files.journal()
+                ),
             }
 
     def journal(self) -> List[Dict[str, Any]]:
@@ -228,13 +260,10 @@ class Delivery:
 
     def _step(self) -> bool:
         with self._cond:
-            urls, self._forget = self._forget, []
-        for url in urls:
-            self._client.forget(url)
-        with self._cond:
             if self._stopping:
                 return False
-            report = self._next_or_wait()
+            deletion = self._due_deletion()
+            report = None if deletion else self._next_or_wait()
             if report is None:
                 backlog = bool(len(self._outbox))
             else:
@@ -243,6 +272,9 @@ class Delivery:
                     self._generation,
                     self._target,
                 )
+        if deletion is not None:
+            self._delete(deletion)
+            return True
         if report is None:
             self._maintain(backlog)
             return True
@@ -263,6 +295,15 @@ class Delivery:
         self._maintain(backlog)
         return True
 
+    def _due_deletion(self) -> Optional[Deletion]:
+        """The deletion request to send now, if any. Called with the lock held."""
+        if self._deletions and self._may_send() and time.monotonic() >= self._retry_at:
+            return self._deletions[0]
+        return None
+
+    def _may_send(self) -> bool:
+        return self._online and not self._silenced
+
     def _next_or_wait(self) -> Optional[Report]:
         """The next report to send, or None after waiting for something to do.
         Called with the lock held."""
@@ -270,7 +311,7 @@ class Delivery:
         if self._online and len(self._outbox) and now >= self._retry_at:
             return self._outbox.popleft()
         waits = []
-        if len(self._outbox) and self._online:
+        if (len(self._outbox) and self._online) or (self._deletions and self._may_send()):
             waits.append(self._retry_at - now)
         if len(self._outbox) and not self._flushing:
             waits.append(self._options.spool_interval)
@@ -282,6 +323,31 @@ class Delivery:
         finally:
             self._worker_idle = False
         return None
+
+    def _delete(self, deletion: Deletion) -> None:
+        """One try at a deletion request; booked like a report's, but kept until the
+        server answers, whatever happens to the queue meanwhile."""
+        try:
+            outcome, status, delay = self._client.delete(deletion.address)
+        except Exception:
+            self._logger.exception("Could not send the deletion request")
+            outcome, status, delay = "retry", None, None
+        with self._cond:
+            if outcome == "retry":
+                wait = self._backoff.next() if delay is None else delay
+                self._retry_at = time.monotonic() + wait
+                self._last_problem = {
+                    "time": time.time(), "report": deletion.name, "status": status,
+                }  # fmt: skip
+                return
+            self._deletions = [d for d in self._deletions if d.key != deletion.key]
+            if outcome == "confirmed":
+                self._backoff.reset()
+                self._retry_at = 0.0
+                self._last_problem = None
+            self._files.record(deletion, outcome, status)
+        files.remove_deletion_request(self._files.folder, deletion.key)
+        self._logger.info(f"The tracking server answered the deletion request: {outcome}")
 
     def _settle(self, report: Report, outcome: str, status, delay) -> None:
         """Book the outcome of one try. Called with the lock held."""
@@ -298,6 +364,9 @@ class Delivery:
             self._delivered += 1
             self._backoff.reset()
             self._retry_at = 0.0
+            # A problem is current until the server takes something again: shown after
+            # a recovery, it would contradict what the journal and the settings say.
+            self._last_problem = None
         else:
             self._last_problem = problem
         self._files.record(report, outcome, status)

@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from harness.octoprint import OctoPrint, copy_basedir
+from octoprint_tracking.core import server_view
 from tests.browser.ui import API, open_settings, open_ui, screenshot
 
 pytestmark = pytest.mark.e2e
@@ -20,6 +21,15 @@ ON = {"plugins": {"usage_tracking": {"enabled": True, "consent_version": 2}}}
 
 def scroll_to(page, selector="#usage_tracking_server_data"):
     page.locator(selector).evaluate("el => el.scrollIntoView({block: 'start'})")
+
+
+def labels_shown(view):
+    """(key, label) of each row of the environment table, as shown."""
+    rows = view.locator("#usage_tracking_server_data_environment tr")
+    return [
+        (row.locator("td").get_attribute("data-key"), row.locator("th").inner_text())
+        for row in rows.all()
+    ]
 
 
 def asks(page):
@@ -72,10 +82,29 @@ def test_ask_the_server_shows_what_the_collector_holds(
         expect(page.locator("#usage_tracking_server_data_first_seen")).not_to_have_text(
             "-"
         )
+        # Every field the collector keeps has a label (core/server_view.py).
+        labels = labels_shown(view)
+        assert [key for key, _label in labels] == [k for k, _ in server_view.ENVIRONMENT]
+        assert labels == list(server_view.ENVIRONMENT)
         scroll_to(page)
         screenshot(page, artifacts, "server-data-en", "#settings_dialog")
         scroll_to(page, "#usage_tracking_server_data_plugins")
         screenshot(page, artifacts, "server-data-days-en", "#settings_dialog")
+
+        page = open_settings(open_ui(context.new_page(), server.url, "de"))
+        page.click("#usage_tracking_server_data_ask")
+        view = page.locator("#usage_tracking_server_data_view")
+        expect(view).to_be_visible()
+        german = dict(labels_shown(view))
+        assert (german["octopiuptodate_build"], german["browser_version"],
+                german["client_os"]) == ("OctoPi-UpToDate-Build", "Version des Browsers",
+                                         "Betriebssystem des Browsers")  # fmt: skip
+        assert all(label != key for key, label in german.items())
+        expect(page.locator("#usage_tracking_server_data")).to_contain_text(
+            "Zuerst gesehen"
+        )
+        scroll_to(page, "#usage_tracking_server_data_environment")
+        screenshot(page, artifacts, "server-data-labels-de", "#settings_dialog")
     finally:
         server.stop()
 

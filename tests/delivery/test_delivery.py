@@ -16,11 +16,13 @@ import pytest
 
 from harness.wait import eventually
 from octoprint_tracking.core import builders, catalog, model
+from octoprint_tracking.core.address import server_allowed
 from octoprint_tracking.core.consent import Config
-from octoprint_tracking.delivery import Delivery, Options, Target
-from octoprint_tracking.delivery.protocol import retry_after, server_allowed
+from octoprint_tracking.delivery import Delivery, Options, Target, files
+from octoprint_tracking.delivery.protocol import deletion_outcome, retry_after
 
 ID = "0e4b4c5e-8d3f-4f7e-9a41-6b1f3b0b2c11"
+OLD = "7d1e2f3a-4b5c-4d6e-8f90-a1b2c3d4e5f6"
 
 
 def target(url, accepted=2, **config):
@@ -106,6 +108,7 @@ def test_no_report_is_lost_across_an_outage_and_none_arrives_twice(make, receive
     receiver.wait_for(lambda hits: len(hits) >= 30, timeout=30)
     assert sorted(arrived_numbers(receiver)) == list(range(30))
     assert arrived_numbers(receiver) == list(range(30)), "order kept"
+    eventually(lambda: d.status()["last_problem"] is None, what="problem cleared")
 
 
 def test_reports_survive_a_restart_through_the_spool(make, receiver, tmp_path):
@@ -364,12 +367,163 @@ def test_retry_after_parses_seconds_and_dates():
     assert retry_after("soon", 0) is None
 
 
-def test_forget_asks_the_server_once_to_delete_an_old_instance(make, receiver):
+@pytest.mark.parametrize(
+    "status,body,meaning",
+    [(200, b'{"ok": true}', "confirmed"), (204, b"", "confirmed"),
+     (404, b'{"ok": false, "error": "unknown_instance"}', "confirmed"),
+     (404, b"<h1>Not Found</h1>", "unsupported"), (405, b"", "unsupported"),
+     (501, b"", "unsupported"), (302, b"", "unsupported"), (400, b"", "rejected"),
+     (500, b"", "retry"), (503, b"", "retry"), (429, b"", "retry"), (408, b"", "retry")],
+)  # fmt: skip
+def test_what_an_answer_to_a_deletion_request_means(status, body, meaning):
+    assert deletion_outcome(status, {}, body, 0) == (meaning, None)
+
+
+def test_a_deletion_request_waits_as_long_as_the_server_says():
+    assert deletion_outcome(503, {"Retry-After": "30"}, b"", 0) == ("retry", 30.0)
+
+
+def instance_address(receiver, instance=ID):
+    return receiver.url.split("{event}")[0].format(id=instance)
+
+
+def request_deletion(folder, receiver, instance=ID):
+    return files.write_deletion_request(str(folder), instance_address(receiver, instance))
+
+
+def test_a_deletion_request_is_one_delete_on_the_instance_address_and_is_journalled(
+    make, receiver, tmp_path
+):
+    key = request_deletion(tmp_path, receiver, OLD)
     d = make()
     d.start()
-    d.forget(receiver.url.split("{event}")[0].format(id="old-id"))
-    hit = receiver.wait_for(lambda hits: any(h.method == "DELETE" for h in hits))[0]
-    assert (hit.method, hit.instance) == ("DELETE", "old-id")
+    (hit,) = receiver.wait_for(lambda hits: any(h.method == "DELETE" for h in hits))
+    assert (hit.method, hit.instance, hit.event, hit.fields) == ("DELETE", OLD, "", {})
+    eventually(lambda: d.status()["deletion"]["state"] == "confirmed")
+    (entry,) = d.journal()
+    assert (entry["report"], entry["outcome"], entry["status"], entry["fields"]) == (
+        "deletion_request", "confirmed", 200, {},
+    )  # fmt: skip
+    assert not (tmp_path / key).exists()
+    assert receiver.hits == [hit], "nothing but the DELETE"
+
+
+def test_a_deletion_request_is_retried_with_backoff_until_the_server_answers(
+    make, receiver, tmp_path
+):
+    receiver.set_mode("error")
+    key = request_deletion(tmp_path, receiver)
+    d = make(backoff_base=0.1, backoff_max=0.4)
+    d.start()
+    eventually(lambda: len(receiver.deletes()) >= 4, timeout=10)
+    times = [h.time for h in receiver.deletes()]
+    assert all(b - a >= 0.1 for a, b in zip(times, times[1:])), times
+    assert d.status()["deletion"]["state"] == "requested"
+    assert (tmp_path / key).exists(), "kept until the server answers"
+    receiver.set_mode("ok")
+    eventually(lambda: d.status()["deletion"]["state"] == "confirmed", timeout=10)
+    assert not (tmp_path / key).exists()
+    assert d.status()["last_problem"] is None, "a confirmed deletion ends the problem"
+
+
+def test_a_deletion_request_outlives_a_restart_during_an_outage(make, receiver, tmp_path):
+    receiver.set_mode("reject")
+    request_deletion(tmp_path, receiver)
+    first = make(backoff_base=5.0, backoff_max=5.0)
+    first.start()
+    # Tried and failed once; the next try is seconds away when OctoPrint stops.
+    eventually(lambda: first.status()["last_problem"] is not None)
+    first.shutdown(deadline=0.5)
+    assert first.status()["deletion"]["state"] == "requested"
+    receiver.set_mode("ok")
+    second = make()
+    second.start()
+    eventually(lambda: second.status()["deletion"]["state"] == "confirmed")
+    assert [h.instance for h in receiver.deletes()] == [ID]
+
+
+def test_the_opt_out_purge_keeps_the_deletion_request_and_drops_the_reports(
+    make, receiver, tmp_path
+):
+    receiver.set_mode("reject")
+    d = make()
+    d.start()
+    for n in range(3):
+        d.put(numbered(n))
+    request_deletion(tmp_path, receiver)
+    d.take_deletions()
+    d.purge()
+    d.set_target(None)
+    receiver.set_mode("ok")
+    receiver.wait_for(lambda hits: any(h.method == "DELETE" for h in hits))
+    eventually(lambda: d.status()["deletion"]["state"] == "confirmed")
+    assert receiver.received("print_done") == []
+    assert [h.method for h in receiver.hits] == ["DELETE"]
+
+
+def test_the_deletion_request_goes_before_queued_reports(make, receiver, tmp_path):
+    receiver.set_mode("reject")
+    d = make(backoff_base=0.3, backoff_max=0.3)
+    d.start()
+    d.put(numbered(1))
+    # The report failed once and waits for its retry (one already on its way would
+    # arrive first, which is as good).
+    eventually(lambda: d.status()["retry_in"] > 0)
+    request_deletion(tmp_path, receiver, OLD)
+    d.take_deletions()
+    receiver.set_mode("ok")
+    receiver.wait_for_event("print_done")
+    assert [h.method for h in receiver.hits] == ["DELETE", "GET"]
+
+
+@pytest.mark.parametrize("status", [404, 405, 501])
+def test_a_server_without_deletion_is_named_as_such_and_not_asked_again(
+    make, receiver, tmp_path, status
+):
+    receiver.delete_answer = (status, {"Content-Type": "text/html"}, b"<h1>no</h1>")
+    key = request_deletion(tmp_path, receiver)
+    d = make()
+    d.start()
+    eventually(lambda: d.status()["deletion"] is not None
+               and d.status()["deletion"]["state"] == "unsupported")  # fmt: skip
+    assert d.status()["deletion"]["status"] == status
+    assert not (tmp_path / key).exists()
+    d.put(numbered(1))
+    receiver.wait_for_event("print_done")
+    assert len(receiver.deletes()) == 1
+
+
+def test_nothing_is_deleted_while_silenced_and_the_request_waits(
+    make, receiver, tmp_path
+):
+    d = make()
+    d.set_target(None, silenced=True)
+    request_deletion(tmp_path, receiver)
+    d.start()
+    d.put(numbered(1))
+    # A ping through a second delivery is the barrier: had the first sent, it would
+    # have done so long before.
+    other = make(folder=tmp_path / "other")
+    other.start()
+    other.put(builders.ping(1, "OPERATIONAL"))
+    receiver.wait_for_event("ping")
+    assert receiver.deletes() == [] and receiver.received("print_done") == []
+    assert d.status()["deletion"]["state"] == "requested"
+    d.set_target(target(receiver.url))
+    receiver.wait_for(lambda hits: any(h.method == "DELETE" for h in hits))
+
+
+def test_a_foreign_deletion_request_file_is_never_sent(make, receiver, tmp_path):
+    bad = tmp_path / "deletion-1-aaaa.json"
+    bad.write_text(json.dumps({"format": files.DELETION_FORMAT,
+                               "address": "http://192.0.2.1/track/x/",
+                               "requested": 1.0}))  # fmt: skip
+    d = make()
+    d.start()
+    assert d.status()["deletion"] is None and not bad.exists()
+    d.put(numbered(1))
+    receiver.wait_for_event("print_done")
+    assert receiver.deletes() == []
 
 
 def test_a_switch_turned_off_during_an_outage_holds_back_what_was_queued(make, receiver):

@@ -9,10 +9,11 @@ import time
 
 import pytest
 
+from octoprint_tracking.core.address import instance_url
 from octoprint_tracking.core.consent import Config
 from octoprint_tracking.delivery import Target
 from octoprint_tracking.delivery.client import fetch_server_data
-from octoprint_tracking.delivery.protocol import SERVER_DATA_LIMIT, instance_url
+from octoprint_tracking.delivery.protocol import SERVER_DATA_LIMIT
 
 ID = "0e4b4c5e-8d3f-4f7e-9a41-6b1f3b0b2c11"
 UA = "OctoPrint/1.11.8 UsageTracking/test"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import json
 
 import pytest
 import yaml
 
-from harness.octoprint import copy_basedir, octoprint_cli
+from harness.octoprint import clean_env, copy_basedir, octoprint_cli
+from octoprint_tracking.settings import POLICY_NAME
 
 pytestmark = pytest.mark.e2e
 
@@ -82,3 +84,69 @@ def test_output_into_a_missing_folder_is_a_clear_error(basedir, tmp_path):
         check=False,
     )  # fmt: skip
     assert result.returncode == 1 and "Could not write" in result.stderr
+
+
+def write_config(basedir, values):
+    config = yaml.safe_load((basedir / "config.yaml").read_text()) or {}
+    config.setdefault("plugins", {})["usage_tracking"] = values
+    (basedir / "config.yaml").write_text(yaml.safe_dump(config))
+
+
+def test_decline_new_on_and_off_is_saved(basedir):
+    out = octoprint_cli(basedir, "plugins", "usage_tracking:decline-new", "on").stdout
+    assert "every later consent version is declined automatically" in out
+    assert ours(basedir)["decline_new"] is True and status(basedir)["decline_new"] is True
+    octoprint_cli(basedir, "plugins", "usage_tracking:decline-new", "off")
+    assert ours(basedir)["decline_new"] is False
+    wrong = octoprint_cli(
+        basedir, "plugins", "usage_tracking:decline-new", "maybe", check=False
+    )
+    assert wrong.returncode == 2 and "Invalid value" in wrong.stderr
+
+
+def test_disable_forget_on_an_undecided_basedir_asks_nothing(basedir):
+    out = octoprint_cli(basedir, "plugins", "usage_tracking:disable", "--forget").stdout
+    assert "Nothing is asked of the tracking server" in out
+    assert not list((basedir / "data" / "usage_tracking").glob("deletion-*.json"))
+    assert status(basedir)["deletion"] is None
+
+
+def test_disable_forget_keeps_the_request_for_the_server(basedir):
+    write_config(basedir, {"enabled": True, "consent_version": 2,
+                           "unique_id": "0e4b4c5e-8d3f-4f7e-9a41-6b1f3b0b2c11"})  # fmt: skip
+    out = octoprint_cli(basedir, "plugins", "usage_tracking:disable", "--forget").stdout
+    assert "will be asked to delete what it holds about this instance" in out
+    assert "takes effect at its next start" in out
+    (request,) = (basedir / "data" / "usage_tracking").glob("deletion-*.json")
+    address = json.loads(request.read_text())["address"]
+    assert address == (
+        "https://tracking.octoprint.org/track/0e4b4c5e-8d3f-4f7e-9a41-6b1f3b0b2c11/"
+    )
+    assert status(basedir)["deletion"]["state"] == "requested"
+
+
+def test_status_names_a_malformed_instance_id(basedir):
+    write_config(basedir, {"enabled": True, "consent_version": 2, "unique_id": 12345})
+    out = octoprint_cli(basedir, "plugins", "usage_tracking:status").stdout
+    assert "Instance id:     malformed: OctoPrint makes a new one when it starts" in out
+    assert status(basedir)["instance_id_valid"] is False
+
+
+def test_the_cli_speaks_the_terminals_language(basedir):
+    (basedir / POLICY_NAME).write_text("enabled: false\nlocked: [enabled]\n")
+    german = clean_env(LANGUAGE="de")
+    run = functools.partial(octoprint_cli, basedir, env=german, check=False)
+    out = run("plugins", "usage_tracking:status").stdout
+    assert (
+        "Statistik:       deaktiviert (vom Administrator dieses Rechners festgelegt)"
+        in out
+    )
+    assert "Richtlinie:      usage_tracking_policy.yaml im Basisverzeichnis" in out
+    refused = run("plugins", "usage_tracking:enable")
+    assert refused.returncode == 1
+    assert (
+        "Die anonyme Nutzungsstatistik wird vom Administrator dieses Rechners "
+        "festgelegt und kann hier nicht geändert werden." in refused.stderr
+    )
+    out = run("plugins", "usage_tracking:decline-new", "on").stdout
+    assert "Neue Daten werden ab jetzt abgelehnt" in out

@@ -9,6 +9,8 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 ENABLED = {"plugins": {"usage_tracking": {"enabled": True, "consent_version": 2}}}
+OURS = "1b2c3d4e-5f60-4718-a9b0-c1d2e3f40516"
+BUNDLED = "8f3c1d2e-5b6a-4c7d-9e8f-0a1b2c3d4e5f"
 
 
 def test_loads_as_usage_tracking_and_sends_startup_and_ping_when_enabled(
@@ -21,11 +23,11 @@ def test_loads_as_usage_tracking_and_sends_startup_and_ping_when_enabled(
             "usage_tracking": {
                 "enabled": True,
                 "consent_version": 2,
-                "unique_id": "ours-1",
+                "unique_id": OURS,
             },
             "tracking": {
                 "enabled": True,
-                "unique_id": "bundled-1",
+                "unique_id": BUNDLED,
                 "server": receiver.url,
             },
         }
@@ -37,7 +39,7 @@ def test_loads_as_usage_tracking_and_sends_startup_and_ping_when_enabled(
     status = server.api(s, "GET", "/api/plugin/usage_tracking").json()
     assert status["active"] is True
     assert status["took_over_bundled"] is True
-    assert {h.instance for h in receiver.hits} == {"ours-1"}
+    assert {h.instance for h in receiver.hits} == {OURS}
     assert all("UsageTracking/" in h.headers["User-Agent"] for h in receiver.hits)
     startup = receiver.received("startup")[0].fields
     assert startup["version"] == "1.11.8"
@@ -76,11 +78,11 @@ def test_sigterm_delivers_shutdown(octoprint, receiver):
 
 
 def test_takes_over_the_bundled_decision_and_id_when_undecided(octoprint, receiver):
-    config = {"plugins": {"tracking": {"enabled": True, "unique_id": "bundled-1",
+    config = {"plugins": {"tracking": {"enabled": True, "unique_id": BUNDLED,
                                        "server": receiver.url}}}  # fmt: skip
     server = octoprint(config=config)
     receiver.wait_for_event("startup")
-    assert {h.instance for h in receiver.hits} == {"bundled-1"}
+    assert {h.instance for h in receiver.hits} == {BUNDLED}
     assert all("UsageTracking/" in h.headers["User-Agent"] for h in receiver.hits)
     assert "tracking" in server.config["plugins"]["_disabled"]
     s = server.session()

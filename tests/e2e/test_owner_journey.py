@@ -252,18 +252,22 @@ def test_9_enable_and_reset_id_through_the_cli(journey):
     assert "is enabled" in out and "next start" in out
     out = server.cli("plugins", "usage_tracking:reset-id").stdout
     assert "new instance id" in out
-    assert "asked to forget the old id" in out
-    forgets = [h for h in journey["receiver"].hits if h.method == "DELETE"]
-    assert [h.instance for h in forgets] == [old]
+    assert "will be asked to forget the old id" in out
+    # Kept for the server, which sends it: none runs now.
+    assert journey["receiver"].deletes() == []
     new = server.config["plugins"]["usage_tracking"]["unique_id"]
     assert new != old and re.fullmatch(r"[0-9a-f-]{36}", new)
     assert server.config["plugins"]["usage_tracking"]["enabled"] is True
+    journey["old_id"] = old
 
 
 def test_10_uninstall_hands_the_decision_back_to_the_bundled_plugin(journey):
-    server = journey["server"]
+    server, receiver = journey["server"], journey["receiver"]
     ours = server.config["plugins"]["usage_tracking"]
     server.start()
+    # The old id's deletion request is sent by the server, at its start.
+    receiver.wait_for(lambda hits: any(h.method == "DELETE" for h in hits))
+    assert [h.instance for h in receiver.deletes()] == [journey["old_id"]]
     s = server.session()
     r = server.api(s, "POST", "/api/plugin/pluginmanager",
                    json={"command": "uninstall", "plugin": "usage_tracking"})  # fmt: skip

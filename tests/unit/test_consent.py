@@ -8,7 +8,11 @@ from octoprint_tracking.core import builders, catalog, model
 from octoprint_tracking.core.consent import Config, gate
 from octoprint_tracking.settings import KILL_SWITCHES, kill_switch
 
-ON = {"enabled": True, "unique_id": "id-1", "accepted": catalog.CONSENT_VERSION}
+ON = {
+    "enabled": True,
+    "unique_id": "0e4b4c5e-8d3f-4f7e-9a41-6b1f3b0b2c11",
+    "accepted": catalog.CONSENT_VERSION,
+}
 PRINT = model.make("print_done", origin="local", file="abc", elapsed=5)
 
 
@@ -99,3 +103,25 @@ def test_settings_of_the_wrong_type_are_read_safely():
 def test_undeclared_fields_never_pass_the_gate():
     rogue = model.Report("print_done", {"origin": "local", "filename": "secret.gcode"})
     assert gate(rogue, Config(**ON)).fields == {"origin": "local"}
+
+
+def test_decline_new_keeps_what_was_accepted_and_never_asks_for_more():
+    config = Config.from_settings(
+        {"enabled": True, "unique_id": ON["unique_id"], "consent_version": 1,
+         "decline_new": True}, None,
+    )  # fmt: skip
+    assert config.declines(catalog.CONSENT_VERSION) and not config.declines(1)
+    assert config.wizard_required is False and config.active
+    pong = model.make("pong", version="1.11.8", stats_users=2, feature_webcam=True)
+    assert gate(pong, config).fields == {"version": "1.11.8"}
+
+
+def test_an_owner_who_has_not_answered_yet_is_asked_and_declines_nothing():
+    config = Config.from_settings({"enabled": True, "consent_version": 1}, None)
+    assert config.wizard_required and not config.declines(catalog.CONSENT_VERSION)
+
+
+@pytest.mark.parametrize("value", [12345, "12345", "not-a-uuid", "", ["x"], None])
+def test_an_instance_id_that_is_no_uuid_is_no_id(value):
+    config = Config.from_settings({**ON, "enabled": True, "unique_id": value}, None)
+    assert config.unique_id is None and not config.active

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from types import SimpleNamespace
@@ -14,11 +15,13 @@ from octoprint.plugins.tracking import TrackingPlugin
 import octoprint_tracking
 from harness import plugin as support
 from harness.wait import eventually
-from octoprint_tracking import actions, host, secret
+from octoprint_tracking import actions, host, secret, settings
 from octoprint_tracking.core import catalog
 from octoprint_tracking.delivery import Options
 
 JOB = {"name": "x.gcode", "path": "x.gcode", "origin": "local", "time": 12.0}
+BUNDLED_ID = "8f3c1d2e-5b6a-4c7d-9e8f-0a1b2c3d4e5f"
+OURS = "1b2c3d4e-5f60-4718-a9b0-c1d2e3f40516"
 
 
 class WithBundled(support.PluginManager):
@@ -48,9 +51,9 @@ def build(tmp_path, values=None, plugin_manager=None, bundled=None):
 def test_takeover_adopts_the_bundled_decision_and_id_when_ours_is_undecided(tmp_path):
     bundled = TrackingPlugin()
     p = build(tmp_path, plugin_manager=WithBundled(bundled),
-              bundled={"enabled": True, "unique_id": "bundled-id"})  # fmt: skip
+              bundled={"enabled": True, "unique_id": BUNDLED_ID})  # fmt: skip
     assert p._settings.get(["enabled"]) is True
-    assert p._settings.get(["unique_id"]) == "bundled-id"
+    assert p._settings.get(["unique_id"]) == BUNDLED_ID
     # A yes given to the bundled plugin covers what it sent: consent version 1.
     assert p._tracker.config.accepted == 1 and p._tracker.config.wizard_required
     assert "tracking" in p._settings.global_get(["plugins", "_disabled"])
@@ -65,12 +68,12 @@ def test_takeover_silences_the_bundled_plugin_at_once(tmp_path):
 
 
 def test_takeover_keeps_our_own_decision(tmp_path):
-    p = build(tmp_path, {"enabled": False, "unique_id": "ours"},
+    p = build(tmp_path, {"enabled": False, "unique_id": OURS},
               plugin_manager=WithBundled(TrackingPlugin()),
-              bundled={"enabled": True, "unique_id": "bundled-id"})  # fmt: skip
+              bundled={"enabled": True, "unique_id": BUNDLED_ID})  # fmt: skip
     assert (p._settings.get(["enabled"]), p._settings.get(["unique_id"])) == (
         False,
-        "ours",
+        OURS,
     )
 
 
@@ -204,7 +207,7 @@ def test_a_running_server_notices_a_cli_disable_even_after_another_set(tmp_path)
 
 
 def test_the_file_hash_key_is_made_at_first_start_in_the_data_folder(tmp_path):
-    values = {"enabled": True, "consent_version": 2, "unique_id": "an-id"}
+    values = {"enabled": True, "consent_version": 2, "unique_id": OURS}
     p = build(tmp_path, values)
     key = (tmp_path / secret.NAME).read_bytes()
     assert len(key) == secret.SIZE and p._tracker.state.file_key == key
@@ -271,3 +274,180 @@ def test_server_data_is_asked_under_this_instance_id_with_its_user_agent(
     hit = receiver.received("")[0]
     assert hit.instance == instance
     assert hit.headers["User-Agent"].startswith("OctoPrint/")
+
+
+# A malformed instance id, and garbage in the other settings ---------------------------
+
+
+@pytest.mark.parametrize("garbage", [12345, "12345", "not-a-uuid", ["x"], {"a": 1}, ""])
+def test_a_malformed_unique_id_is_replaced_and_the_log_says_so_without_it(
+    tmp_path, caplog, garbage
+):
+    caplog.set_level("WARNING")
+    p = build(tmp_path, {"enabled": True, "consent_version": 2, "unique_id": garbage})
+    new = p._settings.get(["unique_id"])
+    assert re.fullmatch(r"[0-9a-f-]{36}", new) and p._tracker.config.active
+    p.on_event("PrintDone", JOB)
+    assert p._tracker.delivery.status()["queued"] == 1
+    said = [r.getMessage() for r in caplog.records if "instance id" in r.getMessage()]
+    if garbage == "":
+        assert said == [], (
+            "an empty id is a missing one: made silently, as at first start"
+        )
+    else:
+        assert said == [
+            "The instance id in config.yaml was malformed (not a UUID); "
+            "a new random id was made"
+        ]
+        assert str(garbage) not in said[0] and new not in said[0]
+
+
+def test_a_malformed_unique_id_written_while_running_is_replaced(tmp_path):
+    p = build(tmp_path, {"enabled": True, "consent_version": 2})
+    p._settings.set(["unique_id"], 12345)
+    p._tracker.refresh_and_apply()
+    assert re.fullmatch(r"[0-9a-f-]{36}", p._settings.get(["unique_id"]))
+    assert p._tracker.config.active
+
+
+def test_garbage_in_ping_pong_events_and_delivery_is_read_as_the_defaults(tmp_path):
+    garbage = {"enabled": True, "consent_version": 2, "ping": "soon", "pong": [1],
+               "events": "all", "delivery": {"timeout": "x", "queue_size": -5}}  # fmt: skip
+    p = build(tmp_path, garbage)
+    tracker = p._tracker
+    assert settings.intervals(p._settings.get_all_data(merged=True)) == (900, 86400)
+    assert tracker.config.events == catalog.default_events() and tracker.config.active
+    assert tracker.delivery._options == Options()
+    p.on_event("PrintDone", JOB)
+    tracker.tick()
+    assert [r.name for r in tracker.delivery.queued()] == ["print_done", "ping", "pong"]
+    p.on_settings_save({"ping": {"nested": True}, "events": {"printjob": "no"}})
+    assert tracker.config.active and settings.intervals(
+        p._settings.get_all_data(merged=True)
+    ) == (900, 86400)
+
+
+# The machine policy --------------------------------------------------------------------
+
+
+@pytest.fixture
+def policy_file(tmp_path, monkeypatch):
+    """Write the machine policy (``OCTOPRINT_TRACKING_POLICY`` names it)."""
+    path = tmp_path / "policy.yaml"
+    monkeypatch.setenv(settings.POLICY_ENV, str(path))
+
+    def write(text):
+        path.write_text(text)
+        return path
+
+    return write
+
+
+def test_locked_settings_are_in_force_over_the_owners(tmp_path, policy_file):
+    policy_file("enabled: false\nevents: {webui_load: false}\nlocked: [enabled, events]")
+    p = build(tmp_path / "data", {"enabled": True, "consent_version": 2})
+    assert p._tracker.config.enabled is False and not p._tracker.config.active
+    assert p._settings.get(["enabled"]) is True, "the owner's own value stays under it"
+    assert p.status()["policy"]["locked"] == ["enabled", "events"]
+    assert p.is_wizard_required() is False
+
+
+def test_a_locked_decision_is_refused_by_the_one_writer(tmp_path, policy_file):
+    policy_file("enabled: true\nlocked: [enabled]")
+    p = build(tmp_path / "data")
+    with pytest.raises(actions.Locked) as refused:
+        actions.decide(p._store, False)
+    assert str(refused.value) == (
+        "Anonymous usage tracking is set by the administrator of this machine and "
+        "cannot be changed here."
+    )
+    actions.decide(p._store, True)  # the value in force: no change, not refused
+    assert p._tracker.config.active
+
+
+def test_the_settings_dialog_cannot_change_a_locked_setting(tmp_path, policy_file):
+    policy_file("events: {webui_load: false}\nlocked: [events]")
+    p = build(tmp_path / "data", {"enabled": True, "consent_version": 2})
+    messages = []
+    p._plugin_manager.send_plugin_message = lambda plugin, data: messages.append(data)
+    p.on_settings_save({"events": {"webui_load": True}, "decline_new": True})
+    assert p._tracker.config.events["webui_load"] is False
+    assert p._tracker.config.decline_new is True, "the rest of the save is kept"
+    assert messages == [{"type": "locked_refused", "settings": ["events"]}]
+
+
+def test_unlocked_policy_values_are_defaults_the_owner_may_change(tmp_path, policy_file):
+    policy_file("enabled: true\nevents: {webui_load: false}")
+    p = build(tmp_path / "data")
+    assert p._tracker.config.active and not p._tracker.config.events["webui_load"]
+    assert p._settings.get(["consent_version"]) == catalog.CONSENT_VERSION
+    p.on_settings_save({"events": {"webui_load": True}})
+    assert p._tracker.config.events["webui_load"] is True
+    p.on_settings_save({"enabled": False})
+    assert p._tracker.config.active is False
+
+
+def test_the_administrators_yes_accepts_the_installed_consent_version(
+    tmp_path, policy_file
+):
+    policy_file("enabled: true\nlocked: [enabled]")
+    p = build(tmp_path / "data", {"consent_version": 1})
+    assert p._settings.get(["consent_version"]) == catalog.CONSENT_VERSION
+    assert p._tracker.config.active and not p.is_wizard_required()
+
+
+def test_with_decline_new_the_administrators_yes_keeps_what_was_accepted(
+    tmp_path, policy_file
+):
+    policy_file("enabled: true\nlocked: [enabled]")
+    p = build(tmp_path / "data", {"consent_version": 1, "decline_new": True})
+    assert p._settings.get(["consent_version"]) == 1
+    assert not p.is_wizard_required()
+    p._tracker.tick()
+    pong = next(r for r in p._tracker.delivery.queued() if r.name == "pong")
+    assert not any(f.startswith(("stats_", "feature_")) for f in pong.fields)
+
+
+def test_an_unusable_policy_sends_nothing_and_hands_back_a_no(tmp_path, policy_file):
+    policy_file("enabled: [true")
+    p = build(tmp_path / "data", {"enabled": True, "consent_version": 2},
+              bundled={"enabled": True})  # fmt: skip
+    assert p.status()["policy"]["problem"]["english"].startswith("The policy file is")
+    p.on_event("PrintDone", JOB)
+    p._tracker.tick()
+    assert p._tracker.delivery.queued() == [] and not p.is_wizard_required()
+    p.on_plugin_pending_uninstall()
+    assert p._settings.global_get(["plugins", "tracking", "enabled"]) is False
+
+
+def test_preview_lists_what_decline_new_declines_apart_from_what_is_sent(tmp_path):
+    p = build(tmp_path, {"enabled": True, "consent_version": 1, "decline_new": True})
+    pong = next(i for i in p._tracker.preview() if i["report"] == "pong")
+    assert {"stats_users", "feature_webcam"} <= set(pong["declined"])
+    assert not any(f.startswith(("stats_", "feature_")) for f in pong["fields"])
+    assert pong["sent"] is True and "plugins" in pong["fields"]
+
+
+def test_switching_off_with_forget_keeps_one_deletion_request(tmp_path, receiver):
+    p = build(tmp_path, {"enabled": True, "consent_version": 2, "server": receiver.url})
+    p._plugin_manager.send_plugin_message = lambda *a: None
+    instance = p._settings.get(["unique_id"])
+    p.on_event("PrintDone", JOB)
+    p.on_settings_save({"enabled": False, "ask_server_to_delete": True})
+    assert p._tracker.delivery.queued() == []
+    assert p._tracker.delivery.status()["deletion"]["state"] == "requested"
+    assert "ask_server_to_delete" not in (p._settings.get_all_data() or {})
+    p._tracker.delivery.start()
+    hit = receiver.wait_for(lambda hits: any(h.method == "DELETE" for h in hits))[0]
+    assert (hit.instance, hit.event) == (instance, "")
+    eventually(lambda: p._tracker.delivery.status()["deletion"]["state"] == "confirmed")
+    p._tracker.delivery.shutdown(deadline=0.2)
+    assert [h.method for h in receiver.hits] == ["DELETE"]
+
+
+def test_takeover_keeps_the_bundled_id_when_a_policy_decides(tmp_path, policy_file):
+    policy_file("enabled: true\nlocked: [enabled]")
+    p = build(tmp_path, plugin_manager=WithBundled(TrackingPlugin()),
+              bundled={"enabled": True, "unique_id": BUNDLED_ID})  # fmt: skip
+    assert p._settings.get(["enabled"]) is True
+    assert p._settings.get(["unique_id"]) == BUNDLED_ID

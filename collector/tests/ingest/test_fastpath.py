@@ -250,7 +250,7 @@ def test_fast_path_success_stores_location_not_address(pair):
 
 
 class _FailingStore(SQLiteStore):
-    def add_many(self, reports):
+    def add_many(self, reports, counts=()):
         raise OSError("disk on fire")
 
 

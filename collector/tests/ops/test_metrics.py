@@ -35,11 +35,14 @@ def test_metrics_text_parses_and_has_fleet_gauges(monkeypatch):
 
 def test_instrumented_store_times_commits_and_passes_the_rest_through():
     calls = []
-    inner = SimpleNamespace(add_many=calls.append, forget=lambda i: 7)
+    inner = SimpleNamespace(
+        add_many=lambda reports, counts: calls.append((reports, counts)),
+        forget=lambda i: 7,
+    )
     store = metrics.InstrumentedStore(inner, depth=lambda: 3)
     count = metrics.COMMIT_SECONDS._sum.get()
-    store.add_many(["r"])
-    assert calls == [["r"]]
+    store.add_many(["r"], [(1, "refused", "invalid_event", 2)])
+    assert calls == [(["r"], [(1, "refused", "invalid_event", 2)])]
     assert store.forget("x") == 7
     assert metrics.QUEUE_DEPTH._value.get() == 3
     assert metrics.COMMIT_SECONDS._sum.get() > count

@@ -1,141 +1,191 @@
-"""Export and history builders: data.octoprint.org shapes, small-group rule, schemas."""
+"""Export and history builders: data.octoprint.org shapes, numbers only, folded maps."""
 
 from __future__ import annotations
 
-from collections import Counter
-
 import pytest
-from testkit.schemas import SCHEMAS, check_schema, window
+from testkit.readers import check, is_number, leaves
+from testkit.schemas import NOW, SCHEMAS, TODAY, check_schema, known_figures
 
 from tracking_collector import plugins
 from tracking_collector.publish import exports, history
 from tracking_collector.web.routes import load_openapi
 
-NOW = 1_764_000_000.0  # 2025-11-24T16:00:00Z
 MIN = 10
 
 
+def week(**replace):
+    return known_figures(MIN, **replace).window(7)
+
+
 @pytest.mark.parametrize("stem", exports.NAMES)
-def test_every_export_matches_its_published_schema(stem):
-    document = exports.BUILDERS[stem](window(), MIN)
+def test_every_export_matches_its_published_schema_and_reads_as_numbers(stem):
+    document = exports.BUILDERS[stem](week())
     check_schema(document, SCHEMAS[stem])
     assert document["_since"] == "2025-11-17T16:00:00Z"
     assert document["_generated"] == "2025-11-24T16:00:00Z"
+    assert check(stem, document) == []
+    assert all(is_number(v) for v in leaves(document))
 
 
-def test_schemas_reject_an_exact_small_group():
-    document = exports.instance_stats(window(), MIN)
-    document["versions"]["1.9.3"] = 4
-    # Shape-wise 4 is a count; the rule is the builder's, checked next.
-    check_schema(document, "InstanceStatsExport")
-    document["count"] = "120"
+def test_schemas_reject_strings_where_readers_compute():
+    document = exports.instance_stats(week())
+    document["versions"]["1.9.3"] = "<10"
     with pytest.raises(AssertionError):
         check_schema(document, "InstanceStatsExport")
+    document = exports.instance_stats(week())
+    document["versions"]["unknown"] = 12  # a remainder inside the map
+    with pytest.raises(AssertionError):
+        check_schema(document, "InstanceStatsExport")
+    document = exports.BUILDERS["server_environment_stats"](week())
+    document["os"]["unmapped"] = {"instances": 12}  # "undefined" on the site
+    with pytest.raises(AssertionError):
+        check_schema(document, "ServerEnvironmentStatsExport")
 
 
-def test_instance_stats_has_count_versions_and_hourly_histogram():
-    document = exports.instance_stats(window(), MIN)
+def test_instance_stats_has_count_folded_versions_and_hourly_histogram():
+    document = exports.instance_stats(week())
     assert document["count"] == 120
     # Largest first (data.octoprint.org takes the first nine as its top list); the
-    # two small versions are hidden, never exact.
-    assert list(document["versions"].items()) == [
-        ("1.11.8", 80),
-        ("1.11.7", 30),
-        ("1.10.3", "<10"),
-        ("1.9.3", "<10"),
+    # two small versions (6 and 4) are folded into the remainder, never named.
+    assert list(document["versions"].items()) == [("1.11.8", 80), ("1.11.7", 30)]
+    assert (document["versions_other"], document["versions_unknown"]) == (10, 0)
+    hours = document["histogram"]
+    assert len(hours) == 7 * 24 + 1  # the partial first and last hours included
+    assert hours[-4:] == [
+        {"start": "2025-11-24T13:00:00Z", "count": 97},
+        {"start": "2025-11-24T14:00:00Z", "count": 98},
+        {"start": "2025-11-24T15:00:00Z", "count": 99},
+        # 4 instances: the entry stays, its count is left out.
+        {"start": "2025-11-24T16:00:00Z"},
     ]
-    assert document["histogram"][0] == {"start": "2025-11-24T13:00:00Z", "count": 97}
-    assert document["histogram"][-1] == {"start": "2025-11-24T16:00:00Z", "count": "<10"}
+    assert hours[0] == {"start": "2025-11-17T16:00:00Z", "count": 0}
 
 
-def test_a_single_small_version_hides_the_next_smallest_too():
-    counts = Counter({"1.11.8": 80, "1.11.7": 30, "1.9.3": 4})
-    document = exports.instance_stats(window(breakdowns={"version": counts}), MIN)
-    assert document["versions"] == {"1.11.8": 80, "1.11.7": "<10", "1.9.3": "<10"}
+def test_a_big_group_is_no_longer_hidden_beside_a_small_one():
+    # The issue's example: 64-bit with 59 instances beside 32-bit with 3.
+    server = exports.BUILDERS["server_environment_stats"](week())
+    assert server["bits"] == {"64": {"instances": 59}}
+    # 3 (32-bit) plus the unknown (58, which no reader reads) fold together.
+    assert server["bits_other"] == {"instances": 61}
+    assert "bits_unknown" not in server
 
 
-def test_a_small_fleet_shows_no_exact_number_anywhere():
-    tiny = window(
-        instances=7,
-        hourly=[(NOW, 7)],
-        breakdowns={k: Counter({"x": 5, "y": 2}) for k in exports.DIMENSIONS.values()},
-        python_hourly=[(NOW, 0, 7)],
-        plugins=Counter({"octolapse": 7}),
-        plugin_versions={"octolapse": Counter({"0.4.5": 7})},
-        plugin_installs=Counter({"octolapse": 30}),
-        print_instances=3,
-        print_histogram=[(NOW, 9000.0, 3)],
+def test_os_map_holds_only_what_the_sites_lookup_knows():
+    server = exports.BUILDERS["server_environment_stats"](week())
+    # "unmapped" (5) is counted in the remainder, and with it windows (10): a
+    # remainder of 5 alone would single those 5 out.
+    assert server["os"] == {"linux": {"instances": 105}}
+    assert server["os_other"] == {"instances": 15}
+    assert server["os_unknown"] == {"instances": 0}
+
+
+def test_a_small_fleet_publishes_no_exact_small_number_anywhere():
+    tiny = {k: {"x": 5, "y": 2} for k in ("version", "python", "os", "firmware")}
+    tiny.update(
+        active={"": 7},
+        plugin={"octolapse": 7},
+        plugin_version={"octolapse:0.4.5": 7},
+        plugin_installers={"octolapse": 7},
+        achievements={"": 7},
+        achievement={"the_wizard": 7},
+        print_instances={"1.11.8": 3},
     )
+    small = {"hour": {TODAY: {"15": 7}}, "print_instances": {TODAY: {"1.11.8": 3}}}
+    small.update(print_finishers={TODAY: {"": 3}}, print_hour_instances={})
+    window = known_figures(MIN, window=tiny, daily=small).window(7)
     for stem in exports.NAMES:
-        document = exports.BUILDERS[stem](tiny, MIN)
-        numbers = list(_numbers(document))
-        # The only exact figure left may be a zero (python 2 here): nobody.
-        assert all(n == 0 for n in numbers), (stem, numbers)
-
-
-def _numbers(value):
-    if isinstance(value, bool):
-        return
-    if isinstance(value, (int, float)):
-        yield value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            if not key.startswith("_"):
-                yield from _numbers(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _numbers(item)
+        document = exports.BUILDERS[stem](window)
+        numbers = [n for n in leaves(document) if n]
+        assert all(n >= MIN for n in numbers), (stem, numbers)
+        assert "x" not in document.get("versions", {})
 
 
 def test_plugin_stats_in_plugins_octoprint_org_shape():
-    plugins = exports.plugin_stats(window(), MIN)["plugins"]
-    assert list(plugins) == ["octolapse", "rareplugin"]
-    assert plugins["octolapse"] == {
+    document = exports.plugin_stats(week())
+    # rareplugin (3 instances) is not named; its 3 alone would be a small
+    # remainder, so themeify, the smallest shown plugin, joins it.
+    assert list(document["plugins"]) == ["octolapse"]
+    assert document["plugins_other"] == {"instances": 28}
+    assert document["plugins"]["octolapse"] == {
         "instances": 40,
         "install_events": 12,
-        "versions": {
-            "0.4.5": {"instances": 30, "install_events": 11},
-            "0.4.2": {"instances": "<10", "install_events": None},
-            "0.4.1": {"instances": "<10", "install_events": None},
-        },
+        "uninstall_events": 11,
+        # 0.4.2 (8) and 0.4.1 (2) are folded per plugin.
+        "versions": {"0.4.5": {"instances": 30}},
+        "versions_other": {"instances": 10},
+        "versions_unknown": {"instances": 0},
     }
-    # A plugin on too few instances: neither its users nor its installs are exact.
-    assert plugins["rareplugin"]["instances"] == "<10"
-    assert plugins["rareplugin"]["install_events"] is None
 
 
-def test_printing_stats_total_histogram_and_success_rate():
-    document = exports.printing_stats(window(), MIN)
-    assert document["total"] == 123456
+def test_install_events_are_distinct_instances_shown_only_for_enough_of_them():
+    # 35 of octolapse's 40 users installed it: the 5 who did not would show.
+    document = exports.plugin_stats(week(window={"plugin_installers": {"octolapse": 35}}))
+    assert "install_events" not in document["plugins"]["octolapse"]
+    document = exports.plugin_stats(week(window={"plugin_installers": {"octolapse": 9}}))
+    assert "install_events" not in document["plugins"]["octolapse"]
+
+
+def test_printing_stats_total_hourly_histogram_and_success_rate():
+    document = exports.printing_stats(week())
+    assert document["total"] == 41000
+    assert document["instances"] == 25
     assert document["outcomes"] == {
-        "started": 100,
-        "done": 80,
-        "failed": 10,
-        "cancelled": 10,
+        "started": 23,
+        "done": 29,
+        "failed": 3,
+        "cancelled": 3,
     }
-    assert document["success_rate"] == 0.8
-    # The day with three printers shows no print time.
-    assert [h["count"] for h in document["histogram"]] == [None, 118456]
+    assert document["success_rate"] == round(29 / 35, 4)
+    hours = {h["start"][11:13]: h.get("count") for h in document["histogram"][-5:]}
+    # Hour 14 had 3 printers: hidden. Hour 13 (12 printers) is hidden too: with
+    # the total published, 13 + 14 = total - the rest, and only together do they
+    # stand for enough instances (14 finished a print that day).
+    assert hours == {"12": 0, "13": None, "14": None, "15": 0, "16": 0}
 
 
-def test_environment_exports_wrap_instances_like_data_octoprint_org():
-    server = exports.BUILDERS["server_environment_stats"](window(), MIN)
-    assert server["cores"] == {
-        "4": {"instances": 100},
-        # One small group alone would be total minus the rest: 15 is hidden too.
-        "2": {"instances": "<10"},
-        "8": {"instances": "<10"},
+def test_a_print_total_of_too_few_printers_is_left_out():
+    few = {
+        "print_hour_seconds": {TODAY: {"13": 3600}},
+        "print_hour_instances": {TODAY: {"13": 2}},
+        "print_finishers": {TODAY: {"": 2}},
     }
-    rpi = exports.BUILDERS["rpi_stats"](window(), MIN)
-    assert rpi["octopiuptodate_builds"] == {"2024.02.12": {"instances": 12}}
-    client = exports.BUILDERS["client_environment_stats"](window(), MIN)
-    assert client["browser_version"]["Chrome/131"] == {"instances": 60}
-    python = exports.python_stats(window(), MIN)
-    assert python["histogram"][-1] == {
-        "start": "2025-11-24T16:00:00Z",
-        "python2": "<10",
-        "python3": 117,
+    document = exports.printing_stats(week(daily=few))
+    assert "total" not in document
+    assert all(h.get("count", 0) == 0 for h in document["histogram"])
+
+
+def test_python_histogram_is_hourly_and_a_partition_of_each_hour():
+    python = exports.python_stats(week())
+    assert python["histogram"][-4:] == [
+        {"start": "2025-11-24T13:00:00Z", "python2": 0, "python3": 97},
+        # 98 active, 90 on Python 3: the other 8 would be 98 - 90, so Python 3 is
+        # folded; Python 2 had nobody.
+        {"start": "2025-11-24T14:00:00Z", "python2": 0},
+        {"start": "2025-11-24T15:00:00Z", "python2": 0, "python3": 99},
+        {"start": "2025-11-24T16:00:00Z"},
+    ]
+
+
+def test_client_browser_versions_fold_within_their_browser():
+    client = exports.BUILDERS["client_environment_stats"](week())
+    assert client["browser"] == {
+        "Chrome": {"instances": 60},
+        "Firefox": {"instances": 20},
     }
+    # Chrome/131 (55) beside 5 Chrome instances without a version: folded, or
+    # Chrome's 60 - 55 would show those 5.
+    assert client["browser_version"] == {"Firefox/133": {"instances": 20}}
+    assert client["browser_version_other"] == {"instances": 60}
+    assert client["browser_version_unknown"] == {"instances": 40}
+
+
+def test_achievements_stats_in_the_newer_sites_shape():
+    document = exports.achievements_stats(week())
+    assert document["instances"] == 100
+    # the_wizard (95 of 100) is folded: the 5 without it would show; marathon (3)
+    # is small; night_owl joins them so that the remainder says nothing of either.
+    assert document["unlocked"] == {"adventurer": 40}
+    assert document["unlocked_other"] == 110
 
 
 @pytest.mark.parametrize(
@@ -143,6 +193,8 @@ def test_environment_exports_wrap_instances_like_data_octoprint_org():
     [
         ("instance_stats_7d", ("instance_stats", 7)),
         ("plugin_stats_30d", ("plugin_stats", 30)),
+        ("achievements_stats_7d", ("achievements_stats", 7)),
+        ("achievement_stats_30d", ("achievements_stats", 30)),
         ("plugin_stats_14d", None),
         ("secrets_7d", None),
         ("instance_stats", None),
@@ -150,13 +202,14 @@ def test_environment_exports_wrap_instances_like_data_octoprint_org():
 )
 def test_export_names_are_a_closed_list(name, parsed):
     assert exports.parse_name(name) == parsed
-    assert (name in exports.export_names()) == (parsed is not None)
+    assert (name in exports.export_names(aliases=True)) == (parsed is not None)
 
 
-def test_openapi_lists_every_export_name():
+def test_openapi_lists_every_export_name_and_the_canonical_ones_apart():
     spec = load_openapi()
     parameter = spec["paths"]["/export/{name}.json"]["get"]["parameters"][0]
-    assert parameter["schema"]["enum"] == exports.export_names()
+    assert parameter["schema"]["enum"] == exports.export_names(aliases=True)
+    assert "achievement_stats_7d" not in exports.export_names()
 
 
 # History -------------------------------------------------------------------------
@@ -164,7 +217,7 @@ def test_openapi_lists_every_export_name():
 FIRST, LAST = history.day_range(NOW, 3)
 
 
-def test_version_history_masks_each_day():
+def test_version_history_folds_each_day():
     daily = {
         "active": {FIRST: {"": 50}, FIRST + 1: {"": 8}, LAST: {"": 60}},
         "version": {
@@ -184,43 +237,41 @@ def test_version_history_masks_each_day():
         "day": "2025-11-22",
         "instances": 50,
         "versions": {"1.11.8": 40, "1.11.7": 10},
+        "versions_other": 0,
+        "versions_unknown": 0,
     }
-    assert document["days"][1]["instances"] == "<10"
-    assert document["days"][2]["versions"] == {
-        "1.11.8": 45,
-        "1.11.7": "<10",
-        "1.10.3": "<10",
-    }
+    assert document["days"][1] == {"day": "2025-11-23", "versions": {}}
+    # 3 on 1.10.3 alone would show; with 1.11.7 (12) they make a remainder of 15.
+    assert document["days"][2]["versions"] == {"1.11.8": 45}
+    assert document["days"][2]["versions_other"] == 15
 
 
-def test_plugin_history_shows_adoption_and_installs():
+def test_plugin_history_shows_adoption_and_installing_instances():
     daily = {
+        "active": {FIRST: {"": 30}, FIRST + 1: {"": 40}, LAST: {"": 40}},
         "plugin": {FIRST: {"octolapse": 9}, FIRST + 1: {"octolapse": 20}},
-        "plugin_installed": {FIRST + 1: {"octolapse": 11}, LAST: {"octolapse": 2}},
+        "plugin_installers": {FIRST + 1: {"octolapse": 10}, LAST: {"octolapse": 2}},
     }
     document = history.plugin(daily, "octolapse", FIRST, LAST, NOW, MIN)
     check_schema(document, "PluginHistory")
     assert document["plugin"] == "octolapse"
-    assert [(d["instances"], d["install_events"]) for d in document["days"]] == [
-        ("<10", None),
-        (20, 11),
-        ("<10", None),
+    assert document["days"] == [
+        {"day": "2025-11-22"},
+        {"day": "2025-11-23", "instances": 20, "install_events": 10},
+        {"day": "2025-11-24"},
     ]
 
 
-def test_print_history_rates_per_day():
-    daily = {
-        "print_instances": {FIRST: {"1.11.8": 12}, LAST: {"1.11.8": 2}},
-        "print_started": {FIRST: {"1.11.8": 30}},
-        "print_done": {FIRST: {"1.11.8": 18}},
-        "print_failed": {FIRST: {"1.11.8": 1}},
-        "print_cancelled": {FIRST: {"1.11.8": 1}, LAST: {"1.11.8": 1}},
-    }
-    document = history.prints(daily, FIRST, LAST, NOW, MIN)
+def test_print_history_shows_the_days_the_figures_fold():
+    figures = known_figures(MIN)
+    document = history.prints(figures, LAST - 2, NOW)
     check_schema(document, "PrintHistory")
-    first, _, last = document["days"]
-    assert first["done"] == 18 and first["done_rate"] == 0.9
-    assert last["instances"] == "<10" and last["cancelled"] is None
+    first, hidden, last = document["days"]
+    assert first["done"] == 16 and first["done_rate"] == 0.8
+    assert hidden == {"day": "2025-11-23"}  # 3 printers
+    # 12 printers, but shown, today's outcomes and the 7-day total would give
+    # the day of 3 away: folded too.
+    assert last == {"day": "2025-11-24", "instances": 12}
 
 
 @pytest.mark.parametrize(

@@ -26,6 +26,7 @@ def test_own_data_document_shows_the_record_and_no_quarantine_state():
             "octopi": None,
             "firmware": "Marlin",
             "plugins": "octolapse:0.4.5,themeify:1.2.2",
+            "achievements": "night_owl,the_wizard",
             "browser": "Chrome",
             "country": "DE",
             "city": "Berlin",
@@ -33,6 +34,7 @@ def test_own_data_document_shows_the_record_and_no_quarantine_state():
         held="suspect",
         cohort="c1",
         days=[(day, 0b101, "1.11.8", 1, 1, 0, 0)],
+        print_hours=[(day, 2, 600)],
         events=[
             SimpleNamespace(
                 ts=NOW, event="install_plugin", version="1.11.8", fields={"plugin": "x"}
@@ -45,6 +47,8 @@ def test_own_data_document_shows_the_record_and_no_quarantine_state():
         {"id": "octolapse", "version": "0.4.5"},
         {"id": "themeify", "version": "1.2.2"},
     ]
+    assert doc["environment"]["achievements"] == ["night_owl", "the_wizard"]
     assert doc["days"][0]["active_hours"] == [0, 2]
+    assert doc["days"][0]["finished_print_seconds"] == {"2": 600}
     assert doc["events"][0]["event"] == "install_plugin"
     assert "suspect" not in str(doc) and "c1" not in str(doc)

@@ -37,9 +37,9 @@ def test_writer_batches_concurrent_submissions_into_few_commits(tmp_path):
     class CountingStore(SQLiteStore):
         commits = 0
 
-        def add_many(self, reports):
+        def add_many(self, reports, counts=()):
             type(self).commits += 1
-            return super().add_many(reports)
+            return super().add_many(reports, counts)
 
     store = CountingStore(str(tmp_path / "b.sqlite"))
     writer = BatchWriter(store, max_wait=0.05)
@@ -68,7 +68,7 @@ def test_writer_applies_operations_in_order(tmp_path):
 
 def test_failed_write_is_not_acknowledged(make_app):
     class FailingStore(SQLiteStore):
-        def add_many(self, reports):
+        def add_many(self, reports, counts=()):
             raise OSError("disk full")
 
     import tempfile
@@ -153,13 +153,13 @@ class _LosesDeadlocks:
         self.losses = losses
         self.calls = 0
 
-    def add_many(self, reports):
+    def add_many(self, reports, counts=()):
         import psycopg.errors
 
         self.calls += 1
         if self.calls <= self.losses:
             raise psycopg.errors.DeadlockDetected("deadlock detected")
-        return self.store.add_many(reports)
+        return self.store.add_many(reports, counts)
 
     def __getattr__(self, name):
         return getattr(self.store, name)
@@ -198,7 +198,7 @@ def test_a_batch_the_database_cannot_take_fails_whole_not_again_nor_one_by_one(
     class DiskFull(SQLiteStore):
         calls = 0
 
-        def add_many(self, reports):
+        def add_many(self, reports, counts=()):
             type(self).calls += 1
             raise sqlite3.OperationalError("database or disk is full")
 

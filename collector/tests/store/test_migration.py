@@ -1,16 +1,20 @@
-"""A 0.1.0 SQLite file (one raw row per report) is migrated on start, nothing lost."""
+"""Migrations: a 0.1.0 SQLite file (one raw row per report) is migrated on start,
+nothing lost; a schema-2 database of either engine gains print hours and
+achievements (schema 3), a schema-3 one the archive and the transparency ledger
+(schema 4)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import time
 
 import pytest
-from testkit import day_counts, new_id, uuids
+from testkit import day_counts, new_id, open_test_store, uuids
 
 from tracking_collector.runtime import get_collector
-from tracking_collector.store import SCHEMA_VERSION, SQLiteStore
+from tracking_collector.store import SCHEMA_VERSION, Report, SQLiteStore
 from tracking_collector.timefmt import day_of
 
 # The schema of octoprint-usage-collector 0.1.0, verbatim.
@@ -157,8 +161,8 @@ def test_0_1_0_database_is_migrated_on_start_with_nothing_lost(make_app, db_path
         "octolapse": 12,
         "bedlevelvisualizer": 12,
     }
-    [by_version] = stats["prints"]["by_version"]
-    assert (by_version["started"], by_version["done"], by_version["failed"]) == (12, 8, 4)
+    today = stats["prints"]["per_day"][-1]
+    assert (today["started"], today["done"], today["failed"]) == (12, 8, 4)
     old_day = day_counts(store, day_of(now - 2 * DAY))
     assert old_day[("version", "1.10.0")] == 12 and old_day[("active", "")] == 12
 
@@ -190,3 +194,103 @@ def test_a_newer_schema_is_refused(db_path):
     conn.close()
     with pytest.raises(RuntimeError, match="newer"):
         SQLiteStore(str(db_path))
+
+
+def test_schema_2_database_gains_print_hours_and_achievements(db, clock, monkeypatch):
+    """Schema 3 (ADD COLUMN and CREATE TABLE only), on SQLite and PostgreSQL."""
+    from testkit import count_rows, day_counts, open_test_store
+
+    from tracking_collector.store import Report, schema
+
+    # A database as schema 2 left it (this code stops before migration 3)...
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", 2)
+    old = open_test_store(db)
+    day, iid = day_of(clock.now), new_id()
+    try:
+        old.bulk_insert(
+            "instances",
+            ("uuid", "first_seen", "last_seen", "version", "plugins"),
+            [(iid, clock.now - HOUR, clock.now - HOUR, "1.11.8", "octolapse:0.4")],
+        )
+        with old.engine.read() as q:
+            ((row_id,),) = q.rows("SELECT id FROM instances")
+            assert "achievements" not in old.engine.columns(q, "instances")
+            assert old.engine.columns(q, "print_hours") == []
+        old.bulk_insert(
+            "instance_days",
+            ("day", "instance_id", "hours", "version", "done", "print_seconds"),
+            [(day, row_id, 1, "1.11.8", 2, 300)],
+        )
+    finally:
+        old.close()
+    monkeypatch.undo()
+
+    # ...is migrated on start; its rows keep their figures, and new reports fill
+    # the new table and column.
+    store = open_test_store(db)
+    try:
+        with store.engine.read() as q:
+            assert q.rows("SELECT version FROM schema_version") == [(SCHEMA_VERSION,)]
+            assert q.rows("SELECT done, print_seconds FROM instance_days") == [(2, 300)]
+            assert "achievements" in store.engine.columns(q, "instances")
+        assert store.instance(iid).env["achievements"] is None
+        assert count_rows(store, "print_hours") == 0
+        store.add_many(
+            [
+                Report(iid, "pong", clock.now, fields={"achievements": "the_wizard"}),
+                Report(iid, "print_done", clock.now, fields={"elapsed": "90"}),
+            ]
+        )
+        store.recompute([day])
+        counts = day_counts(store, day)
+        hour = str(int(clock.now % DAY // HOUR))
+        assert counts[("print_hour_seconds", hour)] == 90
+        # The migrated day's 300 seconds have no hour: they stay in the day total.
+        assert counts[("print_seconds", "1.11.8")] == 390
+        assert counts[("achievement", "the_wizard")] == 1
+    finally:
+        store.close()
+    # Opening again migrates nothing twice.
+    open_test_store(db).close()
+
+
+def test_schema_3_database_gains_the_archive_and_the_ledger(db, clock, monkeypatch):
+    from tracking_collector.store import schema
+
+    # A database as schema 3 left it (this code stops before migration 4)...
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", 3)
+    old = open_test_store(db)
+    iid = new_id()
+    try:
+        old.add_many([Report(iid, "ping", clock.now, "1.11.8")])
+        with old.engine.read() as q:
+            for table in ("archive", "archive_entries", "daily_counts"):
+                assert old.engine.columns(q, table) == []
+    finally:
+        old.close()
+    monkeypatch.undo()
+
+    # ...is migrated on start, its data kept, and the new tables work on it.
+    store = open_test_store(db)
+    try:
+        with store.engine.read() as q:
+            assert q.rows("SELECT version FROM schema_version") == [(SCHEMA_VERSION,)]
+        assert uuids(store) == [iid]
+        day = day_of(clock.now)
+        body = b'{"count":12}'
+        assert store.archive(day, [("instance_stats_7d", 1, body)], [("p", "{}")]) == [
+            "instance_stats_7d"
+        ]
+        archived = store.archive_file(day, "instance_stats_7d")
+        assert archived.body == body
+        assert archived.sha256 == hashlib.sha256(body).hexdigest()
+        assert store.forget(iid, now=clock.now) > 0
+        assert store.daily_counts(day, day) == {day: {("forgotten", "instances"): 1}}
+        # The retention purge leaves the archive alone.
+        store.purge(clock.now + 400 * DAY, now=clock.now)
+        assert store.archive_file(day, "instance_stats_7d").body == body
+        assert store.archived_entries("p") == {day: "{}"}
+    finally:
+        store.close()
+    # Opening again migrates nothing twice.
+    open_test_store(db).close()

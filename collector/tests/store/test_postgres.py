@@ -9,6 +9,8 @@ import pytest
 import requests
 from testkit import eventually, instance_count, new_id, open_test_store, stored, uuids
 
+from tracking_collector.timefmt import day_of
+
 
 @pytest.mark.parametrize("backend", ["postgresql"])
 def test_two_collector_processes_on_one_postgresql_store_and_serve_the_same(
@@ -47,34 +49,27 @@ def test_two_collector_processes_on_one_postgresql_store_and_serve_the_same(
         store.close()
 
     def both_stats():
-        return [requests.get(f"{s.url}/api/stats", timeout=10).json() for s in servers]
+        stats = [requests.get(f"{s.url}/api/stats", timeout=10).json() for s in servers]
+        for doc in stats:  # read at slightly different moments
+            doc.pop("_since"), doc.pop("_generated")
+        return stats
 
     started = sum(1 for n in range(len(fleet), 600) if n % 4 == 1)
     done = sum(1 for n in range(len(fleet), 600) if n % 4 == 2)
 
     def settled():
         a, b = both_stats()
-        a.pop("generated_at"), b.pop("generated_at")
-        rows = a["prints"]["by_version"]
-        return (
-            a == b
-            and rows
-            and (rows[0]["started"], rows[0]["done"])
-            == (
-                started,
-                done,
-            )
-        )
+        today = a["prints"]["per_day"][-1]
+        return a == b and (today.get("started"), today.get("done")) == (started, done)
 
     # Rollups follow within a few refresh intervals, whichever process refreshes.
     eventually(settled, timeout=20)
     a, b = both_stats()
-    a.pop("generated_at"), b.pop("generated_at")
     assert a == b
     assert a["active"]["7d"]["instances"] == 30
     assert a["plugins"] == [{"key": "octolapse", "instances": 30}]
-    [row] = a["prints"]["by_version"]
-    assert (row["instances"], row["started"], row["done"]) == (30, started, done)
+    today = a["prints"]["per_day"][-1]
+    assert (today["instances"], today["started"], today["done"]) == (30, started, done)
 
 
 @pytest.mark.parametrize("backend", ["postgresql"])
@@ -96,6 +91,13 @@ def test_copy_command_moves_a_sqlite_store_into_postgresql(make_app, db, db_path
             f"/track/{iid}/print_done/", headers={"User-Agent": "OctoPrint/1.11.8"}
         )
         client.get(f"/track/{iid}/plugin_installed/?plugin=octolapse")
+    # The archive and the transparency ledger move too: they outlive the data.
+    gone = new_id()
+    pong(client, gone)
+    assert client.delete(f"/track/{gone}/").status_code == 200
+    day = day_of(clock.now)
+    source.archive(day, [("day_stats", 1, b'{"day":1}')], [("octolapse", "{}")])
+    ledger = source.daily_counts(day, day)
     expected = client.get("/api/stats").get_json()
     get_collector(source_app).close()
 
@@ -104,6 +106,11 @@ def test_copy_command_moves_a_sqlite_store_into_postgresql(make_app, db, db_path
     assert "instances: 12" in result.output and "events: 12" in result.output
     copied = make_app()  # on the PostgreSQL database
     assert copied.test_client().get("/api/stats").get_json() == expected
+    target = get_collector(copied).store
+    assert target.archive_file(day, "day_stats").body == b'{"day":1}'
+    assert target.archived_entries("octolapse") == {day: "{}"}
+    assert ledger[day][("forgotten", "instances")] == 1
+    assert target.daily_counts(day, day) == ledger
     # New instances get fresh ids after the copied ones.
     assert copied.test_client().get(f"/track/{new_id()}/startup/").status_code == 200
     assert instance_count(get_collector(copied).store) == 13
@@ -208,11 +215,19 @@ def _contents(store) -> dict:
         "instance_days": rows(
             store, "SELECT * FROM instance_days ORDER BY day, instance_id"
         ),
+        "print_hours": rows(
+            store, "SELECT * FROM print_hours ORDER BY day, instance_id, hour"
+        ),
         "events": rows(store, "SELECT * FROM events ORDER BY id"),
         "ingest_counts": rows(
             store,
             "SELECT day, event, SUM(n) FROM ingest_counts GROUP BY day, event"
             " ORDER BY day, event",
+        ),
+        "daily_counts": rows(
+            store,
+            "SELECT day, kind, key, SUM(n) FROM daily_counts GROUP BY day, kind, key"
+            " ORDER BY day, kind, key",
         ),
         "dirty_days": rows(store, "SELECT DISTINCT day FROM dirty_days ORDER BY day"),
     }
@@ -233,11 +248,14 @@ def test_a_batch_in_one_statement_writes_the_same_rows_as_table_by_table(pg_clus
     one = open_test_store(pg_cluster.new_database())
     reference = Store(TableByTable(pg_cluster.new_database(), pool_size=2))
     batches = _mixed_batches(seed=19)
-    for batch in batches:
-        one.add_many(batch)
-        reference.add_many(batch)
+    for n, batch in enumerate(batches):
+        # Refused reports ride along with some commits (the transparency ledger).
+        ledger = [(20_717, "refused", "invalid_event", n)] if n % 3 else []
+        one.add_many(batch, ledger)
+        reference.add_many(batch, ledger)
     got, want = _contents(one), _contents(reference)
     assert len(got["events"]) > 100 and len(got["instance_days"]) > 100
+    assert got["print_hours"] and got["daily_counts"]
     assert {r[0] for r in rows(one, "SELECT held FROM instances")} >= {
         None,
         "source_burst",

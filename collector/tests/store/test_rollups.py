@@ -7,6 +7,7 @@ import ipaddress
 
 import pytest
 from testkit import (
+    count_rows,
     day_counts,
     eventually,
     instance_count,
@@ -14,11 +15,12 @@ from testkit import (
     open_test_store,
     pong,
     refreshed_at,
+    rows,
     uuids,
 )
 
 from tracking_collector.runtime import get_collector
-from tracking_collector.store import Report
+from tracking_collector.store import SCHEMA_VERSION, Report
 from tracking_collector.timefmt import day_of
 
 DAY = 86400
@@ -212,7 +214,7 @@ def test_schema_1_database_gains_print_seconds_and_new_env_columns(
     store = open_test_store(db)
     try:
         with store.engine.read() as q:
-            assert q.rows("SELECT version FROM schema_version") == [(2,)]
+            assert q.rows("SELECT version FROM schema_version") == [(SCHEMA_VERSION,)]
             assert q.rows("SELECT done, print_seconds FROM instance_days") == [(2, 0)]
             columns = store.engine.columns(q, "instances")
         assert {"octopiuptodate_build", "browser_version", "client_os"} <= set(columns)
@@ -303,3 +305,128 @@ def test_ephemeral_instances_appeared_and_vanished_within_minutes(
         assert public == (0 if expected else 1)
     finally:
         store.close()
+
+
+# Schema 3: hourly print seconds and Python majors, distinct installers, achievements
+
+
+def test_print_seconds_count_in_the_hour_the_print_finished(store, clock):
+    day = day_of(clock.now)
+    at = day * DAY
+    a, b = new_id(), new_id()
+
+    def prints(event: str, ts: float, elapsed: str) -> Report:
+        return Report(a, event, ts, "1.11.8", fields={"elapsed": elapsed})
+
+    store.add_many(
+        [
+            prints("print_started", at + 9 * HOUR, "9"),
+            prints("print_done", at + 10 * HOUR + 5, "600"),
+            prints("print_failed", at + 10 * HOUR + 9, "60"),
+            prints("print_cancelled", at + 13 * HOUR, "30"),
+        ]
+    )
+    # Another batch adds to the same instance-hour rows.
+    store.add_many([Report(b, "print_done", at + 10 * HOUR + 1, "1.11.7", fields={})])
+    store.add_many(
+        [Report(b, "print_done", at + 10 * HOUR + 2, "1.11.7", fields={"elapsed": "100"})]
+    )
+    store.recompute([day])
+    counts = day_counts(store, day)
+    hours = {(m, k): n for (m, k), n in counts.items() if m.startswith("print_hour")}
+    assert hours == {
+        ("print_hour_seconds", "10"): 760,
+        ("print_hour_instances", "10"): 2,
+        ("print_hour_seconds", "13"): 30,
+        ("print_hour_instances", "13"): 1,
+    }
+    # Two instances finished prints that day; a start is no finished print.
+    assert counts[("print_finishers", "")] == 2
+    # The hours add up to the day's print seconds.
+    day_total = sum(n for (m, _), n in counts.items() if m == "print_seconds")
+    assert day_total == 790
+    assert rows(store, "SELECT COUNT(*) FROM print_hours") == [(3,)]
+
+
+def test_python_majors_per_hour_partition_the_hours_instances(store, clock):
+    day = day_of(clock.now)
+    at = day * DAY + 8 * HOUR
+    fields = ({"python": "2.7.18"}, {"python": "3.11.2"}, {"python": "3.9.2"}, {})
+    reports = [
+        Report(new_id(), "startup", at + n, "1.7.3", fields=f)
+        for n, f in enumerate(fields)
+    ]
+    store.add_many(reports)
+    store.recompute([day])
+    counts = day_counts(store, day)
+    assert counts[("hour", "8")] == 4
+    assert counts[("python2_hour", "8")] == 1
+    assert counts[("python3_hour", "8")] == 2  # the fourth is unknown
+
+
+def test_installing_instances_are_counted_once_per_day_and_window(store, clock):
+    day = day_of(clock.now)
+    a, b = new_id(), new_id()
+    now = clock.now
+    store.add_many(
+        [
+            Report(a, "install_plugin", now - 60, fields={"plugin": "OctoLapse"}),
+            Report(a, "plugin_installed", now - 50, fields={"plugin": "octolapse"}),
+            Report(a, "install_plugin", now - 3 * DAY, fields={"plugin": "octolapse"}),
+            Report(b, "install_plugin", now - 40, fields={"plugin": "octolapse"}),
+            Report(b, "uninstall_plugin", now - 30, fields={"plugin": "themeify"}),
+        ]
+    )
+    store.refresh(now, force=True)
+    counts = day_counts(store, day)
+    assert counts[("plugin_installers", "octolapse")] == 2
+    assert counts[("plugin_uninstallers", "themeify")] == 1
+    assert counts[("plugin_installed", "octolapse")] == 3  # events, as before
+    assert store.window(1)["plugin_installers"] == {"octolapse": 2}
+    assert store.window(7)["plugin_installers"] == {"octolapse": 2}
+    assert store.window(30)["plugin_uninstallers"] == {"themeify": 1}
+
+
+def test_achievements_are_the_latest_pongs_list_normalised(store, clock):
+    a, b, c = new_id(), new_id(), new_id()
+    now = clock.now
+    listed = {"achievements": "The_Wizard,night_owl,x y"}
+    store.add_many(
+        [
+            Report(a, "pong", now - 90, fields=listed),
+            # A later pong without the field (category off) keeps the list.
+            Report(a, "pong", now - 80, fields={"plugins": ""}),
+            Report(b, "pong", now - 70, fields={"achievements": ""}),
+            Report(c, "pong", now - 60, fields={}),
+            Report(c, "achievement_unlocked", now - 50, fields={"achievement": "tgif"}),
+        ]
+    )  # fmt: skip
+    store.refresh(now, force=True)
+    assert store.instance(a).env["achievements"] == "night_owl,the_wizard"
+    assert store.instance(b).env["achievements"] == ""
+    assert store.instance(c).env["achievements"] is None
+    window = store.window(7)
+    # a and b report achievements (b none unlocked yet); c does not report them.
+    assert window["achievements"] == {"": 2}
+    assert window["achievement"] == {"night_owl": 1, "the_wizard": 1}
+
+
+def test_forget_and_purge_take_print_hours_along(store, clock):
+    old, gone, kept = new_id(), new_id(), new_id()
+    now = clock.now
+    done = {"elapsed": "60"}
+    store.add_many(
+        [
+            Report(old, "print_done", now - 95 * DAY, fields=done),
+            Report(gone, "print_done", now - 100, fields=done),
+            Report(kept, "print_done", now - 90, fields=done),
+        ]
+    )
+    assert count_rows(store, "print_hours") == 3
+    store.forget(gone)
+    store.purge(now - 90 * DAY)
+    remaining = rows(
+        store,
+        "SELECT i.uuid FROM print_hours p JOIN instances i ON i.id = p.instance_id",
+    )
+    assert remaining == [(kept,)]

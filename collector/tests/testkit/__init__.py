@@ -3,9 +3,9 @@
 ``fixtures`` holds the pytest fixtures (``conftest.py`` imports them), ``values``
 ids, clocks and addresses, ``stores`` what a test may ask a store that its API does
 not answer, ``servers`` the collector processes, ``schemas`` the published JSON
-Schemas, ``fleet`` the replay of the 2024 manipulation and ``known_fleet`` a fleet
-with known figures. Tests import what they use from here; nothing here edits
-``sys.path``.
+Schemas, ``fleet`` the replay of the 2024 manipulation, ``known_fleet`` a fleet
+with known figures and ``browser`` a Chromium page confined to loopback. Tests
+import what they use from here; nothing here edits ``sys.path``.
 """
 
 from harness.wait import eventually

@@ -13,6 +13,7 @@ from collections import Counter
 TABLES = (
     "instances",
     "instance_days",
+    "print_hours",
     "events",
     "rollups",
     "window_rollups",
@@ -101,6 +102,7 @@ def snapshot(store) -> dict:
             # Source hashes depend on each store's own daily key: only presence compares.
             record.cohort is not None,
             [tuple(d) for d in record.days],
+            [tuple(h) for h in record.print_hours],
             [(e.ts, e.event, e.version, e.fields) for e in record.events],
         )
     return {"instances": result, "counts": store.ingest_counts()}

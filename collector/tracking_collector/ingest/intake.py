@@ -95,6 +95,7 @@ class Intake:
         admission: AdmissionHook | None = None,
         forgotten: Callable[[str], None] | None = None,
         settled: Settled | None = None,
+        refused: Callable[[str], None] = lambda code: None,
     ):
         self.config = config
         self.clock = clock
@@ -108,7 +109,9 @@ class Intake:
         # Told about each report whose admission the writer completed, once stored
         # (the admission's cache of known ids, the hold of a source past its budget).
         self.settled = settled
-        self.record = metrics.counted(self._record)
+        # Each refusal's code also goes to ``refused`` (the transparency ledger's
+        # in-memory tally).
+        self.record = metrics.counted(self._record, refused)
 
     def _record(
         self,
@@ -171,7 +174,8 @@ class Intake:
     def forget(self, instance: str) -> None:
         """``DELETE /track/<id>/``: every trace of the instance, once committed."""
         instance = v.instance_id(instance)
-        self._submit(self.writer.forget, instance)
+        now = self.clock()
+        self._submit(lambda i: self.writer.forget(i, now), instance)
         if self.forgotten is not None:
             self.forgotten(instance)
 

@@ -75,11 +75,11 @@ class InstrumentedStore:
         self._store = store
         self._depth = depth
 
-    def add_many(self, reports: Sequence[Any]) -> Any:
+    def add_many(self, reports: Sequence[Any], counts: Sequence[Any] = ()) -> Any:
         QUEUE_DEPTH.set(self._depth())
         started = time.perf_counter()
         try:
-            return self._store.add_many(reports)
+            return self._store.add_many(reports, counts)
         finally:
             COMMIT_SECONDS.observe(time.perf_counter() - started)
 
@@ -126,8 +126,11 @@ def exposition(reg: CollectorRegistry) -> bytes:
     return generate_latest(reg)
 
 
-def counted(record: Callable[..., None]) -> Callable[..., None]:
-    """Count what ``record`` (the one function every report goes through) answers."""
+def counted(
+    record: Callable[..., None], refused: Callable[[str], None] = lambda code: None
+) -> Callable[..., None]:
+    """Count what ``record`` (the one function every report goes through) answers;
+    ``refused`` is told each refusal's code too (the transparency ledger's tally)."""
 
     @functools.wraps(record)
     def wrapper(*args: Any, **kwargs: Any) -> None:
@@ -135,6 +138,7 @@ def counted(record: Callable[..., None]) -> Callable[..., None]:
             record(*args, **kwargs)
         except ValidationError as exc:
             REPORTS_REFUSED.labels(exc.code).inc()
+            refused(exc.code)
             raise
         REPORTS_ACCEPTED.inc()
 

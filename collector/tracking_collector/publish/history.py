@@ -1,10 +1,11 @@
 """Daily history over the retention window, built from the store's daily rollups.
 
 Three series people ask for: active instances by OctoPrint version, one plugin's
-adoption (plugins.octoprint.org issue 1028 asks for it) and the print success rate.
-Like the exports, the builders are pure functions of the rollups (metric -> day ->
-key -> value, as ``Store.daily`` returns them) and apply the small-group rule to
-every day: a day's group below ``min_group`` is "<N", never exact.
+adoption (plugins.octoprint.org issue 1028 asks for it) and the print outcomes.
+Each day's map is folded under the small-group rule on its own (a pure function of
+that day's rollup, so every view of a day folds it alike); the print outcomes come
+from the figures (:mod:`.figures`), folded together with the 7- and 30-day totals
+of the exports. Hidden figures are left out, never shown as strings.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..timefmt import DAY, day_iso, day_of, iso
-from .exports import OUTCOMES
-from .smallgroup import PrintSummary, hidden_unless, masked, masked_map, print_row
+from .figures import Figures
+from .smallgroup import fold_nonpartition, fold_partition, fold_subsets
+from .stats import day_row
 
 HISTORY_DAYS = 90
+UNKNOWN_KEY = "unknown"
 
 Daily = Mapping[str, Mapping[int, Mapping[str, int]]]
 
@@ -31,71 +34,60 @@ def _envelope(first: int, now: float, body: dict[str, Any]) -> dict[str, Any]:
     return {"_since": iso(first * DAY), "_generated": iso(now), **body}
 
 
+def _active(daily: Daily, day: int) -> int:
+    return int(daily.get("active", {}).get(day, {}).get("", 0))
+
+
 def versions(daily: Daily, first: int, last: int, now: float, min_group: int) -> dict:
     """Active instances per day, split by the OctoPrint version run that day."""
-    active = daily.get("active", {})
-    by_version = daily.get("version", {})
-    return _envelope(
-        first,
-        now,
-        {
-            "days": [
-                {
-                    "day": day_iso(day),
-                    "instances": masked(active.get(day, {}).get("", 0), min_group),
-                    "versions": masked_map(by_version.get(day, {}), min_group),
-                }
-                for day in range(first, last + 1)
-            ]
-        },
-    )
+    rows = []
+    for day in range(first, last + 1):
+        counts = dict(daily.get("version", {}).get(day, {}))
+        unknown = counts.pop(UNKNOWN_KEY, 0)
+        active = _active(daily, day)
+        row: dict[str, Any] = {"day": day_iso(day)}
+        if active >= min_group:
+            row["instances"] = active
+        row.update(fold_partition(counts, unknown, min_group).fields("versions"))
+        rows.append(row)
+    return _envelope(first, now, {"days": rows})
 
 
 def plugin(
     daily: Daily, plugin_id: str, first: int, last: int, now: float, min_group: int
 ) -> dict:
-    """One plugin's instances and install events per day."""
-    instances = daily.get("plugin", {})
-    installs = daily.get("plugin_installed", {})
-    days = []
-    for day in range(first, last + 1):
-        count = instances.get(day, {}).get(plugin_id, 0)
-        events = installs.get(day, {}).get(plugin_id, 0)
-        days.append(
-            {
-                "day": day_iso(day),
-                "instances": masked(count, min_group),
-                # Events are shown under the same rule as the instances behind them.
-                "install_events": hidden_unless(
-                    masked(events, min_group), count, min_group
-                ),
-            }
-        )
-    return _envelope(first, now, {"plugin": plugin_id, "days": days})
-
-
-def prints(daily: Daily, first: int, last: int, now: float, min_group: int) -> dict:
-    """Print outcomes and rates per day (all OctoPrint versions together)."""
-    printing = daily.get("print_instances", {})
+    """One plugin's instances and distinct installing instances per day: each day's
+    plugin map folded as a whole (the same fold for every plugin asked about)."""
     rows = []
     for day in range(first, last + 1):
-        counts = {
-            o: sum(daily.get(f"print_{o}", {}).get(day, {}).values()) for o in OUTCOMES
-        }
-        summary = PrintSummary(
-            day=day_iso(day),
-            version=None,
-            instances=sum(printing.get(day, {}).values()),
-            **counts,
+        fold = fold_nonpartition(
+            daily.get("plugin", {}).get(day, {}), min_group, _active(daily, day)
         )
-        rows.append(print_row(summary, min_group))
+        installers = fold_subsets(
+            daily.get("plugin_installers", {}).get(day, {}),
+            fold,
+            min_group,
+            within=True,
+        )
+        row: dict[str, Any] = {"day": day_iso(day)}
+        if plugin_id in fold.visible:
+            row["instances"] = fold.visible[plugin_id]
+        if plugin_id in installers:
+            row["install_events"] = installers[plugin_id]
+        rows.append(row)
+    return _envelope(first, now, {"plugin": plugin_id, "days": rows})
+
+
+def prints(figures: Figures, first: int, now: float) -> dict:
+    """Print outcomes and rates per day (all OctoPrint versions together), as the
+    figures fold them with the exports' window totals."""
+    rows = [day_row(d) for d in figures.print_days if d.day >= first]
     return _envelope(first, now, {"days": rows})
 
 
 METRICS = {
     "versions": ("active", "version"),
-    "plugin": ("plugin", "plugin_installed"),
-    "prints": ("print_instances",) + tuple(f"print_{o}" for o in OUTCOMES),
+    "plugin": ("active", "plugin", "plugin_installers"),
 }
 
 

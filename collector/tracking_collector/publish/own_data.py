@@ -20,8 +20,8 @@ from ..store.model import ENV_COLUMNS
 from ..timefmt import day_iso, iso
 
 # Every environment column the store keeps (written once, in store/model.py), but the
-# plugin list, which is shown as a list below.
-ENVIRONMENT = tuple(c for c in ENV_COLUMNS if c != "plugins")
+# plugin and achievement lists, which are shown as lists below.
+ENVIRONMENT = tuple(c for c in ENV_COLUMNS if c not in ("plugins", "achievements"))
 
 
 def _plugins(value: str | None) -> list[dict[str, str]]:
@@ -39,9 +39,16 @@ def _ts(value: float | None) -> str | None:
 
 def document(instance_id: str, record: Any) -> dict[str, Any]:
     """The JSON answer for ``instance_id`` from its ``InstanceRecord``."""
+    finished: dict[int, dict[str, int]] = {}
+    for day, hour, seconds in record.print_hours:
+        finished.setdefault(day, {})[str(hour)] = int(seconds)
     env = record.env
     environment = {key: env.get(key) for key in ENVIRONMENT}
     environment["plugins"] = _plugins(env.get("plugins"))
+    listed = env.get("achievements")
+    environment["achievements"] = (
+        None if listed is None else [k for k in listed.split(",") if k]
+    )
     return {
         "instance_id": instance_id,
         "first_seen": _ts(record.first_seen),
@@ -59,6 +66,8 @@ def document(instance_id: str, record: Any) -> dict[str, Any]:
                     "failed": failed or 0,
                     "cancelled": cancelled or 0,
                 },
+                # UTC hour -> seconds of the prints that finished in it
+                "finished_print_seconds": finished.get(day, {}),
             }
             for day, hours, version, started, done, failed, cancelled in record.days
         ],

@@ -1,4 +1,4 @@
-"""The publisher: every public document, read from the store's rollups and cached.
+"""The publisher: every public document, as a view of one set of figures, cached.
 
 Everything here reads the store's rollups (window and daily), never rows per
 report or per instance, so its cost does not grow with the fleet's history. The
@@ -13,7 +13,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from . import exports, history
+from . import archive, badge, exports, history, plugin_page, transparency
+from .figures import Figures, read
 from .stats import compute_stats
 
 
@@ -21,9 +22,12 @@ from .stats import compute_stats
 class Publisher:
     """What the routes compute, given a store and the small-group minimum.
 
-    Documents of the fixed names (exports, version and print history) are cached
-    for ``cache_seconds``, like the stats, so that anonymous requests do not cost a
-    computation each; a plugin's history is not (its key comes from the client).
+    :meth:`figures` reads the rollups in one snapshot and folds every map once;
+    the exports, /api/stats, the print history and the dashboard are views of it,
+    and it is reused for ``cache_seconds``, so that views read within that time
+    show the same numbers and anonymous requests do not cost a computation each.
+    The version history is cached alike; a plugin's history is not (its key comes
+    from the client).
     """
 
     store: Any
@@ -36,7 +40,7 @@ class Publisher:
     date before a read, so a read sees every acknowledged report."""
 
     def __post_init__(self) -> None:
-        self._cache: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._cache: dict[str, tuple[float, Any]] = {}
         self._lock = threading.Lock()
 
     def _now(self) -> float:
@@ -45,59 +49,72 @@ class Publisher:
             self.refresh(now)
         return now
 
-    def _cached(self, key: str, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    def _cached(self, key: str, compute: Callable[[], Any]) -> Any:
         if self.cache_seconds <= 0:
             return compute()
         with self._lock:
             hit = self._cache.get(key)
             if hit is not None and 0 <= time.monotonic() - hit[0] < self.cache_seconds:
                 return hit[1]
-        document = compute()
+        value = compute()
         with self._lock:
-            self._cache[key] = (time.monotonic(), document)
-        return document
+            self._cache[key] = (time.monotonic(), value)
+        return value
 
-    def stats(self) -> dict[str, Any]:
-        """``/api/stats`` and the dashboard's figures, under the same cache: it keeps
-        anonymous requests from costing a computation each."""
+    def figures(self) -> Figures:
+        """Every public figure of one snapshot of the rollups (the views' source;
+        also for pages built elsewhere: plugin pages, badges, archives)."""
         return self._cached(
-            "stats", lambda: compute_stats(self.store, self.min_group, now=self._now())
+            "figures",
+            lambda: read(self.store, self._now(), self.min_group, self.history_days),
         )
 
-    def export(self, name: str) -> dict[str, Any] | None:
+    # The views below take the figures to show (``shown``), so that one page built
+    # of several views (the dashboard) shows one snapshot; by default, the cached.
+
+    def stats(self, shown: Figures | None = None) -> dict[str, Any]:
+        """``/api/stats`` and the dashboard's figures."""
+        return compute_stats(shown or self.figures())
+
+    def export(self, name: str, shown: Figures | None = None) -> dict[str, Any] | None:
         parsed = exports.parse_name(name)
         if parsed is None:
             return None
-        stem, days = parsed
-
-        def compute() -> dict[str, Any]:
-            window = exports.read_window(self.store, days, self._now())
-            return exports.BUILDERS[stem](window, self.min_group)
-
-        return self._cached(name, compute)
-
-    def _daily(self, kind: str) -> tuple[Any, int, int, float]:
-        now = self._now()
-        daily, first, last = history.read(self.store, kind, now, self.history_days)
-        return daily, first, last, now
+        return exports.BUILDERS[parsed[0]]((shown or self.figures()).window(parsed[1]))
 
     def versions(self) -> dict[str, Any]:
         def compute() -> dict[str, Any]:
-            daily, first, last, now = self._daily("versions")
-            return history.versions(daily, first, last, now, self.min_group)
+            now = self._now()
+            daily, first, last = history.read(
+                self.store, "versions", now, self.history_days
+            )
+            document = history.versions(daily, first, last, now, self.min_group)
+            document["days"] = self._archived(document["days"], archive.FLEET)
+            return document
 
         return self._cached("history:versions", compute)
 
     def plugin(self, plugin_id: str) -> dict[str, Any]:
-        daily, first, last, now = self._daily("plugin")
-        return history.plugin(daily, plugin_id, first, last, now, self.min_group)
+        now = self._now()
+        daily, first, last = history.read(self.store, "plugin", now, self.history_days)
+        document = history.plugin(daily, plugin_id, first, last, now, self.min_group)
+        fields = ("instances", "install_events")
+        document["days"] = self._archived(document["days"], plugin_id, fields)
+        return document
 
-    def prints(self) -> dict[str, Any]:
-        def compute() -> dict[str, Any]:
-            daily, first, last, now = self._daily("prints")
-            return history.prints(daily, first, last, now, self.min_group)
+    def _archived(
+        self, rows: list[dict[str, Any]], key: str, fields: tuple[str, ...] | None = None
+    ) -> list[dict[str, Any]]:
+        """History rows with the closed days the archive holds as it holds them."""
+        days = self.store.archive_days(archive.DAY_STATS)
+        if not days:
+            return rows
+        return archive.overlay(rows, self.store.archived_entries(key), days, fields)
 
-        return self._cached("history:prints", compute)
+    def prints(self, shown: Figures | None = None) -> dict[str, Any]:
+        shown = shown or self.figures()
+        first, _ = history.day_range(shown.generated, self.history_days)
+        return history.prints(shown, first, shown.generated)
 
     def active(self) -> dict[str, int]:
         """Fleet gauges: public instances active in the last 24 h and 7 days."""
@@ -107,7 +124,55 @@ class Publisher:
             for label, days in (("24h", 1), ("7d", 7))
         }
 
-    def popular_plugins(self) -> list[str]:
-        """Plugin ids offered in the dashboard's form: only groups big enough to show."""
-        counts = self.store.window(7, ["plugin"]).get("plugin", {})
-        return sorted(p for p, n in counts.items() if n >= self.min_group)
+    def popular_plugins(self, shown: Figures | None = None) -> list[str]:
+        """Plugin ids offered in the dashboard's form: the ones the 7-day figures
+        show."""
+        week = (shown or self.figures()).window(7)
+        return sorted(week.plugins.parent.visible) if week.plugins else []
+
+    # ---- issue 18: plugin pages, badges, the transparency report, the archive ------
+
+    def plugin_page(self, plugin_id: str) -> dict[str, Any]:
+        """A plugin's page: its entry of the plugin_stats exports (this publisher's
+        documents, so every view shows the same figures) and its daily series."""
+        now = self._now()
+        shown = self.figures()  # both windows from one snapshot
+        current = {
+            f"{days}d": self.export(f"plugin_stats_{days}d", shown)["plugins"].get(
+                plugin_id
+            )
+            for days in exports.PERIODS
+        }
+        days = plugin_page.series(
+            self.store, plugin_id, now, self.history_days, self.min_group
+        )
+        return plugin_page.document(plugin_id, current, days, now, self.min_group)
+
+    def plugin_badge(self, plugin_id: str) -> badge.Badge:
+        entry = self.export("plugin_stats_30d")["plugins"].get(plugin_id)
+        shown = plugin_page.published(entry)
+        return badge.of(shown["instances"] if shown else None)
+
+    def transparency(self, days: int) -> dict[str, Any]:
+        def compute() -> dict[str, Any]:
+            now = self._now()
+            first, last = history.day_range(now, days)
+            ledger = self.store.daily_counts(first, last)
+            accepted = self.store.ingest_counts(first)
+            return transparency.document(ledger, accepted, first, last, now)
+
+        return self._cached(f"transparency:{days}", compute)
+
+    def documents(self, names: list[str]) -> dict[str, dict[str, Any]]:
+        """The exports ``names`` from one snapshot of the figures (an archived
+        day's set: its files agree with each other)."""
+        shown = self.figures()
+        return {name: self.export(name, shown) for name in names}
+
+    def archive_files(self) -> list[Any]:
+        """Every archived file (``Store.archive_index``), cached like the exports."""
+        return self._cached("archive", self.store.archive_index)
+
+    def archive_file(self, day: int, name: str) -> Any:
+        """One archived file with its stored bytes, or None."""
+        return self.store.archive_file(day, name)

@@ -1,92 +1,85 @@
-"""The public statistics of the dashboard and /api/stats, from window and daily
-rollups, under the small-group rule (``smallgroup``)."""
+"""The public statistics of the dashboard and /api/stats: a view of the figures.
+
+Every number comes from the same :class:`~.figures.Figures` as the exports (one
+snapshot, each map folded once), so the 7-day figures here are the 7-day exports'
+and the print outcomes per day add up to the exports' window outcomes.
+"""
 
 from __future__ import annotations
 
-import time
-from collections import Counter
-from typing import Any, Callable
+from typing import Any
 
-from ..store import Store
-from ..timefmt import DAY, day_iso, day_of, iso_precise
-from .smallgroup import PrintSummary, breakdown, masked, print_row
+from ..timefmt import day_iso, iso
+from .figures import Day, Figures, WindowFigures
+from .smallgroup import Fold
 
 PRINT_WINDOW_DAYS = 30
 TOP_PLUGINS = 25
-_BREAKDOWNS = ("active", "version", "python", "os", "firmware", "plugin", "country")
 
 
-def _active(window: dict[str, dict[str, int]], min_group: int) -> dict:
-    return {
-        "instances": masked(window.get("active", {}).get("", 0), min_group),
-        "by_version": breakdown(Counter(window.get("version", {})), min_group),
-        "by_python": breakdown(Counter(window.get("python", {})), min_group),
-        "by_os": breakdown(Counter(window.get("os", {})), min_group),
+def groups(fold: Fold, name: str, limit: int | None = None) -> dict[str, Any]:
+    """``{name: [{key, instances}], name_other: n, name_unknown: n}``, largest
+    first (``limit``: only the first rows; the remainder stays the map's)."""
+    rows = [{"key": k, "instances": n} for k, n in fold.visible.items()]
+    siblings = {k: v for k, v in fold.fields(name).items() if k != name}
+    return {name: rows[:limit] if limit else rows, **siblings}
+
+
+def _active(window: WindowFigures) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    if window.instances is not None:
+        result["instances"] = window.instances
+    for name, metric in (
+        ("by_version", "version"),
+        ("by_python", "python"),
+        ("by_os", "os"),
+    ):
+        result.update(groups(window.maps[metric], name))
+    return result
+
+
+def day_row(day: Day) -> dict[str, Any]:
+    """A day's print figures as published: only what is shown."""
+    row: dict[str, Any] = {"day": day_iso(day.day)}
+    if day.printers is not None:
+        row["instances"] = day.printers
+    if day.outcomes is not None:
+        row.update(day.outcomes)
+        row.update({k: v for k, v in day.rates().items() if v is not None})
+    return row
+
+
+def _prints(window: WindowFigures) -> dict[str, Any]:
+    fold, versions = window.print_versions
+    by_version = []
+    for v in versions:
+        row: dict[str, Any] = {"version": v.version, "instances": v.instances}
+        row.update({k: r for k, r in (v.rates or {}).items() if r is not None})
+        by_version.append(row)
+    result: dict[str, Any] = {
+        "window_days": window.days,
+        "per_day": [day_row(d) for d in window.day_series],
+        "by_version": by_version,
     }
+    if fold is not None and fold.other is not None:
+        result["by_version_other"] = fold.other
+        if fold.unknown is not None:
+            result["by_version_unknown"] = fold.unknown
+    return result
 
 
-def _print_summaries(store: Store, now: float) -> dict[str, list[PrintSummary]]:
-    """Print figures of the window from daily rollups (per day and version).
-
-    Per day, an instance runs one version, so the distinct printing instances of
-    a day are the sum over its versions. Over the whole window an instance
-    printing on several days counts once: those come from the 30-day window
-    (by the version the instance runs now).
-    """
-    since = day_of(now - PRINT_WINDOW_DAYS * DAY)
-    distinct = store.window(PRINT_WINDOW_DAYS, ("print_instances",)).get(
-        "print_instances", {}
-    )
-    zero = [0] * 5
-    per_day: dict[int, list[int]] = {}
-    per_version: dict[str, list[int]] = {}
-    per_day_version: dict[tuple[int, str], list[int]] = {}
-    for day, version, *counts in store.print_days(since):
-        per_day_version[(day, version)] = counts
-        for group, key in ((per_day, day), (per_version, version)):
-            row = group.get(key) or group.setdefault(key, zero[:])
-            for i, n in enumerate(counts):
-                row[i] += n
+def compute_stats(figures: Figures) -> dict[str, Any]:
+    """The public statistics, from the figures of one snapshot."""
+    day, week = figures.window(1), figures.window(7)
+    month = figures.window(PRINT_WINDOW_DAYS)
+    assert week.plugins is not None
     return {
-        "day": [PrintSummary(day_iso(d), None, *v) for d, v in sorted(per_day.items())],
-        "version": [
-            PrintSummary(None, version, distinct.get(version, 0), *v[1:])
-            for version, v in sorted(per_version.items())
-        ],
-        "day_version": [
-            PrintSummary(day_iso(d), version, *v)
-            for (d, version), v in sorted(per_day_version.items())
-        ],
-    }
-
-
-def compute_stats(
-    store: Store,
-    min_group: int = 10,
-    now: float | None = None,
-    clock: Callable[[], float] = time.time,
-) -> dict[str, Any]:
-    """The public statistics; reads only window and daily rollups."""
-    now = clock() if now is None else now
-    with store.snapshot():
-        day = store.window(1, _BREAKDOWNS)
-        week = store.window(7, _BREAKDOWNS)
-        prints = _print_summaries(store, now)
-    return {
-        "generated_at": iso_precise(now),
-        "min_group": min_group,
-        "active": {"24h": _active(day, min_group), "7d": _active(week, min_group)},
-        "prints": {
-            "window_days": PRINT_WINDOW_DAYS,
-            "per_day": [print_row(s, min_group) for s in prints["day"]],
-            "by_version": [print_row(s, min_group) for s in prints["version"]],
-            "per_day_by_version": [
-                print_row(s, min_group) for s in prints["day_version"]
-            ],
-        },
-        "firmware": breakdown(Counter(week.get("firmware", {})), min_group),
-        "plugins": breakdown(
-            Counter(week.get("plugin", {})), min_group, limit=TOP_PLUGINS
-        ),
-        "countries": breakdown(Counter(week.get("country", {})), min_group),
+        "_since": iso(month.since),
+        "_generated": iso(figures.generated),
+        "min_group": figures.min_group,
+        "active": {"24h": _active(day), "7d": _active(week)},
+        "prints": _prints(month),
+        **groups(week.maps["firmware"], "firmware"),
+        **groups(week.plugins.parent, "plugins", limit=TOP_PLUGINS),
+        **groups(week.maps["country"], "countries"),
     }

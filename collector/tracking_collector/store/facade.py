@@ -3,10 +3,10 @@
 ``Store`` composes an :class:`~.engine.Engine` (the database: SQLite or
 PostgreSQL) with the domain parts that share it: :class:`~.writes.Writes`
 (ingest, forget, purge), :class:`~.quarantine.Quarantine`,
-:class:`~.rollups.Rollups`, :class:`~.reads.Reads` and
-:class:`~.trust.TrustTables`. Its methods are the store's public API; the parts
-and the engine stay behind it (``engine`` is public for tools that need a raw
-read, such as benchmarks and tests).
+:class:`~.rollups.Rollups`, :class:`~.reads.Reads`, :class:`~.trust.TrustTables`,
+:class:`~.archive.Archive` and the transparency ledger (:class:`~.counts.Counts`).
+Its methods are the store's public API; the parts and the engine stay behind it
+(``engine`` is public for tools that need a raw read, such as benchmarks and tests).
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import contextlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from .archive import Archive, ArchivedFile
+from .counts import Count, Counts
 from .days import Days
 from .engine import Engine
 from .model import RECENT_EVENTS, CohortSummary, InstanceRecord, Report, Stored
@@ -32,13 +34,15 @@ class Store:
     def __init__(self, engine: Engine, lifetime: Lifetime | None = None):
         self.engine = engine
         days = Days(engine)
+        counts = Counts(engine, days.shard)
         self._trust = TrustTables(engine)
-        self._writes = Writes(engine, days, self._trust)
-        self._rollups = Rollups(engine, days, lifetime or Lifetime())
+        self._writes = Writes(engine, days, counts, self._trust)
+        self._rollups = Rollups(engine, days, lifetime or Lifetime(), counts)
         self._reads = Reads(engine, days)
         self._quarantine = Quarantine(
-            engine, days, self._writes, lambda: self.refresh(force=True)
+            engine, days, self._writes, lambda: self.refresh(force=True), counts
         )
+        self._archive = Archive(engine)
         migrate(engine, self._writes.ingest, days.mark_all)
 
     @property
@@ -66,14 +70,16 @@ class Store:
 
     # ---- writes (in a running collector, from its BatchWriter) -----------------------
 
-    def add_many(self, reports: Sequence[Report]) -> list[Stored]:
-        return self._writes.add_many(reports)
+    def add_many(
+        self, reports: Sequence[Report], counts: Sequence[Count] = ()
+    ) -> list[Stored]:
+        return self._writes.add_many(reports, counts)
 
-    def forget(self, instance: str) -> int:
-        return self._writes.forget(instance)
+    def forget(self, instance: str, now: float | None = None) -> int:
+        return self._writes.forget(instance, now)
 
-    def purge(self, older_than: float) -> int:
-        return self._writes.purge(older_than)
+    def purge(self, older_than: float, now: float | None = None) -> int:
+        return self._writes.purge(older_than, now)
 
     def bulk_insert(
         self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
@@ -95,14 +101,14 @@ class Store:
     def hold_cohort(self, cohort: str, reason: str) -> int:
         return self._quarantine.hold_cohort(cohort, reason)
 
-    def release(self, instance: str) -> bool:
-        return self._quarantine.release(instance)
+    def release(self, instance: str, now: float | None = None) -> bool:
+        return self._quarantine.release(instance, now)
 
-    def release_cohort(self, cohort: str | None) -> int:
-        return self._quarantine.release_cohort(cohort)
+    def release_cohort(self, cohort: str | None, now: float | None = None) -> int:
+        return self._quarantine.release_cohort(cohort, now)
 
-    def purge_cohort(self, cohort: str | None) -> int:
-        return self._quarantine.purge_cohort(cohort)
+    def purge_cohort(self, cohort: str | None, now: float | None = None) -> int:
+        return self._quarantine.purge_cohort(cohort, now)
 
     def cohorts(self) -> list[CohortSummary]:
         return self._quarantine.cohorts()
@@ -131,6 +137,40 @@ class Store:
     def recompute(self, days: Iterable[int] | None = None) -> None:
         self._rollups.recompute(days)
 
+    def refresh_lock(self, wait: bool = False) -> contextlib.AbstractContextManager[bool]:
+        """The refresher's lock (one process at a time, across machines on
+        PostgreSQL): yields whether it was obtained. The archive is written under
+        it."""
+        return self.engine.refresh_lock(wait)
+
+    def final_day(self, now: float, max_age: float) -> int:
+        return self._rollups.final_day(now, max_age)
+
+    def dirty_days(self) -> set[int]:
+        return self._reads.dirty_days()
+
+    # ---- the dated archive (immutable, kept beyond retention) ------------------------
+
+    def archive(
+        self,
+        day: int,
+        files: Sequence[tuple[str, int, bytes]],
+        entries: Sequence[tuple[str, str]] = (),
+    ) -> list[str]:
+        return self._archive.add(day, files, entries)
+
+    def archive_index(self) -> list[ArchivedFile]:
+        return self._reads.archive_index()
+
+    def archive_days(self, name: str) -> set[int]:
+        return self._reads.archive_days(name)
+
+    def archive_file(self, day: int, name: str) -> ArchivedFile | None:
+        return self._reads.archive_file(day, name)
+
+    def archived_entries(self, key: str) -> dict[int, str]:
+        return self._reads.archived_entries(key)
+
     # ---- reads -----------------------------------------------------------------------
 
     def snapshot(self) -> contextlib.AbstractContextManager[None]:
@@ -148,6 +188,16 @@ class Store:
 
     def print_days(self, since_day: int) -> list[tuple]:
         return self._reads.print_days(since_day)
+
+    def plugin_versions(
+        self, plugin: str, since_day: int, until_day: int
+    ) -> dict[int, dict[str, int]]:
+        return self._reads.plugin_versions(plugin, since_day, until_day)
+
+    def daily_counts(
+        self, since_day: int, until_day: int
+    ) -> dict[int, dict[tuple[str, str], int]]:
+        return self._reads.daily_counts(since_day, until_day)
 
     def instance(self, uuid: str, events: int = RECENT_EVENTS) -> InstanceRecord | None:
         return self._reads.instance(uuid, events)

@@ -46,6 +46,7 @@ ENV_COLUMNS = (
     "version",
     *(c for c, _ in ENV_FIELDS),
     "plugins",
+    "achievements",
     "browser",
     "browser_version",
     "client_os",
@@ -53,7 +54,12 @@ ENV_COLUMNS = (
     "city",
 )
 # Breakdown metrics computed from the latest environment (rollups and windows).
-ENV_METRICS = tuple(c for c in ENV_COLUMNS if c not in ("plugins", "city"))
+ENV_METRICS = tuple(
+    c for c in ENV_COLUMNS if c not in ("plugins", "achievements", "city")
+)
+# An achievement key as the achievements plugin names it (kept: lower case letters,
+# digits, "_" and "-"; anything else a client sends is dropped).
+_ACHIEVEMENT_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-")
 
 
 class Pending(NamedTuple):
@@ -155,6 +161,8 @@ class InstanceRecord:
     released: bool
     # (day, hours bitmask, version, started, done, failed, cancelled), oldest first
     days: list[tuple] = field(default_factory=list)
+    # (day, hour, seconds of the prints that finished in it), oldest first
+    print_hours: list[tuple] = field(default_factory=list)
     events: list[StoredEvent] = field(default_factory=list)  # newest first
 
 
@@ -199,6 +207,15 @@ def browser_version(name: str, version: str | None) -> str:
     return f"{name}/{major if major.isdigit() else 'unknown'}"
 
 
+def achievement_keys(value: str) -> str:
+    """A pong's ``achievements`` as the store keeps it: keys in lower case, sorted,
+    each once, comma separated ("" for an instance that reports none unlocked)."""
+    keys = {k.strip().lower() for k in value.split(",")}
+    return ",".join(
+        sorted(k for k in keys if 0 < len(k) <= 64 and set(k) <= _ACHIEVEMENT_CHARS)
+    )
+
+
 def elapsed_seconds(value: str | None) -> int:
     """A finished print's ``elapsed`` as whole seconds; 0 if missing or not a
     number, clamped to 0..MAX_ELAPSED."""
@@ -229,6 +246,9 @@ class DayFold:
     version_ts: float = float("-inf")
     prints: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
     seconds: int = 0
+    # UTC hour -> seconds of the prints that finished in it (a row per hour with a
+    # finished print, even of 0 seconds: the instance is behind that hour's figure).
+    finished: Counter = field(default_factory=Counter)
 
 
 @dataclass
@@ -269,6 +289,10 @@ def fold(reports: Sequence[Report]) -> Batch:
             if r.event == "pong":
                 # A pong always carries the full plugin list; empty is meaningful.
                 env["plugins"] = plugins.normalize(r.fields.get("plugins", ""))
+                # Achievements only where the host tracks them (OctoPrint 1.10+, the
+                # category on); present but empty means none unlocked yet.
+                if "achievements" in r.fields:
+                    env["achievements"] = achievement_keys(r.fields["achievements"])
             if r.event == "webui_load":
                 browser = r.fields.get("browser_name")
                 if browser:
@@ -287,13 +311,16 @@ def fold(reports: Sequence[Report]) -> Batch:
             day = day_of(r.ts)
             counts[(day, r.event)] += 1
             d = days.setdefault((uuid, day), DayFold())
-            d.hours |= 1 << int((r.ts % DAY) // HOUR)
+            hour = int((r.ts % DAY) // HOUR)
+            d.hours |= 1 << hour
             if r.version and r.ts >= d.version_ts:
                 d.version, d.version_ts = r.version, r.ts
             if r.event in PRINT_EVENTS:
                 d.prints[PRINT_EVENTS.index(r.event)] += 1
                 if r.event in FINISHED_EVENTS:
-                    d.seconds += elapsed_seconds(r.fields.get("elapsed"))
+                    seconds = elapsed_seconds(r.fields.get("elapsed"))
+                    d.seconds += seconds
+                    d.finished[hour] += seconds
                 last_print = r.ts
             elif r.event not in STATE_EVENTS:
                 events.append(
@@ -332,6 +359,17 @@ def _count_plugins(counter: Counter, values: Iterable[str | None]) -> None:
         counter[("plugin_version", entry)] += n
 
 
+def _count_achievements(counter: Counter, values: Iterable[str | None]) -> None:
+    # NULL: the instance never reported achievements (older host, category off);
+    # "" reports them, with none unlocked.
+    reporting = [v for v in values if v is not None]
+    if reporting:
+        counter[("achievements", "")] += len(reporting)
+    keys = Counter(chain.from_iterable(v.split(",") for v in reporting if v))
+    for key, n in keys.items():
+        counter[("achievement", key)] += n
+
+
 def env_breakdown(counter: Counter, columns: Sequence[Sequence[Any]]) -> None:
     """Count instances under each environment metric.
 
@@ -343,6 +381,8 @@ def env_breakdown(counter: Counter, columns: Sequence[Sequence[Any]]) -> None:
     for metric, values in zip(ENV_COLUMNS, columns):
         if metric == "plugins":
             _count_plugins(counter, values)
+        elif metric == "achievements":
+            _count_achievements(counter, values)
         elif metric != "city":
             _count(counter, metric, values)
 
@@ -389,6 +429,63 @@ def day_rollup(
         version = str(version).strip() if version else ""
         counter[("plugin_version_installed", plugins.key(key, version))] += 1
     return +counter
+
+
+def hour_rollup(
+    counter: Counter,
+    python_hours: Iterable[Sequence[Any]],
+    print_hours: Iterable[Sequence[Any]],
+    finishers: int,
+) -> None:
+    """A day's hourly figures beside ``("hour", h)``, into its rollup ``counter``.
+
+    ``python_hours``: (Python major 2/3, or another value, then 24 sums: instances
+    active in each hour); ``print_hours``: (hour, print seconds, instances with a
+    finished print in it); ``finishers``: distinct instances with a finished print
+    that day (what lets the small-group rule tell how many stand behind hours
+    hidden together).
+    """
+    for major, *sums in python_hours:
+        if str(major) in ("2", "3"):
+            for hour, n in enumerate(sums):
+                if n:
+                    counter[(f"python{major}_hour", str(hour))] = int(n)
+    for hour, seconds, instances in print_hours:
+        counter[("print_hour_seconds", str(hour))] = int(seconds)
+        counter[("print_hour_instances", str(hour))] = int(instances)
+    if finishers:
+        counter[("print_finishers", "")] = int(finishers)
+
+
+# Installing / uninstalling instances are counted as distinct instances, as the
+# original exports did (not events: one instance installing twice counts once).
+INSTALLER_METRICS = {
+    "plugin_installed": "plugin_installers",
+    "plugin_uninstalled": "plugin_uninstallers",
+}
+
+
+def installer_rollup(counter: Counter, rows: Iterable[Sequence[Any]]) -> None:
+    """Distinct installing and uninstalling instances per plugin, from (event, plugin
+    id, instance) rows of one day, into its rollup ``counter``."""
+    seen = {(INSTALLER_METRICS[PLUGIN_EVENT_METRICS[e]], key, i) for e, key, i in rows}
+    for metric, key, _ in seen:
+        counter[(metric, key)] += 1
+
+
+def installer_windows(rows: Iterable[Sequence[Any]], now: float) -> dict[int, Counter]:
+    """Distinct installing and uninstalling instances per plugin in the 1/7/30-day
+    windows, from (event, plugin id, instance, latest ts of that event) rows."""
+    latest: dict[tuple[str, str, Any], float] = {}
+    for event, key, instance, ts in rows:
+        group = (INSTALLER_METRICS[PLUGIN_EVENT_METRICS[event]], key, instance)
+        latest[group] = max(ts, latest.get(group, ts))
+    result = {w: Counter() for w in WINDOWS}
+    for (metric, key, _), ts in latest.items():
+        for window in WINDOWS:
+            if ts >= now - window * DAY:
+                result[window][(metric, key)] += 1
+    return result
 
 
 def window_rollup(rows: Iterable[Sequence[Any]], now: float) -> dict[int, Counter]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .. import plugins
+from .counts import PURGED, RELEASED, Counts, decision
 from .days import Days, Locked
 from .engine import Cursor, Engine, chunked, placeholders
 from .model import CohortSummary
@@ -42,10 +43,14 @@ class Quarantine:
         days: Days,
         writes: Writes,
         refresh: Callable[[], object],
+        counts: Counts,
     ):
         self.engine = engine
         self.days = days
         self.writes = writes
+        # Releases and purges are public decisions: the transparency ledger counts
+        # them in the transaction that makes them.
+        self.counts = counts
         # Recomputes the rollups at once (after a release, which an operator
         # expects to see in the public numbers right away).
         self.refresh = refresh
@@ -73,25 +78,27 @@ class Quarantine:
             _update(q, "held = ?", (reason,), found)
         return len(found)
 
-    def release(self, instance: str) -> bool:
+    def release(self, instance: str, now: float | None = None) -> bool:
         with self.engine.write() as q:
             found = self.days.lock_instances(q, "uuid = ?", (instance,))
             held = [i for i in found if i.held is not None]
             self.days.mark_instances(q, held)
             _update(q, "held = NULL, released = 1", (), found)
+            self.counts.add(q, decision(now, RELEASED, len(held)))
         return bool(held)
 
-    def release_cohort(self, cohort: str | None) -> int:
+    def release_cohort(self, cohort: str | None, now: float | None = None) -> int:
         """Put a held cohort into the public numbers; returns instances released."""
         where, args = _cohort_where(cohort)
         with self.engine.write() as q:
             found = self.days.lock_instances(q, where + " AND held IS NOT NULL", args)
             self.days.mark_instances(q, found)
             _update(q, "held = NULL, released = 1", (), found)
+            self.counts.add(q, decision(now, RELEASED, len(found), cohorts=1))
         self.refresh()
         return len(found)
 
-    def purge_cohort(self, cohort: str | None) -> int:
+    def purge_cohort(self, cohort: str | None, now: float | None = None) -> int:
         """Forget every instance of a cohort; returns instances removed."""
         where, args = _cohort_where(cohort)
         with self.engine.write() as q:
@@ -99,6 +106,7 @@ class Quarantine:
             found = self.days.lock_instances(q, where, args)
             for instance in found:
                 self.writes.forget_in(q, instance.uuid)
+            self.counts.add(q, decision(now, PURGED, len(found), cohorts=1))
         if found:
             self.engine.scrub()
         return len(found)

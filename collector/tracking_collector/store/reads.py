@@ -13,6 +13,9 @@ import threading
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 
+from .. import plugins
+from . import counts
+from .archive import Archive, ArchivedFile
 from .days import Days
 from .engine import Cursor, Engine, chunked, placeholders
 from .model import (
@@ -86,6 +89,50 @@ class Reads:
                 result[metric].setdefault(day, {})[key] = int(value)
         return result
 
+    def plugin_versions(
+        self, plugin: str, since_day: int, until_day: int
+    ) -> dict[int, dict[str, int]]:
+        """One plugin's versions per day (``plugin_version`` rollups, keys
+        ``id:version``): day -> key -> instances. Reads that plugin's rows only."""
+        prefix = plugins.key_prefix(plugin)
+        result: dict[int, dict[str, int]] = {}
+        with self._reader() as q:
+            for day, key, value in q.rows(
+                "SELECT day, key, value FROM rollups WHERE metric = 'plugin_version'"
+                " AND day >= ? AND day <= ? AND substr(key, 1, ?) = ?",
+                (since_day, until_day, len(prefix), prefix),
+            ):
+                result.setdefault(int(day), {})[key] = int(value)
+        return result
+
+    def daily_counts(
+        self, since_day: int, until_day: int
+    ) -> dict[int, dict[tuple[str, str], int]]:
+        """The transparency ledger: day -> (kind, key) -> n (see ``counts.py``)."""
+        with self._reader() as q:
+            return counts.read(q, since_day, until_day)
+
+    def dirty_days(self) -> set[int]:
+        """Days whose rollups wait for the next refresh."""
+        with self._reader() as q:
+            return {int(d) for (d,) in q.rows("SELECT DISTINCT day FROM dirty_days")}
+
+    def archive_index(self) -> list[ArchivedFile]:
+        with self._reader() as q:
+            return Archive.index(q)
+
+    def archive_days(self, name: str) -> set[int]:
+        with self._reader() as q:
+            return Archive.days(q, name)
+
+    def archive_file(self, day: int, name: str) -> ArchivedFile | None:
+        with self._reader() as q:
+            return Archive.file(q, day, name)
+
+    def archived_entries(self, key: str) -> dict[int, str]:
+        with self._reader() as q:
+            return Archive.entries(q, key)
+
     def print_days(self, since_day: int) -> list[tuple]:
         """(day, version, instances, started, done, failed, cancelled) per day and
         version since ``since_day``, from the print rollups, in day order."""
@@ -125,6 +172,12 @@ class Reads:
                     + ", ".join(PRINT_COLUMNS)
                     + f" FROM instance_days WHERE day IN {placeholders(chunk)}"
                     " AND instance_id = ? ORDER BY day",
+                    (*chunk, iid),
+                )
+                record.print_hours += q.rows(
+                    "SELECT day, hour, seconds FROM print_hours"
+                    f" WHERE day IN {placeholders(chunk)} AND instance_id = ?"
+                    " ORDER BY day, hour",
                     (*chunk, iid),
                 )
             record.events = [

@@ -9,21 +9,26 @@ the windows; only public instances count.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Iterable
 from typing import NamedTuple
 
 from ..timefmt import DAY, day_of
+from .counts import Counts
 from .days import Days
-from .engine import Engine, placeholders
+from .engine import Cursor, Engine, placeholders
 from .model import (
     ENV_COLUMNS,
     INSTALL_EVENTS,
     PRINT_COLUMNS,
     WINDOWS,
     day_rollup,
+    hour_rollup,
+    installer_rollup,
+    installer_windows,
     window_rollup,
 )
-from .schema import SET_META
+from .schema import PLUGIN_EVENTS, SET_META
 
 # Windows move with the clock: rewritten at least this often even with no ingest.
 WINDOW_MAX_AGE = 60.0
@@ -51,9 +56,20 @@ _PUBLIC_DAY = (
     " FROM instance_days d JOIN instances i ON i.id = d.instance_id"
     " WHERE d.day = ? AND " + PUBLIC
 )
-_HOUR_SUMS = (
-    "SELECT " + ", ".join(f"SUM((d.hours >> {h}) & 1)" for h in range(24)) + _PUBLIC_DAY
+_SUMS = ", ".join(f"SUM((d.hours >> {h}) & 1)" for h in range(24))
+_HOUR_SUMS = "SELECT " + _SUMS + _PUBLIC_DAY
+# The same per Python major (2, 3, anything else 0): a partition of each hour's
+# instances, by the latest Python the instance reported (when the day's rollup is
+# computed: that day, for a day recomputed as it goes).
+_PYTHON_HOUR_SUMS = (
+    "SELECT CASE WHEN i.python LIKE '2.%' THEN 2 WHEN i.python LIKE '3.%' THEN 3"
+    f" ELSE 0 END, {_SUMS}{_PUBLIC_DAY} GROUP BY 1"
 )
+_PUBLIC_PRINT_HOURS = (
+    " FROM print_hours p JOIN instances i ON i.id = p.instance_id"
+    " WHERE p.day = ? AND " + PUBLIC
+)
+_PUBLIC_EVENTS = " FROM events e JOIN instances i ON i.id = e.instance_id WHERE "
 _ENV = ", ".join(ENV_COLUMNS)
 _ENV_DAY = ", ".join(
     "COALESCE(d.version, i.version)" if c == "version" else "i." + c for c in ENV_COLUMNS
@@ -61,10 +77,22 @@ _ENV_DAY = ", ".join(
 
 
 class Rollups:
-    def __init__(self, engine: Engine, days: Days, lifetime: Lifetime):
+    def __init__(self, engine: Engine, days: Days, lifetime: Lifetime, counts: Counts):
         self.engine = engine
         self.days = days
         self.lifetime = lifetime
+        self.counts = counts
+
+    def settle_seconds(self) -> float:
+        """How long after an instance's last report the lifetime rule may still
+        change whether it counts: a day's rollups can change until then."""
+        return sum(self.lifetime) + WINDOW_MAX_AGE
+
+    def final_day(self, now: float, max_age: float) -> int:
+        """The latest UTC day whose rollups nothing can change any more at ``now``
+        but an operator's decision: no report may be dated into it (``max_age``,
+        the ``age`` cap) and its short-lived instances have all been judged."""
+        return day_of(now - max_age - self.settle_seconds()) - 1
 
     def refresh(
         self,
@@ -117,7 +145,7 @@ class Rollups:
         # The days whose ephemeral instances may still be judged since the last
         # refresh: an instance active on day D is judged by the end of D plus
         # min_lifetime plus gone_after at the latest, so D is recomputed until then.
-        settle = sum(self.lifetime) + WINDOW_MAX_AGE
+        settle = self.settle_seconds()
         dirty = sorted(set(dirty) | set(range(day_of(now - settle), day_of(now) + 1)))
         try:
             for day in dirty:
@@ -154,27 +182,51 @@ class Rollups:
                 (day, *public),
             )
             events = q.rows(
-                "SELECT e.event, e.key, COUNT(*) FROM events e"
-                " JOIN instances i ON i.id = e.instance_id"
-                f" WHERE e.day = ? AND {PUBLIC} GROUP BY e.event, e.key",
+                "SELECT e.event, e.key, COUNT(*)" + _PUBLIC_EVENTS + "e.day = ? AND "
+                f"{PUBLIC} GROUP BY e.event, e.key",
                 (day, *public),
             )
             # Install events are few (a plugin install is a rare act), so their
             # versions are read from the stored fields rather than a column.
             installs = q.rows(
-                "SELECT e.key, e.fields FROM events e"
-                " JOIN instances i ON i.id = e.instance_id"
-                f" WHERE e.day = ? AND e.event IN {placeholders(INSTALL_EVENTS)}"
+                "SELECT e.key, e.fields" + _PUBLIC_EVENTS + "e.day = ?"
+                f" AND e.event IN {placeholders(INSTALL_EVENTS)}"
                 f" AND e.key IS NOT NULL AND {PUBLIC}",
                 (day, *INSTALL_EVENTS, *public),
             )
-        counter = day_rollup(rows, hours, prints, events, installs)
+            counter = day_rollup(rows, hours, prints, events, installs)
+            self._day_extras(q, counter, day, public)
         with self.engine.write() as q:
             q.run("DELETE FROM rollups WHERE day = ?", (day,))
             q.many(
                 "INSERT INTO rollups (day, metric, key, value) VALUES (?, ?, ?, ?)",
                 [(day, m, k, v) for (m, k), v in sorted(counter.items())],
             )
+
+    @staticmethod
+    def _day_extras(q: Cursor, counter: Counter, day: int, public: tuple) -> None:
+        """A day's hourly Python and print figures and its distinct (un)installing
+        instances, read in the day's read transaction (one snapshot with the rest)."""
+        hour_rollup(
+            counter,
+            q.rows(_PYTHON_HOUR_SUMS, (day, *public)),
+            q.rows(
+                "SELECT p.hour, SUM(p.seconds), COUNT(*)"
+                + _PUBLIC_PRINT_HOURS
+                + " GROUP BY p.hour",
+                (day, *public),
+            ),
+            q.rows("SELECT COUNT(DISTINCT p.instance_id)" + _PUBLIC_PRINT_HOURS,
+                   (day, *public))[0][0] or 0,
+        )  # fmt: skip
+        installer_rollup(
+            counter,
+            q.rows(
+                "SELECT DISTINCT e.event, e.key, e.instance_id" + _PUBLIC_EVENTS
+                + f"e.day = ? AND e.{PLUGIN_EVENTS} AND e.key IS NOT NULL AND {PUBLIC}",
+                (day, *public),
+            ),
+        )  # fmt: skip
 
     def _rewrite_windows(self, now: float) -> None:
         with self.engine.read() as q:
@@ -183,8 +235,19 @@ class Rollups:
                 f" WHERE last_seen >= ? AND {PUBLIC}",
                 (now - max(WINDOWS) * DAY, *self.lifetime.args(now)),
             )
+            installers = q.rows(
+                "SELECT e.event, e.key, e.instance_id, MAX(e.ts)" + _PUBLIC_EVENTS
+                + f"e.{PLUGIN_EVENTS} AND e.day >= ? AND e.key IS NOT NULL"
+                f" AND {PUBLIC} GROUP BY e.event, e.key, e.instance_id",
+                (day_of(now - max(WINDOWS) * DAY), *self.lifetime.args(now)),
+            )  # fmt: skip
         windows = window_rollup(rows, now)
+        for window, counter in installer_windows(installers, now).items():
+            windows[window].update(counter)
         with self.engine.write() as q:
+            # The transparency report's held instances: a snapshot with each
+            # rewrite of the windows (the day's last one is its figure).
+            self.counts.snapshot_held(q, now)
             q.run("DELETE FROM window_rollups")
             q.many(
                 "INSERT INTO window_rollups (win, metric, key, value)"

@@ -9,13 +9,13 @@ is described in ``model.py`` and the collector README ("Storage").
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 from .engine import Cursor, Engine
-from .model import ENV_COLUMNS, PRINT_COLUMNS, Batch, Report
+from .model import ENV_COLUMNS, PLUGIN_EVENT_METRICS, PRINT_COLUMNS, Batch, Report
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 4
 
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -90,18 +90,51 @@ _ENV_COLUMNS_V1 = (
     "version", "python", "os", "bits", "cores", "pi_model", "octopi", "firmware",
     "plugins", "browser", "country", "city",
 )  # fmt: skip
-# Migrations: schema version -> statements that bring schema version - 1 to it.
-# ADD COLUMN with a constant default is a metadata change on both engines (no
-# table rewrite), so it is quick on big tables.
+# The plugin install/uninstall events, as a condition written out in full (not as
+# parameters): the partial index below and the queries that use it must say the
+# same, or the engines cannot tell that the index applies.
+PLUGIN_EVENTS = "event IN ({})".format(
+    ", ".join(f"'{e}'" for e in sorted(PLUGIN_EVENT_METRICS))
+)
+# Migrations: schema version -> statements that bring schema version - 1 to it
+# (with the engine's DDL words, as the schema above). ADD COLUMN with a constant
+# default is a metadata change on both engines (no table rewrite), so it is quick
+# on big tables.
 MIGRATIONS = {
     2: [
         # print seconds per instance-day; env values for rpi/client exports
         "ALTER TABLE instance_days ADD COLUMN print_seconds BIGINT NOT NULL DEFAULT 0",
         *(
             f"ALTER TABLE instances ADD COLUMN {c} TEXT"
-            for c in ENV_COLUMNS
-            if c not in _ENV_COLUMNS_V1
+            for c in ("octopiuptodate_build", "browser_version", "client_os")
         ),
+    ],
+    3: [
+        # Print seconds per instance and UTC hour in which the prints finished: one
+        # row per instance-hour with a finished print (sparse), for the hourly
+        # printing histogram.
+        "CREATE TABLE IF NOT EXISTS print_hours (day INTEGER NOT NULL,"
+        " instance_id {ref} NOT NULL, hour INTEGER NOT NULL, seconds BIGINT NOT NULL,"
+        " PRIMARY KEY (day, instance_id, hour)){without_rowid}",
+        # The latest achievements an instance reported (pong), normalised.
+        "ALTER TABLE instances ADD COLUMN achievements TEXT",
+        # Distinct installing instances per window read the plugin events of 30
+        # days: indexed apart (a few rows), not by scanning every event.
+        f"CREATE INDEX IF NOT EXISTS events_plugin ON events (day) WHERE {PLUGIN_EVENTS}",
+    ],
+    # The dated archive and the transparency ledger (store/archive.py,
+    # store/counts.py). The archive is no WITHOUT ROWID table: its rows are files.
+    4: [
+        "CREATE TABLE IF NOT EXISTS archive (day INTEGER NOT NULL, name TEXT NOT NULL,"
+        " schema_version INTEGER NOT NULL, sha256 TEXT NOT NULL, bytes BIGINT NOT NULL,"
+        " created {real} NOT NULL, body {blob} NOT NULL, PRIMARY KEY (day, name))",
+        "CREATE TABLE IF NOT EXISTS archive_entries (key TEXT NOT NULL,"
+        " day INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY (key, day))"
+        "{without_rowid}",
+        "CREATE TABLE IF NOT EXISTS daily_counts (day INTEGER NOT NULL,"
+        " kind TEXT NOT NULL, key TEXT NOT NULL, shard INTEGER NOT NULL DEFAULT 0,"
+        " n BIGINT NOT NULL,"
+        " PRIMARY KEY (day, kind, key, shard)){without_rowid}",
     ],
 }
 # The admission's state (see store/trust.py), made sure of at every open: these
@@ -143,7 +176,7 @@ def migrate(
         while version < SCHEMA_VERSION:
             version += 1
             for statement in MIGRATIONS[version]:
-                q.run(statement)
+                q.run(statement.format(**engine.ddl))
             q.run("UPDATE schema_version SET version = ?", (version,))
         if version > SCHEMA_VERSION:
             raise RuntimeError(
@@ -229,6 +262,14 @@ UPSERT_DAY = Upsert(
         for c in (*PRINT_COLUMNS, "print_seconds")
     ),
 )
+UPSERT_PRINT_HOUR = Upsert(
+    "print_hours",
+    ("day", "instance_id", "hour", "seconds"),
+    ("int4", "int8", "int4", "int8"),
+    "ON CONFLICT (day, instance_id, hour) DO UPDATE SET"
+    " seconds = print_hours.seconds + excluded.seconds",
+    key=3,
+)
 INSERT_EVENT = Upsert(
     "events",
     ("instance_id", "day", "ts", "event", "key", "version", "fields"),
@@ -278,21 +319,21 @@ class Write(NamedTuple):
     rows: list[tuple]
 
 
-def batch_writes(batch: Batch, dirty: list[tuple], shard: int) -> list[Write]:
+def batch_writes(batch: Batch, shared: Sequence[Write]) -> list[Write]:
     """What a batch of reports writes, table by table, in the order every writer
     locks rows (see ``Engine.for_update``): the instances first (keyed by uuid),
     then the rows of each instance (their ``instance_id`` column holds the
-    instance's uuid, resolved by the engine), and last the rows every concurrent
-    writer shares: ``dirty`` marks (``Days.rows``) and this ``shard``'s counters.
-    Tables without rows in this batch are left out. A new table of the batch is
-    one more entry here, in its place in the lock order.
+    instance's uuid, resolved by the engine), and last the ``shared`` rows, the
+    ones every concurrent writer updates (its process's shard of them: dirty
+    marks, counters, the ledger). Tables without rows in this batch are left out.
+    A new table of the batch is one more entry here, in its place in that order.
     """
     writes = [
         Write(UPSERT_INSTANCE, instance_rows(batch)),
         Write(UPSERT_DAY, day_rows(batch)),
+        Write(UPSERT_PRINT_HOUR, print_hour_rows(batch)),
         Write(INSERT_EVENT, batch.events),
-        Write(MARK_DIRTY, dirty),
-        Write(UPSERT_COUNT, counter_rows(batch, shard)),
+        *shared,
     ]
     return [w for w in writes if w.rows]
 
@@ -317,6 +358,15 @@ def day_rows(batch: Batch) -> list[tuple]:
     return sorted(
         (day, uuid, d.hours, d.version, *d.prints, d.seconds)
         for (uuid, day), d in batch.days.items()
+    )
+
+
+def print_hour_rows(batch: Batch) -> list[tuple]:
+    """Print-hour rows (only where a print finished), keyed by the instance's uuid."""
+    return sorted(
+        (day, uuid, hour, seconds)
+        for (uuid, day), d in batch.days.items()
+        for hour, seconds in d.finished.items()
     )
 
 

@@ -17,19 +17,20 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
+from .counts import Count
 from .facade import Store
 from .model import Report
 
 log = logging.getLogger(__name__)
 
-# Operations whose consecutive submissions share one transaction: the store method
-# that takes them as a list and answers per entry.
-_BATCHED = {"add": "add_many"}
+# Operations whose consecutive submissions share one transaction (the reports:
+# ``Store.add_many``, which answers per report).
+_BATCHED = frozenset({"add"})
 # Runs of a group whose transaction the database rolled back as a deadlock victim
 # (or a serialization failure): nothing of it was committed, so it is run again.
 ATTEMPTS = 3
@@ -37,13 +38,31 @@ ATTEMPTS = 3
 
 @dataclass
 class _Op:
-    kind: str  # a Store method, or a key of _BATCHED
+    kind: str  # "add" (``Store.add_many``) or a Store method
     args: tuple
     future: Future = field(default_factory=Future)
 
 
 class WriterClosed(RuntimeError):
     pass
+
+
+class Tally(Protocol):
+    """Counts the process gathers in memory for the transparency ledger (refused
+    reports): the writer takes them into its next commit and gives them back if
+    that commit fails."""
+
+    def take(self) -> list[Count]: ...
+
+    def give_back(self, counts: Sequence[Count]) -> None: ...
+
+
+class _NoTally:
+    def take(self) -> list[Count]:
+        return []
+
+    def give_back(self, counts: Sequence[Count]) -> None:
+        pass
 
 
 class BatchWriter:
@@ -54,9 +73,17 @@ class BatchWriter:
     Operations are applied in submission order (a forget after a report wins).
     """
 
-    def __init__(self, store: Store, max_batch: int = 500, max_wait: float = 0.0):
+    def __init__(
+        self,
+        store: Store,
+        max_batch: int = 500,
+        max_wait: float = 0.0,
+        tally: Tally | None = None,
+    ):
         self.store = store
         self.max_batch = max_batch
+        # Refused reports ride along with the next commit: no write of their own.
+        self.tally: Tally = tally if tally is not None else _NoTally()
         # 0 (default): group commit. The writer takes whatever is queued, commits it
         # at once and repeats; operations that arrive while a commit runs form the
         # next batch, so batches grow with the load and an idle collector answers a
@@ -87,13 +114,18 @@ class BatchWriter:
         """Future: what the report was stored as (``Stored``)."""
         return self._submit("add", report)
 
-    def forget(self, instance: str) -> Future:
+    def forget(self, instance: str, now: float | None = None) -> Future:
         """Future: rows deleted."""
-        return self._submit("forget", instance)
+        return self._submit("forget", instance, now)
 
-    def purge(self, older_than: float) -> Future:
+    def purge(self, older_than: float, now: float | None = None) -> Future:
         """Future: rows deleted."""
-        return self._submit("purge", older_than)
+        return self._submit("purge", older_than, now)
+
+    def flush(self) -> Future:
+        """Commit the tally's counts now (the refresher asks every interval, so
+        refusals reach the ledger without waiting for a report to commit with)."""
+        return self._submit("add")
 
     def source_key(self, day: str, candidate: bytes) -> Future:
         """Future: the key of ``day`` (``candidate`` if it is the first)."""
@@ -146,6 +178,11 @@ class BatchWriter:
                 if not stop:
                     stop = self._collect(batch, linger=False)
                 self._apply(batch)
+        # What the tally still holds (refusals until the very end) in a last commit.
+        try:
+            self._commit_reports([])
+        except Exception:
+            log.exception("Could not write the last counts of refused reports")
 
     @staticmethod
     def _groups(batch: list[_Op]) -> Iterator[list[_Op]]:
@@ -161,9 +198,21 @@ class BatchWriter:
 
     def _run_group(self, group: list[_Op]) -> Iterable[Any]:
         kind = group[0].kind
-        if kind in _BATCHED:
-            return getattr(self.store, _BATCHED[kind])([op.args[0] for op in group])
+        if kind == "add":
+            # A flush (no report) rides along with the reports: True for it.
+            stored = iter(self._commit_reports([op.args[0] for op in group if op.args]))
+            return [next(stored) if op.args else True for op in group]
         return [getattr(self.store, kind)(*group[0].args)]
+
+    def _commit_reports(self, reports: list[Report]) -> list[Any]:
+        counts = self.tally.take()
+        if not reports and not counts:
+            return []
+        try:
+            return self.store.add_many(reports, counts)
+        except BaseException:
+            self.tally.give_back(counts)
+            raise
 
     def _attempt(self, group: list[_Op]) -> Iterable[Any]:
         """Run a group, again while the store says a failure was transient."""
@@ -205,7 +254,8 @@ class BatchWriter:
             op.future.set_result(result)
 
     def close(self, timeout: float = 30.0) -> None:
-        """Stop accepting work, finish everything queued, stop the thread."""
+        """Stop accepting work, finish everything queued (and commit the tally),
+        stop the thread."""
         with self._close_lock:
             if self._closed:
                 return

@@ -9,46 +9,80 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..timefmt import day_of
+from .counts import ADD_COUNT, EXPIRED, FORGOTTEN, Count, Counts, decision
 from .days import Days
 from .engine import Cursor, Engine
 from .model import Report, Stored, fold
-from .schema import batch_writes
+from .schema import MARK_DIRTY, UPSERT_COUNT, Write, batch_writes, counter_rows
 from .trust import TrustTables
 
-COPIED_TABLES = ("instances", "instance_days", "events", "ingest_counts")
+# Every table of data (not the rollups, which the target recomputes): the archive
+# and the transparency ledger move with the data, since they outlive it.
+COPIED_TABLES = (
+    "instances",
+    "instance_days",
+    "print_hours",
+    "events",
+    "ingest_counts",
+    "daily_counts",
+    "archive",
+    "archive_entries",
+)
+# Tables of rows per instance and day: forgotten, and purged by day, alike.
+_DAY_TABLES = ("instance_days", "print_hours")
+# Tables whose rows belong to a day and go with it at the retention cutoff (the
+# ledger too: its figures sit beside the reports accepted, which go with their day).
+PURGED_BY_DAY = (*_DAY_TABLES, "events", "rollups", "ingest_counts", "daily_counts")
 
 
 class Writes:
-    def __init__(self, engine: Engine, days: Days, trust: TrustTables):
+    def __init__(self, engine: Engine, days: Days, counts: Counts, trust: TrustTables):
         self.engine = engine
         self.days = days
+        self.counts = counts
         self.trust = trust
 
-    def add_many(self, reports: Sequence[Report]) -> list[Stored]:
-        """Durably fold ``reports`` into the store (all or nothing), their pending
-        admission decisions completed in the same transaction; what each report
-        was stored as, in order."""
-        if not reports:
+    def add_many(
+        self, reports: Sequence[Report], counts: Sequence[Count] = ()
+    ) -> list[Stored]:
+        """Durably fold ``reports`` into the store, their pending admission
+        decisions completed, and add ``counts`` to the transparency ledger, in one
+        transaction (all or nothing); what each report was stored as, in order."""
+        if not reports and not counts:
             return []
         with self.engine.batch() as q:
             settled, stored = self.trust.settle(q, reports)
-            self.ingest(q, settled)
+            if settled:
+                self.ingest(q, settled, counts)
+            else:
+                self.counts.add(q, counts)
         return stored
 
-    def ingest(self, q: Cursor, reports: Sequence[Report]) -> None:
-        """Fold ``reports`` in, inside the transaction ``q``."""
+    def ingest(
+        self, q: Cursor, reports: Sequence[Report], ledger: Sequence[Count] = ()
+    ) -> None:
+        """Fold ``reports`` in, and add ``ledger`` to the transparency ledger,
+        inside the transaction ``q``."""
         batch = fold(reports)
-        dirty = self.days.rows(day for day, _ in batch.counts)
-        self.engine.write_batch(q, batch_writes(batch, dirty, self.days.shard))
+        # Last: the rows every concurrent writer updates (its own shard of them),
+        # so their row locks (PostgreSQL) are held for the shortest time.
+        shared = [
+            Write(MARK_DIRTY, self.days.rows(day for day, _ in batch.counts)),
+            Write(UPSERT_COUNT, counter_rows(batch, self.days.shard)),
+            Write(ADD_COUNT, self.counts.rows(ledger)),
+        ]
+        self.engine.write_batch(q, batch_writes(batch, shared))
 
-    def forget(self, instance: str) -> int:
-        """Remove every trace of ``instance``; rows deleted (0 if unknown).
+    def forget(self, instance: str, now: float | None = None) -> int:
+        """Remove every trace of ``instance`` on its request; rows deleted (0 if
+        unknown). The ledger counts it (on ``now``'s day) in the same transaction.
 
         Its days are marked dirty, so the next refresh recomputes their rollups
         without it.
         """
         with self.engine.write() as q:
             deleted = self.forget_in(q, instance)
+            self.counts.add(q, decision(now, FORGOTTEN, 1 if deleted else 0))
         if deleted:
             self.engine.scrub()
         return deleted
@@ -62,10 +96,11 @@ class Writes:
             return 0
         iid, _, first, last, _ = found[0]
         days = self.days.of_instance(q, iid, first, last)
-        q.many(
-            "DELETE FROM instance_days WHERE day = ? AND instance_id = ?",
-            [(d, iid) for d in days],
-        )
+        for table in _DAY_TABLES:
+            q.many(
+                f"DELETE FROM {table} WHERE day = ? AND instance_id = ?",
+                [(d, iid) for d in days],
+            )
         event_days = [
             d
             for (d,) in q.rows(
@@ -77,26 +112,30 @@ class Writes:
         self.days.mark(q, sorted(set(days) | set(event_days)))
         return 1 + len(days) + events
 
-    def purge(self, older_than: float) -> int:
+    def purge(self, older_than: float, now: float | None = None) -> int:
         """Retention by day: drop days before ``older_than``'s day, and instances
-        not seen since ``older_than``; returns the number of rows deleted."""
+        not seen since ``older_than``; returns the number of rows deleted. The
+        ledger counts the instances that expired (on ``now``'s day). The archive
+        is not touched: it is kept beyond retention."""
         cutoff = day_of(older_than)
         deleted = 0
         with self.engine.write() as q:
             # The instances it deletes first (see Engine.for_update).
             self.days.lock_instances(q, "last_seen < ?", (older_than,))
-            for table in ("instance_days", "events", "rollups", "ingest_counts"):
+            for table in PURGED_BY_DAY:
                 deleted += q.run(f"DELETE FROM {table} WHERE day < ?", (cutoff,))
             q.run("DELETE FROM dirty_days WHERE day < ?", (cutoff,))
             # Instances not seen since older_than: only their rows on the cutoff
             # day itself can be left after the day-wise deletes above.
             stale = "SELECT id FROM instances WHERE last_seen < ?"
-            for table in ("instance_days", "events"):
+            for table in (*_DAY_TABLES, "events"):
                 deleted += q.run(
                     f"DELETE FROM {table} WHERE day = ? AND instance_id IN ({stale})",
                     (cutoff, older_than),
                 )
-            deleted += q.run("DELETE FROM instances WHERE last_seen < ?", (older_than,))
+            expired = q.run("DELETE FROM instances WHERE last_seen < ?", (older_than,))
+            self.counts.add(q, decision(now, EXPIRED, expired))
+            deleted += expired
         if deleted:
             self.engine.scrub()
         return deleted

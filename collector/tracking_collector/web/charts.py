@@ -1,18 +1,20 @@
 """Server-rendered SVG charts and the HTML pieces around them (no JavaScript, no CDN).
 
 Input is what the stats, the exports and the history endpoints publish, already
-masked, so a chart can never show more than the JSON does: a masked point ("<N")
-is drawn as a grey mark at the bottom, not as a value. ``card`` and ``empty`` are
-the frames every chart of a page sits in.
+folded under the small-group rule, so a chart can never show more than the JSON
+does: a hidden point is absent and leaves a gap; a map's remainder (folded groups)
+and unknown are drawn as grey bars of their own. ``card`` and ``empty`` are the
+frames every chart of a page sits in.
 """
 
 from __future__ import annotations
 
 from html import escape
 from typing import Any
+from urllib.parse import quote
 
 BAR_COLOR = "#13a89e"
-SMALL_COLOR = "#b8c4c9"
+REST_COLOR = "#8a9ba5"
 OUTCOME_COLORS = {"done": "#2e9d4f", "failed": "#d1453b", "cancelled": "#e8a33c"}
 
 
@@ -20,37 +22,48 @@ def num(value: Any) -> float:
     return float(value) if isinstance(value, (int, float)) else 0.0
 
 
-def bar_chart(rows: list[dict], title: str, min_group: int, width: int = 560) -> str:
-    """Horizontal bar chart of {key, instances}; masked groups drawn as grey stubs."""
-    if not rows:
+def bar_chart(
+    rows: list[dict],
+    title: str,
+    other: int | None = None,
+    unknown: int | None = None,
+    width: int = 560,
+    link: str | None = None,
+) -> str:
+    """Horizontal bar chart of {key, instances}, then the map's remainder ("other":
+    its folded groups) and "unknown" as grey bars where they hold anyone.
+    ``link``: the label of each group shown by name links to ``link`` + its key."""
+    bars = [(str(r["key"]), r["instances"], BAR_COLOR) for r in rows]
+    bars += [
+        (label, value, REST_COLOR)
+        for label, value in (("other", other), ("unknown", unknown))
+        if value
+    ]
+    if not bars:
         return empty(title)
     bar_h, gap, label_w, value_w = 20, 6, 190, 50
-    height = len(rows) * (bar_h + gap) + gap
-    top = max([num(r["instances"]) for r in rows] + [float(min_group)])
+    height = len(bars) * (bar_h + gap) + gap
+    top = max(float(v) for _, v, _ in bars) or 1.0
     span = width - label_w - value_w
     parts = [
         f'<svg width="{width}" height="{height}"'
         f' viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">'
     ]
-    for i, row in enumerate(rows):
+    for i, (key, value, color) in enumerate(bars):
         y = gap + i * (bar_h + gap)
-        value = row["instances"]
-        label = str(row["key"])
-        if len(label) > 28:
-            label = label[:27] + "…"
-        if isinstance(value, (int, float)):
-            w, color = max(2.0, span * value / top), BAR_COLOR
-        else:
-            # A masked group has no length to show: a fixed stub, explicitly grey.
-            w, color = max(2.0, span * (min_group / 2) / top), SMALL_COLOR
-        parts.append(
+        label = key if len(key) <= 28 else key[:27] + "…"
+        w = max(2.0, span * value / top)
+        text = (
             f'<text x="{label_w - 8}" y="{y + bar_h * 0.72:.1f}" text-anchor="end"'
             f' class="lbl">{escape(label)}</text>'
-            f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_h}" rx="3"'
-            f' fill="{color}"><title>{escape(str(row["key"]))}: {escape(str(value))}'
-            f"</title></rect>"
+        )
+        if link is not None and color == BAR_COLOR:
+            text = f'<a href="{escape(link + quote(key))}">{text}</a>'
+        parts.append(
+            text + f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_h}" rx="3"'
+            f' fill="{color}"><title>{escape(key)}: {value}</title></rect>'
             f'<text x="{label_w + w + 6:.1f}" y="{y + bar_h * 0.72:.1f}" class="val">'
-            f"{escape(str(value))}</text>"
+            f"{value}</text>"
         )
     parts.append("</svg>")
     return card(title, "".join(parts))
@@ -81,12 +94,7 @@ def prints_chart(per_day: list[dict], title: str, width: int = 1160) -> str:
     for i, day in enumerate(per_day):
         x = pad_l + i * col + (col - bw) / 2
         y = pad_t + plot_h
-        if day.get("done") is None:
-            parts.append(
-                f'<rect x="{x:.1f}" y="{y - 4}" width="{bw:.1f}" height="4"'
-                f' fill="{SMALL_COLOR}"><title>{escape(day["day"])}: fewer than the'
-                " minimum group of instances</title></rect>"
-            )
+        # A hidden day has no outcomes: nothing drawn, a gap.
         for key, color in OUTCOME_COLORS.items():
             h = plot_h * num(day.get(key)) / top
             if h <= 0:
@@ -115,22 +123,26 @@ def _pct(value: Any) -> str:
     return "–" if value is None else f"{value * 100:.1f}%"
 
 
-def outcome_table(rows: list[dict], title: str) -> str:
-    if not rows:
+def outcome_table(rows: list[dict], title: str, other: int | None = None) -> str:
+    """Printing instances per OctoPrint version and the outcome rates of the prints
+    on it ("–" where too few instances stand behind them)."""
+    if not rows and not other:
         return empty(title, wide=True)
     body = "".join(
         "<tr>"
-        f"<td>{escape(str(r['version']))}</td><td>{escape(str(r['instances']))}</td>"
-        f"<td>{'–' if r['started'] is None else r['started']}</td>"
-        f"<td>{'–' if r['done'] is None else r['done']}</td>"
-        f"<td>{_pct(r['done_rate'])}</td><td>{_pct(r['failed_rate'])}</td>"
-        f"<td>{_pct(r['cancelled_rate'])}</td>"
-        "</tr>"
+        f"<td>{escape(str(r['version']))}</td><td>{r['instances']}</td>"
+        + "".join(
+            f"<td>{_pct(r.get(f'{o}_rate'))}</td>"
+            for o in ("done", "failed", "cancelled")
+        )
+        + "</tr>"
         for r in rows
     )
+    if other:
+        body += f"<tr><td>other</td><td>{other}</td><td>–</td><td>–</td><td>–</td></tr>"
     table = (
-        "<table><thead><tr><th>OctoPrint</th><th>instances</th><th>started</th>"
-        "<th>done</th><th>done rate</th><th>failed rate</th><th>cancelled rate</th>"
+        "<table><thead><tr><th>OctoPrint</th><th>printing instances</th>"
+        "<th>done rate</th><th>failed rate</th><th>cancelled rate</th>"
         f"</tr></thead><tbody>{body}</tbody></table>"
     )
     return card(title, table, wide=True)
@@ -156,7 +168,7 @@ PALETTE = (
     "#e24d42",
     "#705da0",
 )
-OTHER_COLOR = "#8a9ba5"
+OTHER_COLOR = REST_COLOR
 TOP_VERSIONS = len(PALETTE)
 WIDE = 1160
 
@@ -186,8 +198,8 @@ def line_chart(
     label: slice = slice(None),
     width: int = WIDE,
 ) -> str:
-    """A filled line over (label, value) points; masked values are grey ticks."""
-    if not points or not any(isinstance(v, (int, float)) for _, v in points):
+    """A filled line over (label, value) points; a hidden value (None) is a gap."""
+    if not points or not any(v is not None for _, v in points):
         return empty(title, wide=True)
     height, pad_l, pad_b, pad_t = 220, 44, 36, 12
     plot_w, plot_h = width - pad_l - 10, height - pad_b - pad_t
@@ -199,23 +211,20 @@ def line_chart(
     coords = []
     # Few points: bigger dots, or a lone point would be a speck.
     radius = 1.6 if len(points) > 60 else 3.0
+    runs: list[list[str]] = [[]]
     for i, (name, value) in enumerate(points):
         x = pad_l + i * step
-        if isinstance(value, (int, float)):
-            y = base - plot_h * value / top
-            coords.append(f"{x:.1f},{y:.1f}")
-            parts.append(
-                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{radius}" fill="{BAR_COLOR}">'
-                f"<title>{escape(name)}: {value}</title></circle>"
-            )
-        else:
-            # Hidden by the small-group rule: nothing to plot, say so.
-            parts.append(
-                f'<rect x="{x - 1:.1f}" y="{base - 4}" width="3" height="4"'
-                f' fill="{SMALL_COLOR}"><title>{escape(name)}: {escape(str(value))}'
-                "</title></rect>"
-            )
-    if coords:
+        if value is None:
+            # Hidden by the small-group rule: nothing to plot, the line breaks.
+            runs.append([])
+            continue
+        y = base - plot_h * value / top
+        runs[-1].append(f"{x:.1f},{y:.1f}")
+        parts.append(
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{radius}" fill="{BAR_COLOR}">'
+            f"<title>{escape(name)}: {value}</title></circle>"
+        )
+    for coords in (r for r in runs if r):
         first_x, last_x = coords[0].split(",")[0], coords[-1].split(",")[0]
         parts.insert(
             1,
@@ -239,13 +248,13 @@ def line_chart(
 
 def hourly_chart(instance_stats: dict, title: str) -> str:
     """Unique instances per hour, from an ``instance_stats`` export's histogram."""
-    points = [(row["start"], row["count"]) for row in instance_stats["histogram"]]
+    points = [(row["start"], row.get("count")) for row in instance_stats["histogram"]]
     # Label each day at midnight: "MM-DD".
     return line_chart(points, title, label_every=24, label=slice(5, 10))
 
 
 def plugin_chart(history: dict, title: str) -> str:
-    points = [(d["day"], d["instances"]) for d in history["days"]]
+    points = [(d["day"], d.get("instances")) for d in history["days"]]
     return line_chart(points, title, label=slice(5, 10))
 
 
@@ -261,13 +270,13 @@ def _top_versions(days: list[dict]) -> list[str]:
 def versions_chart(history: dict, title: str, width: int = WIDE) -> str:
     """Stacked columns: active instances per day by OctoPrint version."""
     days = history["days"]
-    if not days or not any(num(d["instances"]) for d in days):
+    if not days or not any(num(d.get("instances")) for d in days):
         return empty(title, wide=True)
     top_versions = _top_versions(days)
     colors = dict(zip(top_versions, PALETTE))
     height, pad_l, pad_b, pad_t = 260, 44, 36, 12
     plot_w, plot_h = width - pad_l - 10, height - pad_b - pad_t
-    top = max([num(d["instances"]) for d in days] + [1.0])
+    top = max([num(d.get("instances")) for d in days] + [1.0])
     col = plot_w / len(days)
     bw = max(2.0, col * 0.8)
     base = pad_t + plot_h
@@ -283,17 +292,11 @@ def versions_chart(history: dict, title: str, width: int = WIDE) -> str:
             if value:
                 bands.append((version, value, colors[version]))
                 stacked += value
-        # "other": versions outside the top ones and visible groups that are not
-        # split out; masked groups add nothing, they have no value to draw.
-        rest = num(day["instances"]) - stacked
+        # "other": versions outside the top ones, the day's remainder (folded
+        # versions) and its unknown; a day whose total is hidden shows none.
+        rest = num(day.get("instances")) - stacked
         if rest > 0:
             bands.append(("other", rest, OTHER_COLOR))
-        if not isinstance(day["instances"], (int, float)):
-            parts.append(
-                f'<rect x="{x:.1f}" y="{base - 4}" width="{bw:.1f}" height="4"'
-                f' fill="{SMALL_COLOR}"><title>{escape(day["day"])}:'
-                f" {escape(str(day['instances']))}</title></rect>"
-            )
         for version, value, color in bands:
             h = plot_h * value / top
             y -= h

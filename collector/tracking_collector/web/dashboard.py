@@ -6,7 +6,8 @@ from html import escape
 from typing import Any
 
 from .. import plugins
-from . import charts
+from ..publish.transparency import DEFAULT_DAYS as TRANSPARENCY_DAYS
+from . import charts, transparency
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;
@@ -33,35 +34,53 @@ footer{padding:0 28px 24px;font-size:12px;color:#667}
 """
 
 
+def _bars(stats: dict[str, Any], name: str, title: str, link: str | None = None) -> str:
+    """A bar chart of one published map of /api/stats and its siblings (``link``:
+    see ``charts.bar_chart``)."""
+    return charts.bar_chart(
+        stats[name],
+        title,
+        stats.get(f"{name}_other"),
+        stats.get(f"{name}_unknown"),
+        link=link,
+    )
+
+
+def _tile(value: Any, label: str) -> str:
+    shown = "–" if value is None else escape(str(value))
+    return f'<div class="tile"><b>{shown}</b><span>{escape(label)}</span></div>'
+
+
 def render(stats: dict[str, Any], trends: str = "") -> str:
     """The page: current figures, then ``trends`` (the charts of charts.trends)."""
     mg = stats["min_group"]
     day, week = stats["active"]["24h"], stats["active"]["7d"]
     prints = stats["prints"]
-    finished_days = [d for d in prints["per_day"]]
     tiles = (
         '<div class="tiles">'
-        f'<div class="tile"><b>{escape(str(day["instances"]))}</b>'
-        "<span>active instances, last 24 h</span></div>"
-        f'<div class="tile"><b>{escape(str(week["instances"]))}</b>'
-        "<span>active instances, last 7 days</span></div>"
-        f'<div class="tile"><b>{len(stats["countries"])}</b>'
-        "<span>countries, last 7 days</span></div>"
-        "</div>"
+        + _tile(day.get("instances"), "active instances, last 24 h")
+        + _tile(week.get("instances"), "active instances, last 7 days")
+        + _tile(len(stats["countries"]), "countries, last 7 days")
+        + "</div>"
     )
     cards = [
         tiles,
-        charts.bar_chart(day["by_version"], "OctoPrint version (active 24 h)", mg),
-        charts.bar_chart(week["by_version"], "OctoPrint version (active 7 days)", mg),
-        charts.bar_chart(week["by_python"], "Python version (active 7 days)", mg),
-        charts.bar_chart(week["by_os"], "Operating system (active 7 days)", mg),
+        _bars(day, "by_version", "OctoPrint version (active 24 h)"),
+        _bars(week, "by_version", "OctoPrint version (active 7 days)"),
+        _bars(week, "by_python", "Python version (active 7 days)"),
+        _bars(week, "by_os", "Operating system (active 7 days)"),
         charts.prints_chart(
-            finished_days, f"Finished prints per day (last {prints['window_days']} days)"
+            prints["per_day"],
+            f"Finished prints per day (last {prints['window_days']} days)",
         ),
-        charts.outcome_table(prints["by_version"], "Print outcomes by OctoPrint version"),
-        charts.bar_chart(stats["firmware"], "Printer firmware (active 7 days)", mg),
-        charts.bar_chart(stats["countries"], "Countries (active 7 days)", mg),
-        charts.bar_chart(stats["plugins"], "Third-party plugins (active 7 days)", mg),
+        charts.outcome_table(
+            prints["by_version"],
+            "Print outcomes by OctoPrint version",
+            prints.get("by_version_other"),
+        ),
+        _bars(stats, "firmware", "Printer firmware (active 7 days)"),
+        _bars(stats, "countries", "Countries (active 7 days)"),
+        _bars(stats, "plugins", "Third-party plugins (active 7 days)", link="plugins/"),
         trends,
     ]
     return (
@@ -70,8 +89,9 @@ def render(stats: dict[str, Any], trends: str = "") -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<style>{CSS}</style></head><body>"
         "<header><h1>OctoPrint usage statistics</h1>"
-        f"<p>Generated {escape(stats['generated_at'])} · groups of fewer than {mg}"
-        f" instances are shown as &lt;{mg} · same data as JSON at"
+        f"<p>Generated {escape(stats['_generated'])} · groups of fewer than {mg}"
+        " instances are not shown on their own but counted in “other”"
+        " · same data as JSON at"
         ' <a style="color:#9ee" href="api/stats">/api/stats</a></p></header>'
         f"<main>{''.join(cards)}</main>"
         "<footer>Anonymous usage data from OctoPrint instances that opted in. No IP"
@@ -119,11 +139,14 @@ def page(publisher: Any, plugin_id: str | None) -> str:
     query string) is charted only if it is a valid plugin id."""
     plugin_id = (plugin_id or "").lower()
     chosen = plugin_id if plugins.valid_id(plugin_id) else None
+    shown = publisher.figures()  # one snapshot for the whole page
     cards = trends(
-        publisher.export("instance_stats_7d"),
+        publisher.export("instance_stats_7d", shown),
         publisher.versions(),
-        publisher.prints(),
-        publisher.popular_plugins(),
+        publisher.prints(shown),
+        publisher.popular_plugins(shown),
         publisher.plugin(chosen) if chosen else None,
     )
-    return render(publisher.stats(), cards)
+    days = min(TRANSPARENCY_DAYS, publisher.history_days)
+    report = publisher.transparency(days)
+    return render(publisher.stats(shown), cards + transparency.section(report))

@@ -1,4 +1,5 @@
-"""The web blueprint: the dashboard (``/``) and the OpenAPI document."""
+"""The web blueprint: the dashboard (``/``), plugin pages and badges, and the
+OpenAPI document."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from ..publish import badge
+from ..publish.routes import plugin_id_of
 from ..runtime import get_collector
-from . import dashboard
+from . import dashboard, plugin_page
+from .badge import flat
 
 bp = Blueprint("web", __name__)
 
@@ -32,3 +36,37 @@ def index() -> Response:
 @bp.get("/openapi.json")
 def openapi_doc() -> Response:
     return jsonify(load_openapi())
+
+
+@bp.get("/plugins/<plugin_id>")
+def plugin(plugin_id: str) -> Response:
+    plugin_id = plugin_id_of(plugin_id)
+    publisher = get_collector().publisher
+    html = plugin_page.render(
+        publisher.plugin_page(plugin_id),
+        publisher.plugin_badge(plugin_id),
+        request.url_root,
+    )
+    return Response(html, mimetype="text/html")
+
+
+# Badges are fetched by README renderers (GitHub's image proxy, shields.io) that
+# cache them anyway; an hour keeps them fresh enough and the collector unbothered.
+BADGE_CACHE = f"public, max-age={badge.CACHE_SECONDS}"
+
+
+@bp.get("/badge/<plugin_id>.svg")
+def badge_svg(plugin_id: str) -> Response:
+    shown = get_collector().publisher.plugin_badge(plugin_id_of(plugin_id))
+    response = Response(flat(*shown), mimetype="image/svg+xml")
+    response.headers["Cache-Control"] = BADGE_CACHE
+    return response
+
+
+@bp.get("/badge/<plugin_id>.json")
+def badge_json(plugin_id: str) -> Response:
+    shown = get_collector().publisher.plugin_badge(plugin_id_of(plugin_id))
+    response = jsonify(badge.endpoint(shown))
+    response.headers["Cache-Control"] = BADGE_CACHE
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response

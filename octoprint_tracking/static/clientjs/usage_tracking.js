@@ -32,12 +32,19 @@
         );
     };
 
-    UsageTrackingClient.prototype.decide = function (enabled, opts) {
-        return this.base.simpleApiCommand(PLUGIN, "decide", {enabled: enabled}, opts);
+    // choices: {forget: true} with "off" asks the server to delete what it holds;
+    // {decline_new: true} declines what later versions add, without asking.
+    UsageTrackingClient.prototype.decide = function (enabled, choices, opts) {
+        return this.base.simpleApiCommand(
+            PLUGIN,
+            "decide",
+            _.extend({enabled: enabled}, choices || {}),
+            opts
+        );
     };
 
-    UsageTrackingClient.prototype.declineUpdate = function (opts) {
-        return this.base.simpleApiCommand(PLUGIN, "decline_update", {}, opts);
+    UsageTrackingClient.prototype.declineUpdate = function (choices, opts) {
+        return this.base.simpleApiCommand(PLUGIN, "decline_update", choices || {}, opts);
     };
 
     UsageTrackingClient.prototype.resetId = function (opts) {

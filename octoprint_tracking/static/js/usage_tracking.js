@@ -36,34 +36,29 @@ $(function () {
         }).join(", ");
     }
 
-    // The environment the server holds, in the reference collector's order; a key
-    // another server adds is shown under its own name. A function: gettext exists
-    // only once OctoPrint's UI has loaded its translations, after this file runs.
-    function environmentLabels() {
-        return [
-            ["version", gettext("OctoPrint version")],
-            ["python", gettext("Python version")],
-            ["os", gettext("Operating system")],
-            ["bits", gettext("Bits")],
-            ["cores", gettext("CPU cores")],
-            ["pi_model", gettext("Raspberry Pi model")],
-            ["octopi", gettext("OctoPi version")],
-            ["firmware", gettext("Printer firmware")],
-            ["browser", gettext("Browser")],
-            ["country", gettext("Country")],
-            ["city", gettext("City")]
-        ];
+    // The labels of the server's fields, rendered by the settings template from
+    // core/server_view.py (one place, translated there): the known ones in the
+    // reference collector's order, then the catalog's meanings for fields another
+    // server may add. A key neither names is shown as it is: it is the server's word.
+    function serverLabels() {
+        const known = [];
+        const labels = {};
+        $("#usage_tracking_server_data_labels li").each(function () {
+            const key = $(this).attr("data-key");
+            labels[key] = $(this).text();
+            if ($(this).attr("data-known")) known.push(key);
+        });
+        return {known: known, labels: labels};
     }
 
     // The server's document made readable. Nothing in it is trusted to have a shape:
     // another server may send any JSON object, and the text bindings escape it.
     function serverDataView(data) {
         const environment = _.isObject(data.environment) ? data.environment : {};
-        const labels = environmentLabels();
-        const known = _.object(labels);
-        const keys = _.map(labels, _.first).concat(
+        const names = serverLabels();
+        const keys = names.known.concat(
             _.filter(_.keys(environment), function (key) {
-                return !_.has(known, key) && key !== "plugins";
+                return !_.contains(names.known, key) && key !== "plugins";
             })
         );
         const value = function (v) {
@@ -73,13 +68,15 @@ $(function () {
             return _.isArray(v) ? _.filter(v, _.isObject) : [];
         };
         return {
-            firstSeen: localTime(data.first_seen),
-            lastSeen: localTime(data.last_seen),
-            lastPrint: localTime(data.last_print),
+            facts: {
+                first_seen: localTime(data.first_seen),
+                last_seen: localTime(data.last_seen),
+                last_print: localTime(data.last_print)
+            },
             environment: _.map(keys, function (key) {
                 return {
                     key: key,
-                    label: known[key] || key,
+                    label: names.labels[key] || key,
                     value: value(environment[key])
                 };
             }),
@@ -149,6 +146,52 @@ $(function () {
         return gettext("The server's answer could not be read.");
     }
 
+    // Where the owner's latest deletion request stands (delivery/files.py:
+    // deletion_state), as the CLI's status says it.
+    function deletionMessage(deletion) {
+        if (!deletion) return "";
+        const values = {
+            time:
+                deletion.requested || deletion.time
+                    ? new Date(
+                          (deletion.requested || deletion.time) * 1000
+                      ).toLocaleString()
+                    : "-",
+            status: deletion.status
+        };
+        switch (deletion.state) {
+            case "requested":
+                return _.sprintf(
+                    gettext(
+                        "Deletion requested at %(time)s: the tracking server is asked to delete what it holds about this instance, again and again until it answers."
+                    ),
+                    values
+                );
+            case "confirmed":
+                return _.sprintf(
+                    gettext(
+                        "Deletion confirmed by the server at %(time)s: it holds nothing more about this instance."
+                    ),
+                    values
+                );
+            case "unsupported":
+                return _.sprintf(
+                    gettext(
+                        "The server does not offer deletion (HTTP %(status)s, %(time)s). It keeps what it holds until its own retention drops it."
+                    ),
+                    values
+                );
+            case "rejected":
+                return _.sprintf(
+                    gettext(
+                        "The server refused the deletion request (HTTP %(status)s, %(time)s)."
+                    ),
+                    values
+                );
+        }
+        return "";
+    }
+
     function UsageTrackingWizardViewModel(parameters) {
         const self = this;
         self.settingsViewModel = parameters[0];
@@ -158,6 +201,12 @@ $(function () {
         self.decision = ko.observable();
         self.accepted = ko.observable(0);
         self.upgrade = ko.observable(false);
+        self.declineNew = ko.observable(false);
+        self.forget = ko.observable(false);
+        // Whether this instance has sent anything: only then is "and ask the server
+        // to delete" offered with "off".
+        self.reported = ko.observable(false);
+        self.forgetRequested = ko.observable(false);
         self.decided = ko.pureComputed(function () {
             return !!self.decision();
         });
@@ -172,6 +221,8 @@ $(function () {
             const details = wizard.details || {};
             self.required = !!wizard.required && !wizard.ignored;
             self.accepted(details.accepted || 0);
+            self.declineNew(!!details.decline_new);
+            self.reported(!!details.reported);
             // Already enabled and still asked: the consent version rose, so only
             // what is new is shown, with Accept or Decline.
             self.upgrade(details.enabled === true);
@@ -180,7 +231,10 @@ $(function () {
         self._decide = function (call, decision) {
             self.active(true);
             return call()
-                .done(function () {
+                .done(function (status) {
+                    const deletion =
+                        status && status.delivery && status.delivery.deletion;
+                    self.forgetRequested(!!deletion && deletion.state === "requested");
                     self.decision(decision);
                 })
                 .fail(function () {
@@ -197,20 +251,23 @@ $(function () {
 
         self.enable = function () {
             self._decide(function () {
-                return client().decide(true);
+                return client().decide(true, {decline_new: self.declineNew()});
             }, "enabled");
         };
         self.accept = self.enable;
 
         self.disable = function () {
             self._decide(function () {
-                return client().decide(false);
+                return client().decide(false, {
+                    forget: self.reported() && self.forget(),
+                    decline_new: self.declineNew()
+                });
             }, "disabled");
         };
 
         self.decline = function () {
             self._decide(function () {
-                return client().declineUpdate();
+                return client().declineUpdate({decline_new: self.declineNew()});
             }, "declined");
         };
 
@@ -266,6 +323,37 @@ $(function () {
             return (status && status.kill_switch) || "";
         });
 
+        self.deletionState = ko.pureComputed(function () {
+            const status = self.status();
+            const deletion = status && status.delivery && status.delivery.deletion;
+            return (deletion && deletion.state) || "";
+        });
+        self.deletion = ko.pureComputed(function () {
+            const status = self.status();
+            return deletionMessage(status && status.delivery && status.delivery.deletion);
+        });
+        self.deletionCss = ko.pureComputed(function () {
+            return {
+                requested: "alert-info",
+                confirmed: "alert-success",
+                unsupported: "alert-error",
+                rejected: "alert-error"
+            }[self.deletionState()];
+        });
+
+        // "And ask the server to delete" comes with "off", once the owner (or the
+        // administrator) had decided, where the server is one reports may go to.
+        self.canAskDeletion = ko.pureComputed(function () {
+            const status = self.status();
+            return (
+                !!self.settings &&
+                !self.settings.enabled() &&
+                !!status &&
+                status.server_allowed &&
+                status.enabled !== null
+            );
+        });
+
         self.lastProblem = ko.pureComputed(function () {
             const status = self.status();
             const problem = status && status.delivery && status.delivery.last_problem;
@@ -282,7 +370,9 @@ $(function () {
         });
 
         self.previewButtonText = ko.pureComputed(function () {
-            return self.previewShown() ? gettext("Hide preview") : gettext("Show preview");
+            return self.previewShown()
+                ? gettext("Hide preview")
+                : gettext("Show preview");
         });
 
         self.onBeforeBinding = function () {
@@ -306,6 +396,20 @@ $(function () {
 
         self.onDataUpdaterPluginMessage = function (plugin, data) {
             if (plugin !== "usage_tracking" || !data) return;
+            if (data.type === "locked_refused") {
+                // Worded once (actions.LOCKED), rendered in the owner's language by
+                // the settings template.
+                notifyError(
+                    _.map(data.settings, function (key) {
+                        return $(
+                            '.usage_tracking_locked_message[data-setting="' + key + '"]'
+                        )
+                            .first()
+                            .text();
+                    }).join(" ")
+                );
+                self.settingsViewModel.requestData();
+            }
             if (data.type === "server_refused") {
                 // Every open page gets this message, whatever its language: the
                 // rule is worded (and translated) in the page, not sent by the server.
@@ -320,6 +424,10 @@ $(function () {
         };
 
         self.onSettingsShown = function () {
+            self.refresh();
+        };
+
+        self.refresh = function () {
             self.loadStatus();
             self.loadJournal();
         };
@@ -357,16 +465,20 @@ $(function () {
                                 description: translateMeaning(report.description),
                                 sample: report.sample,
                                 sent: report.sent,
-                                rows: _.map(report.fields, function (value, field) {
-                                    return {
-                                        field: field,
-                                        value: value,
-                                        meaning: translateMeaning(
-                                            report.meanings[field],
-                                            _.contains(report.on_off, field)
-                                        )
-                                    };
-                                })
+                                rows: _.map(
+                                    _.extend({}, report.fields, report.declined),
+                                    function (value, field) {
+                                        return {
+                                            field: field,
+                                            value: value,
+                                            declined: _.has(report.declined, field),
+                                            meaning: translateMeaning(
+                                                report.meanings[field],
+                                                _.contains(report.on_off, field)
+                                            )
+                                        };
+                                    }
+                                )
                             };
                         })
                     );
@@ -402,7 +514,9 @@ $(function () {
         const OUTCOMES = {
             delivered: gettext("delivered"),
             rejected: gettext("rejected by the server"),
-            expired: gettext("expired before it could be sent")
+            expired: gettext("expired before it could be sent"),
+            confirmed: gettext("confirmed by the server"),
+            unsupported: gettext("the server does not offer this")
         };
 
         self.loadJournal = function () {
@@ -417,7 +531,10 @@ $(function () {
                                 fieldsText: _.map(entry.fields, function (v, k) {
                                     return k + "=" + v;
                                 }).join(", "),
-                                delivered: entry.outcome === "delivered",
+                                delivered: _.contains(
+                                    ["delivered", "confirmed"],
+                                    entry.outcome
+                                ),
                                 outcome:
                                     (OUTCOMES[entry.outcome] || entry.outcome) +
                                     (entry.status ? " (HTTP " + entry.status + ")" : "")
