@@ -241,8 +241,10 @@ def test_a_batch_in_one_statement_writes_the_same_rows_as_table_by_table(pg_clus
     from tracking_collector.store.postgres import PostgresEngine
 
     class TableByTable(PostgresEngine):
-        """The engine writing a batch one statement per table (as before)."""
+        """The engine writing a batch one statement per table, in a transaction
+        (as before)."""
 
+        batch = Engine.batch
         write_batch = Engine.write_batch
 
     one = open_test_store(pg_cluster.new_database())

@@ -168,9 +168,12 @@ class Engine:
             ids.update(q.rows(sql, chunk))
         return ids
 
-    def batch(self) -> contextlib.AbstractContextManager[Cursor]:
-        """The write transaction of one batch of reports (``Writes.add_many``);
-        engines that can send its statements, BEGIN and COMMIT together do."""
+    def batch(self, reads: bool) -> contextlib.AbstractContextManager[Cursor]:
+        """The write transaction of one batch of reports (``Writes.add_many``),
+        in as few round trips as the engine can. ``reads``: the block reads rows
+        before it writes (the admission's pending decisions); without, it writes
+        through ``write_batch`` or ``upsert`` alone, which an engine may run as
+        one statement that is its own transaction."""
         return self.write()
 
     def write_batch(self, q: Cursor, writes: Sequence[Write]) -> None:

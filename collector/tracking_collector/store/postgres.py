@@ -56,6 +56,26 @@ class _PgCursor(Cursor):
         return self.conn.execute(self._sql(sql), tuple(args)).fetchall()
 
 
+class _OneStatement(_PgCursor):
+    """An autocommit connection that runs one statement: its own transaction. A
+    second one would not be atomic with the first, so it is refused."""
+
+    def __init__(self, conn):
+        super().__init__(conn)
+        self._spent = False
+
+    def run(self, sql: str, args: Sequence[Any] = ()) -> int:
+        if self._spent:
+            raise RuntimeError("one statement only: use a transaction for more")
+        self._spent = True
+        return super().run(sql, args)
+
+    def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        raise RuntimeError("one statement only: use a transaction for more")
+
+    rows = many  # type: ignore[assignment]
+
+
 @functools.lru_cache(maxsize=32)  # one per shape of batch (which tables it writes)
 def batch_sql(upserts: tuple[Upsert, ...]) -> str:
     """A whole batch of reports as ONE statement: a data-modifying CTE per table
@@ -189,12 +209,16 @@ class PostgresEngine(Engine):
             q.run(self._unnest_sql(stmt), [list(c) for c in zip(*rows)])
 
     @contextlib.contextmanager
-    def batch(self) -> Iterator[Cursor]:
-        # Pipeline mode: BEGIN, the batch's statement and COMMIT travel in one
-        # round trip; a statement whose rows are read (the admission's, when the
-        # batch has pending decisions) waits for its answer. BEGIN and COMMIT are
-        # sent as statements: psycopg's transaction() would wait for each.
+    def batch(self, reads: bool) -> Iterator[Cursor]:
         with self._pool.connection() as conn:
+            if not reads:
+                # One statement (write_batch), its own transaction: autocommit,
+                # one round trip, no BEGIN and COMMIT at all.
+                yield _OneStatement(conn)
+                return
+            # Reads first (the admission's): pipeline mode, so BEGIN travels with
+            # the first read, and the batch's statement with COMMIT. They are
+            # sent as statements: psycopg's transaction() would wait for each.
             try:
                 with conn.pipeline():
                     conn.execute("BEGIN")

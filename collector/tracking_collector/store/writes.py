@@ -50,7 +50,8 @@ class Writes:
         transaction (all or nothing); what each report was stored as, in order."""
         if not reports and not counts:
             return []
-        with self.engine.batch() as q:
+        pending = any(r.pending is not None for r in reports)
+        with self.engine.batch(reads=pending) as q:
             settled, stored = self.trust.settle(q, reports)
             if settled:
                 self.ingest(q, settled, counts)
