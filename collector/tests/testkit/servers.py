@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from harness.process import ServerProcess, answers, free_port
+from harness.wait import eventually
 
 from .values import TRUSTED_PROXY
 
@@ -67,6 +68,21 @@ def located_live_args(geo_db: Path) -> list[str]:
     ]  # fmt: skip
 
 
+def _stat(path: Path) -> list[str]:
+    """State, ppid, ... of /proc/<pid>/stat ([] for a process gone meanwhile)."""
+    try:
+        # "pid (comm) state ppid ...": comm may hold spaces, not ")".
+        return path.read_text().rpartition(")")[2].split()
+    except OSError:
+        return []
+
+
+def _state(pid: int) -> str | None:
+    """A process's state letter ("Z": ended, not yet reaped), None when gone."""
+    fields = _stat(Path(f"/proc/{pid}/stat"))
+    return fields[0] if fields else None
+
+
 class Gunicorn(ServerProcess):
     """gunicorn with the shipped config on a free loopback port (a context manager).
 
@@ -109,6 +125,33 @@ class Gunicorn(ServerProcess):
         if self.process is not None:
             super().stop(sig, timeout)
         return self.process.returncode if self.process is not None else 0
+
+    def workers(self) -> list[int]:
+        """The pids of the master's children (its workers), from /proc."""
+        master = self.process.pid
+        return [
+            int(stat.parent.name)
+            for stat in Path("/proc").glob("[0-9]*/stat")
+            if _stat(stat)[1:2] == [str(master)]
+        ]
+
+    def kill_all(self) -> list[int]:
+        """``kill -9`` of every collector process, the master and each worker; all
+        are stopped first (SIGSTOP), so that none reacts to another's end (a
+        worker whose master died would shut down gracefully). Returns the pids."""
+        pids = [self.process.pid, *self.workers()]
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+        self.process.wait(10)
+
+        def gone() -> bool:
+            return all(_state(pid) in (None, "Z") for pid in pids[1:])
+
+        eventually(gone, timeout=10, what="every gunicorn worker gone")
+        self.stop()  # closes the log; the process has ended
+        return pids
 
     def __enter__(self) -> Gunicorn:
         # A loaded CI machine can take a while to boot two workers.
