@@ -37,6 +37,10 @@ EXTENSION = "tracking_collector"
 # Share of wall time the background refreshers (all processes together) may spend
 # recomputing rollups; with a big fleet the refresh then runs less often.
 REFRESH_BUDGET = 0.1
+# Seconds the writer lingers for more reports before a commit, only while reports
+# are already waiting (see BatchWriter): row 7 on PostgreSQL, 4 alternating runs
+# each: CPU per report -14 %, reports/s +18 % (medians), latency unchanged.
+BUSY_WAIT = 0.002
 
 
 class Collector:
@@ -66,6 +70,7 @@ class Collector:
         self.writer = BatchWriter(
             metrics.InstrumentedStore(self.store, lambda: self.writer.depth()),
             tally=self.refusals,
+            busy_wait=BUSY_WAIT,
         )
         # The admission policy of issue 13 unless the caller brings its own hook;
         # self.sources is None then (a custom hook keeps its own state).

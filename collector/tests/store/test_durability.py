@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -325,3 +326,37 @@ def test_a_value_postgresql_refuses_fails_only_its_own_report(db):
 
     bad = Report(new_id(), "ping", 1.0, fields={"os": "li\x00nux"})
     _only_the_bad_report_fails(db, bad, psycopg.DataError)
+
+
+def test_writer_lingers_for_more_reports_only_while_busy(tmp_path):
+    class CountingStore(SQLiteStore):
+        commits = 0
+
+        def add_many(self, reports, counts=()):
+            type(self).commits += 1
+            return super().add_many(reports, counts)
+
+    def report() -> Report:
+        return Report(new_id(), "ping", 0.0)
+
+    store = CountingStore(str(tmp_path / "busy.sqlite"))
+    writer = BatchWriter(store, busy_wait=1.0)
+    # Idle: a lone report is committed at once, without waiting for company.
+    started = time.monotonic()
+    assert writer.add(report()).result(10)
+    assert time.monotonic() - started < 0.8
+    # Busy: three reports queue up behind another writer's commit (its lock) and
+    # commit together; reports then arriving 50 ms apart join one commit.
+    with store.write_lock():
+        held_up = [writer.add(report()) for _ in range(3)]
+    assert all(f.result(10) for f in held_up)
+    before = CountingStore.commits
+    trickle = []
+    for _ in range(5):
+        trickle.append(writer.add(report()))
+        time.sleep(0.05)  # the arrivals' spacing, not a wait for a condition
+    assert all(f.result(10) for f in trickle)
+    assert CountingStore.commits - before <= 2
+    writer.close()
+    assert stored(store) == 9
+    store.close()
