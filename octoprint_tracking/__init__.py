@@ -66,7 +66,9 @@ class UsageTrackingPlugin(
 
     def initialize(self):
         machine = self._machine_policy()
-        self._took_over = takeover.take_over(self._settings, self._plugin_manager)
+        self._took_over = takeover.take_over(
+            self._settings, self._plugin_manager, "enabled" in machine.locked
+        )
         self._store = actions.PluginSettingsStore(self._settings, machine)
         if actions.apply_policy(self._store):
             self._logger.info(

@@ -445,9 +445,25 @@ def test_switching_off_with_forget_keeps_one_deletion_request(tmp_path, receiver
     assert [h.method for h in receiver.hits] == ["DELETE"]
 
 
-def test_takeover_keeps_the_bundled_id_when_a_policy_decides(tmp_path, policy_file):
+def test_takeover_under_a_locked_decision_adopts_only_the_id(tmp_path, policy_file):
     policy_file("enabled: true\nlocked: [enabled]")
     p = build(tmp_path, plugin_manager=WithBundled(TrackingPlugin()),
-              bundled={"enabled": True, "unique_id": BUNDLED_ID})  # fmt: skip
-    assert p._settings.get(["enabled"]) is True
+              bundled={"enabled": False, "unique_id": BUNDLED_ID})  # fmt: skip
+    assert p._tracker.config.enabled is True and p._tracker.config.active
+    assert p._settings.get(["enabled"], incl_defaults=False) is None, (
+        "the administrator decides: the bundled decision is not stored under the lock"
+    )
     assert p._settings.get(["unique_id"]) == BUNDLED_ID
+
+
+def test_takeover_adopts_the_bundled_no_over_an_unlocked_policy_yes(
+    tmp_path, policy_file
+):
+    # Not locked, the policy's yes is only this machine's default: the owner's "no",
+    # given to the bundled plugin, is their decision, and nothing goes out under it.
+    policy_file("enabled: true")
+    p = build(tmp_path, plugin_manager=WithBundled(TrackingPlugin()),
+              bundled={"enabled": False, "unique_id": BUNDLED_ID})  # fmt: skip
+    assert p._tracker.config.enabled is False and not p._tracker.config.active
+    assert p._settings.get(["unique_id"]) == BUNDLED_ID
+    assert p.is_wizard_required() is False
