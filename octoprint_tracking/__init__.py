@@ -76,13 +76,12 @@ class UsageTrackingPlugin(
                 f"tracking sends (consent version {catalog.CONSENT_VERSION})"
             )
         self._tracker = Tracker(
-            self._settings,
+            self._store,
             self._plugin_manager,
             self._printer,
             self._logger,
             self.get_plugin_data_folder(),
             f"OctoPrint/{host.octoprint_version()} UsageTracking/{_version()}",
-            machine,
         )
 
     def on_plugin_pending_uninstall(self):

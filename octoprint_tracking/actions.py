@@ -33,6 +33,9 @@ SETTING_NAMES = {
 class Store(Protocol):
     policy: Policy
 
+    def data(self) -> Dict[str, Any]:
+        """The settings in force (``settings.merged``: this machine's policy applied)."""
+
     def get(self, key: str) -> Any:
         """The value in force: the policy's where it locks the setting."""
 
@@ -55,21 +58,23 @@ def locked_message(keys: List[str], translate: Callable[[str], str] = str) -> st
 
 
 class PluginSettingsStore:
-    """The store in the server: our ``PluginSettings``, saved at once."""
+    """The store in the server: our ``PluginSettings``, saved at once. One per
+    server: the plugin, its API and its tracker share it."""
 
     def __init__(self, plugin_settings: Any, policy: Policy):
-        self._settings = plugin_settings
+        self.plugin_settings = plugin_settings
         self.policy = policy
 
+    def data(self) -> Dict[str, Any]:
+        return self.policy.overlay(self.plugin_settings.get_all_data(merged=True) or {})
+
     def get(self, key: str) -> Any:
-        if key in self.policy.locked:
-            return self.policy.overlay({})[key]
-        return self._settings.get([key])
+        return self.data().get(key)
 
     def write(self, values: Dict[str, Any]) -> None:
         for key, value in values.items():
-            self._settings.set([key], value)
-        self._settings.save()
+            self.plugin_settings.set([key], value)
+        self.plugin_settings.save()
 
 
 def _write(store: Store, values: Dict[str, Any]) -> None:

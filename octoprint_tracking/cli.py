@@ -136,7 +136,7 @@ def commands(cli_group, pass_octoprint_ctx, *args, **kwargs):
 
     def config(s: Optional[ConfigStore] = None) -> consent.Config:
         s = s or store()
-        return settings.snapshot(s.data(), os.environ, s.policy)
+        return settings.snapshot(s.data(), os.environ, s.policy.failed)
 
     def target(s: ConfigStore) -> Optional[Target]:
         """Where reports go now: only an allowed server."""

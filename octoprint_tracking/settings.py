@@ -132,11 +132,12 @@ def kill_switch(environ: Mapping[str, str]) -> Optional[str]:
 
 
 def snapshot(
-    data: Mapping[str, Any], environ: Mapping[str, str], machine: Policy = policy.NONE
+    effective: Mapping[str, Any], environ: Mapping[str, str], policy_failed: bool = False
 ) -> Config:
-    """The immutable snapshot the hot path reads, with the policy's locked values."""
+    """The immutable snapshot the hot path reads. ``effective``: the settings in force
+    (``merged``: the policy already applied, once)."""
     return Config.from_settings(
-        machine.overlay(data), kill_switch(environ), policy_failed=machine.failed
+        effective, kill_switch(environ), policy_failed=policy_failed
     )
 
 

@@ -72,7 +72,7 @@ def test_a_failed_policy_sends_nothing_and_asks_nothing():
     p = policy.parse("enabled: maybe", "basedir")
     on = {"enabled": True, "unique_id": "0e4b4c5e-8d3f-4f7e-9a41-6b1f3b0b2c11",
           "consent_version": catalog.CONSENT_VERSION}  # fmt: skip
-    config = plugin_settings.snapshot(on, {}, p)
+    config = plugin_settings.snapshot(plugin_settings.merged(on, p), {}, p.failed)
     assert config.policy_failed and config.silenced
     assert not config.active and not config.wizard_required
 
@@ -200,5 +200,6 @@ def test_the_readme_farm_example_decides_and_locks_everything():
     p = policy.parse(text, "basedir")
     assert not p.failed, p.problem
     assert p.locked == set(policy.LOCKABLE) and p.enabled is True
-    config = plugin_settings.snapshot({"enabled": False}, {}, p)
+    effective = plugin_settings.merged({"enabled": False}, p)
+    config = plugin_settings.snapshot(effective, {}, p.failed)
     assert config.enabled is True and config.events["webui_load"] is False
