@@ -97,9 +97,10 @@ class UsageTrackingPlugin(
         return settings.VERSION
 
     def get_settings_defaults(self):
-        # The policy's values are this machine's defaults: the owner's own choices,
-        # stored in config.yaml, win over those it does not lock.
-        return settings.defaults(self._machine_policy())
+        # Ours only: the policy's values are applied over what is stored
+        # (settings.merged), where OctoPrint would not store an owner's choice that
+        # equals one of them.
+        return settings.defaults()
 
     def on_settings_migrate(self, target, current):
         settings.migrate(self._settings, current)
@@ -120,9 +121,10 @@ class UsageTrackingPlugin(
     def on_settings_load(self):
         data = octoprint.plugin.SettingsPlugin.on_settings_load(self)
         if self._is_settings_admin():
-            # What is in force: the policy's locked values, not the owner's stored
-            # ones under them.
-            data = self._machine_policy().overlay(data)
+            # What is in force: the policy's values where the owner chose nothing,
+            # its locked ones over the owner's.
+            effective = self._store.data()
+            data.update({key: effective[key] for key in policy.LOCKABLE})
             data[ASK_SERVER_TO_DELETE] = False
         return data
 
@@ -148,7 +150,9 @@ class UsageTrackingPlugin(
                 self._identifier, {"type": "server_refused"}
             )
         before, target = self._tracker.config.enabled, self._tracker.target
+        in_force, stored = self._store.data(), self._store.stored()
         result = octoprint.plugin.SettingsPlugin.on_settings_save(self, data)
+        self._store.keep_owner_choices(data, in_force, stored)
         enabled = self._store.get("enabled")
         if enabled is True and before is not True:
             actions.decide(self._store, True)  # wizard or settings said yes

@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, Callable, Dict, List, Optional, Protocol
 
-from . import secret
+from . import secret, settings
 from .core import catalog
 from .core.address import instance_id, instance_url
 from .core.catalog import N_
@@ -65,15 +65,39 @@ class PluginSettingsStore:
         self.plugin_settings = plugin_settings
         self.policy = policy
 
+    def stored(self) -> Any:
+        """What config.yaml holds, without OctoPrint's defaults."""
+        return self.plugin_settings.get_all_data(merged=False, incl_defaults=False)
+
     def data(self) -> Dict[str, Any]:
-        return self.policy.overlay(self.plugin_settings.get_all_data(merged=True) or {})
+        return settings.merged(self.stored(), self.policy)
 
     def get(self, key: str) -> Any:
         return self.data().get(key)
 
     def write(self, values: Dict[str, Any]) -> None:
+        # force: a decision is stored as the owner's own even where it equals a
+        # default, so that a later default (the policy's) does not override it.
         for key, value in values.items():
-            self.plugin_settings.set([key], value)
+            self.plugin_settings.set([key], value, force=True)
+        self.plugin_settings.save()
+
+    def keep_owner_choices(
+        self, submitted: Any, before: Dict[str, Any], stored: Any
+    ) -> None:
+        """After the settings dialog's save (which stores only what differs from
+        OctoPrint's defaults): store the owner's choices among the settings the
+        policy sets without locking, and nothing else of those (``settings.
+        owner_choices``)."""
+        paths = settings.policy_paths(self.policy)
+        if not paths:
+            return  # nothing of the policy's to sort out: the dialog's save stands
+        chosen = settings.owner_choices(self.policy, submitted, before, stored)
+        for path in paths:
+            if path in chosen:
+                self.plugin_settings.set(list(path), chosen[path], force=True)
+            else:
+                self.plugin_settings.remove(list(path))
         self.plugin_settings.save()
 
 

@@ -99,9 +99,13 @@ class ConfigStore:
         self._settings = octoprint_settings
         self.policy = machine
 
+    def stored(self) -> Any:
+        """What config.yaml holds, without defaults."""
+        return self._settings.get(["plugins", KEY], incl_defaults=False)
+
     def data(self) -> Dict[str, Any]:
-        """The settings in force (this machine's policy applied)."""
-        return settings.merged(self._settings.get(["plugins", KEY]), self.policy)
+        """The settings in force, put together as in the server (``settings.merged``)."""
+        return settings.merged(self.stored(), self.policy)
 
     def get(self, key: str) -> Any:
         return self.data().get(key)

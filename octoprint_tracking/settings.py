@@ -8,7 +8,7 @@ import copy
 import dataclasses
 import logging
 import os
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from .core import catalog, policy
 from .core.catalog import N_
@@ -53,15 +53,21 @@ DEFAULTS: Dict[str, Any] = {
 }
 
 
-def defaults(machine: Policy = policy.NONE) -> Dict[str, Any]:
-    """The defaults of this machine: ours, with what its policy sets."""
-    return copy.deepcopy(machine.defaults(DEFAULTS))
+def defaults() -> Dict[str, Any]:
+    """OctoPrint's defaults of our settings: ours alone. The policy is not among them:
+    OctoPrint does not store a value equal to a default, and an owner's own choice
+    must count as theirs whatever the policy says (or later says)."""
+    return copy.deepcopy(DEFAULTS)
 
 
 def merged(stored: Any, machine: Policy = policy.NONE) -> Dict[str, Any]:
-    """The settings in force: stored settings over this machine's defaults, the
-    policy's locked values over both (the CLI has no PluginSettings to do it)."""
-    out = defaults(machine)
+    """The settings in force, the one place where they are put together (the server's
+    store and the CLI's): our defaults, under them nothing; over them the values this
+    machine's policy sets, as a fallback; over that what is stored (the owner's own
+    choices); over everything the policy's locked values.
+
+    ``stored``: what config.yaml holds, never merged with defaults."""
+    out = copy.deepcopy(machine.defaults(DEFAULTS))
     if isinstance(stored, Mapping):
         for key, value in stored.items():
             if isinstance(value, Mapping) and isinstance(out.get(key), dict):
@@ -69,6 +75,50 @@ def merged(stored: Any, machine: Policy = policy.NONE) -> Dict[str, Any]:
             else:
                 out[key] = value
     return machine.overlay(out)
+
+
+Path = Tuple[str, ...]
+
+
+def policy_paths(machine: Policy) -> List[Path]:
+    """The settings this machine's policy sets without locking them, each a path in
+    ``plugins.usage_tracking`` (a category switch is ``("events", key)``)."""
+    out: List[Path] = []
+    for key, value in machine.values().items():
+        if key in machine.locked:
+            continue
+        if key == "events":
+            out += [("events", category) for category in value]
+        else:
+            out.append((key,))
+    return out
+
+
+def _at(data: Any, path: Path) -> Tuple[bool, Any]:
+    for key in path:
+        if not isinstance(data, Mapping) or key not in data:
+            return False, None
+        data = data[key]
+    return True, data
+
+
+def owner_choices(
+    machine: Policy, submitted: Any, before: Mapping[str, Any], stored: Any
+) -> Dict[Path, Any]:
+    """What the owner chose, after a save of the settings dialog, among the settings
+    the policy sets without locking: a value changed from the one in force
+    (``before``), else the one stored before. A value the dialog merely repeats is
+    not stored, so that it stays the administrator's default."""
+    out: Dict[Path, Any] = {}
+    for path in policy_paths(machine):
+        sent, value = _at(submitted, path)
+        if sent and value != _at(before, path)[1]:
+            out[path] = value
+            continue
+        was, value = _at(stored, path)
+        if was:
+            out[path] = value
+    return out
 
 
 def load_policy(basedir: str, environ: Mapping[str, str]) -> Policy:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 import time
@@ -15,7 +16,7 @@ from octoprint.plugins.tracking import TrackingPlugin
 import octoprint_tracking
 from harness import plugin as support
 from harness.wait import eventually
-from octoprint_tracking import actions, host, secret, settings
+from octoprint_tracking import actions, cli, host, secret, settings
 from octoprint_tracking.core import catalog
 from octoprint_tracking.delivery import Options
 
@@ -467,3 +468,68 @@ def test_takeover_adopts_the_bundled_no_over_an_unlocked_policy_yes(
     assert p._tracker.config.enabled is False and not p._tracker.config.active
     assert p._settings.get(["unique_id"]) == BUNDLED_ID
     assert p.is_wizard_required() is False
+
+
+# The owner's own choice over a policy value that is not locked ------------------------
+
+
+def stored(p):
+    """What config.yaml holds for the plugin: what a restart starts from."""
+    return p._settings.get_all_data(merged=False, incl_defaults=False) or {}
+
+
+def test_an_owners_no_survives_a_later_unlocked_default_of_yes(tmp_path, policy_file):
+    policy_file("enabled: false")
+    p = build(tmp_path / "data")
+    actions.decide(p._store, False)  # the owner says no, though it is the default here
+    policy_file("enabled: true")  # the image's next version changes the default
+    again = build(tmp_path / "data", stored(p))
+    assert again._tracker.config.enabled is False and not again._tracker.config.active
+
+
+def test_an_owners_switch_in_the_settings_dialog_survives_a_later_unlocked_default(
+    tmp_path, policy_file
+):
+    policy_file("events: {webui_load: false}")
+    p = build(tmp_path / "data", {"enabled": True, "consent_version": 2,
+                                  "events": {"webui_load": True}})  # fmt: skip
+    p.on_settings_save({"events": {"webui_load": False}})  # the owner's own "off"
+    p.on_settings_save({"decline_new": True})  # a later save of something else
+    assert p._tracker.config.events["webui_load"] is False
+    policy_file("events: {webui_load: true}")
+    again = build(tmp_path / "data", stored(p))
+    assert again._tracker.config.events["webui_load"] is False
+
+
+def test_a_dialog_save_that_repeats_the_unlocked_defaults_stores_none_of_them(
+    tmp_path, policy_file
+):
+    # The dialog sends what it shows: values the owner left as the policy set them
+    # stay the administrator's, who may change them later.
+    policy_file("enabled: true\nevents: {webui_load: false}")
+    p = build(tmp_path / "data")
+    shown = p._store.data()
+    assert (shown["enabled"], shown["events"]["webui_load"]) == (True, False)
+    p.on_settings_save({"enabled": True, "events": {"webui_load": False},
+                        "decline_new": True})  # fmt: skip
+    assert "enabled" not in stored(p)
+    assert "webui_load" not in stored(p).get("events", {})
+    policy_file("enabled: false\nevents: {webui_load: true}")
+    again = build(tmp_path / "data", stored(p))
+    assert again._tracker.config.enabled is False
+    assert again._tracker.config.events["webui_load"] is True
+    assert again._tracker.config.decline_new is True
+
+
+def test_the_cli_and_the_server_read_the_owners_choice_the_same_way(
+    tmp_path, policy_file
+):
+    policy_file("enabled: false")
+    p = build(tmp_path / "data")
+    on_the_cli = cli.ConfigStore(p._settings.settings, p._store.policy)
+    actions.decide(on_the_cli, False)  # config.yaml, as `disable` writes it
+    policy_file("enabled: true")
+    machine = settings.load_policy("", os.environ)
+    again = build(tmp_path / "data", stored(p))
+    assert cli.ConfigStore(p._settings.settings, machine).get("enabled") is False
+    assert again._store.get("enabled") is False and not again._tracker.config.active
