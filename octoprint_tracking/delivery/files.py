@@ -119,9 +119,13 @@ def deletion_requests(folder: str) -> List[str]:
 
 
 def read_deletion_request(folder: str, key: str) -> Optional[Deletion]:
-    """The request kept under ``key``, or None if it is gone or is not one (a foreign
-    or broken file is never sent anywhere)."""
-    data = _read_json(os.path.join(folder, key), None)
+    """The request kept under ``key``, or None if it is not one (a foreign or broken
+    file is never sent anywhere). Raises ``FileNotFoundError`` when it is gone (the
+    server has answered it meanwhile)."""
+    path = os.path.join(folder, key)
+    if not os.path.exists(path):
+        raise FileNotFoundError(key)
+    data = _read_json(path, None)
     if not isinstance(data, dict) or data.get("format") != DELETION_FORMAT:
         return None
     address, requested = data.get("address"), data.get("requested")
@@ -158,10 +162,15 @@ def deletion_state(
 
 def read_deletion_state(folder: str) -> Optional[Dict[str, Any]]:
     """``deletion_state`` from the files, for the CLI."""
-    waiting = [read_deletion_request(folder, key) for key in deletion_requests(folder)]
-    return deletion_state(
-        [d.requested for d in waiting if d is not None], read_journal(folder)
-    )
+    waiting = []
+    for key in deletion_requests(folder):
+        try:
+            deletion = read_deletion_request(folder, key)
+        except OSError:
+            continue  # answered meanwhile
+        if deletion is not None:
+            waiting.append(deletion.requested)
+    return deletion_state(waiting, read_journal(folder))
 
 
 def load_spool(folder: str, logger: logging.Logger) -> List[Report]:

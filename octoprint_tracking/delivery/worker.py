@@ -25,7 +25,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Set
 
 from ..core.model import Report
 from . import files
@@ -98,6 +98,10 @@ class Delivery:
         self._silenced = False
         self._deletions: List[Deletion] = []
         """Deletion requests waiting for an answer, oldest first."""
+        self._answered: Set[str] = set()
+        """Keys of the requests answered in this run: their files may still be there
+        for a moment, and must not be taken up again (one owner's request, one
+        DELETE)."""
 
     # host side: never blocks for I/O ----------------------------------------------
 
@@ -152,11 +156,14 @@ class Delivery:
         folder = self._files.folder
         found = []
         with self._cond:
-            known = {d.key for d in self._deletions}
+            known = self._known_deletions()
         for key in files.deletion_requests(folder) if keys is None else keys:
             if key in known:
                 continue
-            deletion = files.read_deletion_request(folder, key)
+            try:
+                deletion = files.read_deletion_request(folder, key)
+            except FileNotFoundError:
+                continue  # answered and removed since it was listed
             if deletion is None:
                 # Not a request (foreign, broken): never sent, not kept either.
                 self._logger.warning("Removed an unreadable deletion request")
@@ -164,10 +171,16 @@ class Delivery:
             else:
                 found.append(deletion)
         with self._cond:
-            known = {d.key for d in self._deletions}
-            self._deletions += [d for d in found if d.key not in known]
+            # Again: the worker may have answered one of them meanwhile.
+            known = self._known_deletions()
+            new = [d for d in found if d.key not in known]
+            self._deletions += new
             self._cond.notify()
-        return len(found)
+        return len(new)
+
+    def _known_deletions(self) -> Set[str]:
+        """Requests waiting or answered in this run. Called with the lock held."""
+        return {d.key for d in self._deletions} | self._answered
 
     def set_online(self, online: bool) -> None:
         with self._cond:
@@ -340,13 +353,18 @@ class Delivery:
                     "time": time.time(), "report": deletion.name, "status": status,
                 }  # fmt: skip
                 return
-            self._deletions = [d for d in self._deletions if d.key != deletion.key]
+            # Answered: never taken up again, though its file is still there for a
+            # moment (the tick lists the files, and reads them without this lock).
+            self._answered.add(deletion.key)
             if outcome == "confirmed":
                 self._backoff.reset()
                 self._retry_at = 0.0
                 self._last_problem = None
             self._files.record(deletion, outcome, status)
         files.remove_deletion_request(self._files.folder, deletion.key)
+        with self._cond:
+            # Waiting until its file is gone: the status says "requested" until then.
+            self._deletions = [d for d in self._deletions if d.key != deletion.key]
         self._logger.info(f"The tracking server answered the deletion request: {outcome}")
 
     def _settle(self, report: Report, outcome: str, status, delay) -> None:

@@ -513,6 +513,43 @@ def test_nothing_is_deleted_while_silenced_and_the_request_waits(
     receiver.wait_for(lambda hits: any(h.method == "DELETE" for h in hits))
 
 
+def test_a_request_taken_up_while_its_answer_is_booked_is_sent_once(
+    make, receiver, tmp_path, monkeypatch
+):
+    d = make()
+    real = files.remove_deletion_request
+    ticks = []
+
+    def tick_at_the_worst_moment(folder, key):
+        # What Tracker.tick does every 2 s, just before the answered request's file
+        # is removed.
+        if not ticks:
+            ticks.append(d.take_deletions())
+        real(folder, key)
+
+    monkeypatch.setattr(files, "remove_deletion_request", tick_at_the_worst_moment)
+    request_deletion(tmp_path, receiver)
+    d.start()
+    eventually(lambda: ticks)
+    # A report is the barrier: a deletion request queued again would go before it.
+    d.put(numbered(1))
+    receiver.wait_for_event("print_done")
+    assert ticks == [0] and len(receiver.deletes()) == 1
+    eventually(lambda: len(d.journal()) == 2)
+    assert [e["outcome"] for e in d.journal()] == ["confirmed", "delivered"]
+
+
+def test_a_request_gone_before_it_is_read_is_not_named_unreadable(
+    make, receiver, tmp_path, caplog
+):
+    key = request_deletion(tmp_path, receiver)
+    d = make()
+    (tmp_path / key).unlink()  # answered and removed since the tick listed it
+    caplog.set_level("WARNING")
+    assert d.take_deletions([key]) == 0
+    assert caplog.records == [] and d.status()["deletion"] is None
+
+
 def test_a_foreign_deletion_request_file_is_never_sent(make, receiver, tmp_path):
     bad = tmp_path / "deletion-1-aaaa.json"
     bad.write_text(json.dumps({"format": files.DELETION_FORMAT,
