@@ -120,12 +120,15 @@ def deletion_requests(folder: str) -> List[str]:
 
 def read_deletion_request(folder: str, key: str) -> Optional[Deletion]:
     """The request kept under ``key``, or None if it is not one (a foreign or broken
-    file is never sent anywhere). Raises ``FileNotFoundError`` when it is gone (the
-    server has answered it meanwhile)."""
-    path = os.path.join(folder, key)
-    if not os.path.exists(path):
-        raise FileNotFoundError(key)
-    data = _read_json(path, None)
+    file is never sent anywhere). Raises ``OSError`` when it cannot be read now: the
+    owner's request is not lost to a passing error of the system (EMFILE, EIO);
+    ``FileNotFoundError``: it is gone (answered meanwhile)."""
+    with open(os.path.join(folder, key), "rb") as f:
+        raw = f.read()
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        data = None
     if not isinstance(data, dict) or data.get("format") != DELETION_FORMAT:
         return None
     address, requested = data.get("address"), data.get("requested")

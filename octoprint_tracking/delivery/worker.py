@@ -98,6 +98,8 @@ class Delivery:
         self._silenced = False
         self._deletions: List[Deletion] = []
         """Deletion requests waiting for an answer, oldest first."""
+        self._unreadable: Set[str] = set()
+        """Requests the system would not let us read (said once in the log)."""
         self._answered: Set[str] = set()
         """Keys of the requests answered in this run: their files may still be there
         for a moment, and must not be taken up again (one owner's request, one
@@ -164,6 +166,15 @@ class Delivery:
                 deletion = files.read_deletion_request(folder, key)
             except FileNotFoundError:
                 continue  # answered and removed since it was listed
+            except OSError as exc:
+                # The system refused for now: kept, and read again at the next tick.
+                if key not in self._unreadable:
+                    self._unreadable.add(key)
+                    self._logger.warning(
+                        "A deletion request could not be read "
+                        f"({type(exc).__name__}); it is tried again"
+                    )
+                continue
             if deletion is None:
                 # Not a request (foreign, broken): never sent, not kept either.
                 self._logger.warning("Removed an unreadable deletion request")

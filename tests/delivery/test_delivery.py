@@ -5,6 +5,7 @@ Backoff is made short through the Delivery's configuration, never by mocking tim
 
 from __future__ import annotations
 
+import errno
 import gc
 import json
 import os
@@ -548,6 +549,28 @@ def test_a_request_gone_before_it_is_read_is_not_named_unreadable(
     caplog.set_level("WARNING")
     assert d.take_deletions([key]) == 0
     assert caplog.records == [] and d.status()["deletion"] is None
+
+
+def test_a_request_that_cannot_be_read_for_now_is_kept_and_sent_later(
+    make, receiver, tmp_path, monkeypatch
+):
+    key = request_deletion(tmp_path, receiver)
+    failed = []
+
+    def out_of_file_handles(path, *args, **kwargs):
+        # The OS refuses for a moment (EMFILE, EIO): not the request's fault.
+        if str(path).endswith(key) and not failed:
+            failed.append(key)
+            raise OSError(errno.EMFILE, "Too many open files")
+        return open(path, *args, **kwargs)
+
+    monkeypatch.setattr(files, "open", out_of_file_handles, raising=False)
+    d = make()
+    d.start()
+    assert failed and (tmp_path / key).exists(), "kept for the next try"
+    d.take_deletions()  # the next tick
+    receiver.wait_for(lambda hits: any(h.method == "DELETE" for h in hits))
+    eventually(lambda: d.status()["deletion"]["state"] == "confirmed")
 
 
 def test_a_foreign_deletion_request_file_is_never_sent(make, receiver, tmp_path):
