@@ -263,11 +263,15 @@ class Files:
     def journal_dirty(self) -> bool:
         return self._journal_dirty
 
-    def save_journal(self, status: Dict[str, Any]) -> None:
+    def save_journal(self, status: Dict[str, Any], durable: bool = False) -> None:
+        """``durable``: also through a power cut (the answer to a deletion request,
+        whose file goes next: the journal is then the only place that holds it)."""
         with self._lock:
             entries = list(self._journal)
             self._journal_dirty = False
-        write_atomically(os.path.join(self.folder, JOURNAL_NAME), entries, durable=False)
+        write_atomically(
+            os.path.join(self.folder, JOURNAL_NAME), entries, durable=durable
+        )
         self._journal_saved = time.monotonic()
         self.save_status(status)
 

@@ -372,7 +372,17 @@ class Delivery:
                 self._retry_at = 0.0
                 self._last_problem = None
             self._files.record(deletion, outcome, status)
-        files.remove_deletion_request(self._files.folder, deletion.key)
+        try:
+            # The answer on disk first: once the request's file is gone, the journal
+            # is the only place that holds it (a crash must not turn "confirmed"
+            # into "none requested").
+            self._files.save_journal(self.status(), durable=True)
+        except Exception:
+            # Then the file stays: the request is sent again at the next start,
+            # rather than its answer lost.
+            self._logger.warning("Could not save the answer to the deletion request")
+        else:
+            files.remove_deletion_request(self._files.folder, deletion.key)
         with self._cond:
             # Waiting until its file is gone: the status says "requested" until then.
             self._deletions = [d for d in self._deletions if d.key != deletion.key]

@@ -573,6 +573,25 @@ def test_a_request_that_cannot_be_read_for_now_is_kept_and_sent_later(
     eventually(lambda: d.status()["deletion"]["state"] == "confirmed")
 
 
+def test_the_servers_answer_is_on_disk_before_the_request_is_removed(
+    make, receiver, tmp_path, monkeypatch
+):
+    # A crash right after the removal must not turn "confirmed" into "none requested".
+    on_disk = []
+    real = files.remove_deletion_request
+
+    def removed(folder, key):
+        on_disk.append([e["outcome"] for e in files.read_journal(folder)])
+        real(folder, key)
+
+    monkeypatch.setattr(files, "remove_deletion_request", removed)
+    request_deletion(tmp_path, receiver)
+    d = make()
+    d.start()
+    eventually(lambda: on_disk)
+    assert on_disk == [["confirmed"]]
+
+
 def test_a_foreign_deletion_request_file_is_never_sent(make, receiver, tmp_path):
     bad = tmp_path / "deletion-1-aaaa.json"
     bad.write_text(json.dumps({"format": files.DELETION_FORMAT,
