@@ -65,6 +65,7 @@ class Tracker:
             user_agent=user_agent,
             logger=logger,
             options=Options.from_settings(data.get("delivery")),
+            redact=self._redact,
         )
         self._schedule = Schedule(*settings.intervals(data))
         self._watch = settings.ConfigWatch(self._settings.settings, logger)

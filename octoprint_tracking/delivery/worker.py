@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Set
 
 from ..core.model import Report
+from ..logsafe import RedactFilter
 from . import files
 from .client import Client
 from .outbox import Outbox
@@ -72,10 +73,14 @@ class Delivery:
         options: Options = Options(),
         target: Optional[Target] = None,
         online: bool = True,
+        redact: Optional[RedactFilter] = None,
     ):
         """Each report passes the consent gate of ``target`` at the moment it is sent:
-        a switch turned off during an outage also holds back what was queued before."""
+        a switch turned off during an outage also holds back what was queued before.
+        ``redact``: the filter that keeps ids and servers out of the log; told each
+        deletion request's address before it is sent (an old id, a former server)."""
         self._logger = logger or logging.getLogger(__name__)
+        self._redact = redact
         self._options = options
         self._files = files.Files(data_folder, self._logger, options.spool_interval)
         self._client = Client(user_agent, options.timeout, self._logger)
@@ -181,6 +186,9 @@ class Delivery:
                 files.remove_deletion_request(folder, key)
             else:
                 found.append(deletion)
+        if found and self._redact is not None:
+            # Before the worker may send them: urllib3 logs the host it connects to.
+            self._redact.add(d.address for d in found)
         with self._cond:
             # Again: the worker may have answered one of them meanwhile.
             known = self._known_deletions()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import threading
@@ -18,11 +19,13 @@ from harness import plugin as support
 from harness.wait import eventually
 from octoprint_tracking import actions, cli, host, secret, settings
 from octoprint_tracking.core import catalog
-from octoprint_tracking.delivery import Options
+from octoprint_tracking.core.address import instance_url
+from octoprint_tracking.delivery import Options, files
 
 JOB = {"name": "x.gcode", "path": "x.gcode", "origin": "local", "time": 12.0}
 BUNDLED_ID = "8f3c1d2e-5b6a-4c7d-9e8f-0a1b2c3d4e5f"
 OURS = "1b2c3d4e-5f60-4718-a9b0-c1d2e3f40516"
+OLD = "7d1e2f3a-4b5c-4d6e-8f90-a1b2c3d4e5f6"
 
 
 class WithBundled(support.PluginManager):
@@ -533,3 +536,22 @@ def test_the_cli_and_the_server_read_the_owners_choice_the_same_way(
     again = build(tmp_path / "data", stored(p))
     assert cli.ConfigStore(p._settings.settings, machine).get("enabled") is False
     assert again._store.get("enabled") is False and not again._tracker.config.active
+
+
+def test_a_deletion_for_an_old_id_on_an_old_server_stays_out_of_the_log(
+    tmp_path, receiver, caplog
+):
+    # Waiting from before a restart: asked after a Reset ID, to the server the owner
+    # used then ("localhost": another name for the receiver). Neither is the id or
+    # the server of now, which the log filter knew until then.
+    old_server = receiver.url.replace("127.0.0.1", "localhost")
+    files.write_deletion_request(str(tmp_path), instance_url(old_server, OLD))
+    p = build(tmp_path, {"enabled": False, "server": receiver.url})
+    caplog.set_level(logging.DEBUG, logger="urllib3")
+    p._tracker.delivery.start()
+    eventually(lambda: p._tracker.delivery.status()["deletion"]["state"] == "confirmed")
+    p._tracker.delivery.shutdown(deadline=0.2)
+    assert [h.instance for h in receiver.deletes()] == [OLD]
+    logged = caplog.text
+    assert '"DELETE /track/' in logged, "urllib3 logged the request"
+    assert OLD not in logged and "localhost" not in logged
