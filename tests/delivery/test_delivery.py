@@ -355,6 +355,10 @@ def test_put_never_waits_while_the_server_hangs(make, receiver):
      ("http://[::1]:80/track/{id}/{event}/", True),
      ("http://tracking.example.org/track/{id}/{event}/", False),
      ("http://192.168.1.5/track/{id}/{event}/", False),
+     ("http://127.0.0.2/track/{id}/{event}/", True),
+     ("http://127.attacker.example/track/{id}/{event}/", False),
+     ("http://127.0.0.1.attacker.example/track/{id}/{event}/", False),
+     ("http://localhost.attacker.example/track/{id}/{event}/", False),
      ("ftp://127.0.0.1/{id}/{event}", False),
      ("https://example.org/no-placeholders", False), (None, False), (42, False)],
 )  # fmt: skip
