@@ -100,7 +100,19 @@ def remove_spool(folder: str) -> None:
 
 def write_deletion_request(folder: str, address: str) -> str:
     """Keep a request that the server forget the instance at ``address`` (durable at
-    once: it must survive a power cut like the spool). Returns its key."""
+    once: it must survive a power cut like the spool). Returns its key.
+
+    One request per address: asked again while one is waiting (the owner saved
+    Settings twice, or said it in the CLI too), the waiting one is the answer. Its
+    ``DELETE`` goes after every report sent to that address, which the "off" before
+    the asking has stopped."""
+    for key in deletion_requests(folder):
+        try:
+            waiting = read_deletion_request(folder, key)
+        except OSError:
+            continue
+        if waiting is not None and waiting.address == address:
+            return key
     key = f"{DELETION_PREFIX}{time.time_ns()}-{secrets.token_hex(4)}.json"
     data = {"format": DELETION_FORMAT, "address": address, "requested": time.time()}
     write_atomically(os.path.join(folder, key), data)

@@ -555,3 +555,22 @@ def test_a_deletion_for_an_old_id_on_an_old_server_stays_out_of_the_log(
     logged = caplog.text
     assert '"DELETE /track/' in logged, "urllib3 logged the request"
     assert OLD not in logged and "localhost" not in logged
+
+
+def test_asking_the_server_to_delete_twice_sends_one_delete(tmp_path, receiver):
+    fast = {"backoff_base": 0.05, "backoff_max": 0.2}
+    p = build(tmp_path, {"enabled": True, "consent_version": 2,
+                         "server": receiver.url, "delivery": fast})  # fmt: skip
+    p._plugin_manager.send_plugin_message = lambda *a: None
+    p._tracker.delivery.start()
+    p.on_event("PrintDone", JOB)
+    receiver.wait_for_event("print_done")
+    receiver.set_mode("error")  # the server is down while the owner asks, and asks
+    p._command("decide", {"enabled": False, "forget": True})
+    p._command("decide", {"enabled": False, "forget": True})
+    p.on_settings_save({"enabled": False, "ask_server_to_delete": True})
+    assert len(files.deletion_requests(str(tmp_path))) == 1
+    receiver.set_mode("ok")
+    eventually(lambda: p._tracker.delivery.status()["deletion"]["state"] == "confirmed")
+    p._tracker.delivery.shutdown(deadline=0.2)
+    assert [h.answered for h in receiver.deletes()].count(200) == 1
