@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import enum
 import logging
 import os
 from typing import Any, Dict, List, Mapping, Optional, Tuple
@@ -224,6 +225,18 @@ def migrate(settings: Any, current: Optional[int]) -> None:
                 settings.remove(["events", key])
 
 
+class Look(enum.Enum):
+    """What a look at ``config.yaml`` saw."""
+
+    UNCHANGED = "unchanged"
+    CHANGED = "changed"
+    """Changed since the last look, and now loaded."""
+    DEFERRED = "deferred"
+    """Changed, but not taken yet (unsaved changes of the server itself, or the file
+    could not be loaded): looked at again next round. Until then, what the change
+    may have said (an "off") is not known."""
+
+
 class ConfigWatch:
     """Notices changes that another process (the CLI) made to ``config.yaml``.
 
@@ -235,9 +248,7 @@ class ConfigWatch:
         self._settings = settings
         self._logger = logger
         self._mtime = self._file_mtime()
-        self.deferred = False
-        """The last look saw a change it could not take yet (unsaved changes of the
-        server itself): it is looked at again next round."""
+        self._failed: Any = None
 
     def _file_mtime(self):
         try:
@@ -248,22 +259,25 @@ class ConfigWatch:
     def mark_seen(self) -> None:
         self._mtime = self._file_mtime()
 
-    def changed(self) -> bool:
-        """Whether config.yaml changed since the last look (and is now loaded)."""
+    def look(self) -> Look:
+        """Whether config.yaml changed since the last look, and could be taken."""
         mtime = self._file_mtime()
-        self.deferred = False
         if mtime is None or mtime == self._mtime:
-            return False
+            return Look.UNCHANGED
         if getattr(self._settings, "_dirty", False):
-            self.deferred = True  # unsaved changes of the server itself
-            return False
+            return Look.DEFERRED  # unsaved changes of the server itself
         if getattr(self._settings, "_mtime", None) != mtime:
             # Changed outside: read it. (OctoPrint also reloads on its next set(),
             # so the file may already be loaded: then only the snapshot is stale.)
             try:
                 self._settings.load()
             except Exception:
-                self._logger.error("Could not reload config.yaml; keeping the settings")
-                return False
+                if self._failed != mtime:  # once per version of the file
+                    self._failed = mtime
+                    self._logger.error(
+                        "Could not reload config.yaml; keeping the settings, and "
+                        "trying again in a moment"
+                    )
+                return Look.DEFERRED
         self._mtime = mtime
-        return True
+        return Look.CHANGED

@@ -183,9 +183,11 @@ class Tracker:
             # an "off" that the watch sees below, and the queue is emptied before the
             # DELETE can go (nothing queued before it may follow it).
             waiting = files.deletion_requests(self._folder)
-            if self._watch.changed():
+            look = self._watch.look()
+            if look is settings.Look.CHANGED:
                 self.refresh_and_apply()
-            if waiting and not self._watch.deferred:
+            if waiting and look is not settings.Look.DEFERRED:
+                # (Deferred: an "off" may be in the change not taken yet.)
                 self.delivery.take_deletions(waiting)
             if not self.config.active:
                 return

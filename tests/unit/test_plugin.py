@@ -574,3 +574,36 @@ def test_asking_the_server_to_delete_twice_sends_one_delete(tmp_path, receiver):
     eventually(lambda: p._tracker.delivery.status()["deletion"]["state"] == "confirmed")
     p._tracker.delivery.shutdown(deadline=0.2)
     assert [h.answered for h in receiver.deletes()].count(200) == 1
+
+
+def test_a_cli_deletion_request_waits_while_config_yaml_cannot_be_reloaded(tmp_path):
+    p = build(tmp_path, {"enabled": True, "consent_version": 2})
+    config = p._settings.settings
+    config.save(force=True)
+    p._tracker.mark_config_seen()
+    # What `disable --forget` writes: "off" in config.yaml, then the request.
+    with open(config._configfile) as f:
+        data = yaml.safe_load(f)
+    data["plugins"]["usage_tracking"]["enabled"] = False
+    with open(config._configfile, "w") as f:
+        yaml.safe_dump(data, f)
+    files.write_deletion_request(str(tmp_path), "https://tracking.example.org/track/x/")
+    real, failing = config.load, [True]
+
+    def load(*args, **kwargs):
+        if failing:
+            raise OSError("config.yaml is being written")
+        return real(*args, **kwargs)
+
+    config.load = load
+    try:
+        p._tracker.tick()
+        # Still on: the DELETE must not go while reports may follow it.
+        assert p._tracker.config.active
+        assert p._tracker.delivery.status()["deletion"] is None
+        failing.clear()
+        p._tracker.tick()
+    finally:
+        del config.load
+    assert not p._tracker.config.active
+    assert p._tracker.delivery.status()["deletion"]["state"] == "requested"
