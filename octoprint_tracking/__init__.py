@@ -162,10 +162,10 @@ class UsageTrackingPlugin(
             self._tracker.refresh_and_apply()
         return result
 
-    def _switch_off(self, target, forget: bool) -> bool:
+    def _switch_off(self, target, forget: bool, decline_new=None) -> bool:
         asked = actions.switch_off(
             self._store, self.get_plugin_data_folder(), target, forget,
-            then=self._tracker.refresh_and_apply,
+            then=self._tracker.refresh_and_apply, decline_new=decline_new,
         )  # fmt: skip
         if asked:
             self._tracker.take_deletions()
@@ -266,6 +266,11 @@ class UsageTrackingPlugin(
         for key in ("enabled", "decline_new", "forget"):
             if key in data and not isinstance(data[key], bool):
                 return abort(400, description=f"{key} must be true or false")
+        if "decline_new" in data and command not in ("decide", "decline_update"):
+            # It comes with a decision (the wizard's), written with it or not at all.
+            return abort(
+                400, description="decline_new comes with decide or decline_update"
+            )
         try:
             self._command(command, data)
         except actions.Locked as exc:
@@ -274,8 +279,7 @@ class UsageTrackingPlugin(
 
     def _command(self, command, data):
         folder = self.get_plugin_data_folder()
-        if "decline_new" in data:
-            actions.set_decline_new(self._store, data["decline_new"])
+        decline_new = data.get("decline_new")
         if command == "reset_id":
             target = self._tracker.target
             # New id first, then purge: an event in between is built with the new key
@@ -285,12 +289,14 @@ class UsageTrackingPlugin(
             actions.request_deletion(folder, actions.forget_address(old, target))
             self._tracker.take_deletions()
         elif command == "decide" and data["enabled"]:
-            actions.decide(self._store, True)
+            actions.decide(self._store, True, decline_new)
             self._tracker.refresh_and_apply()
         elif command == "decide":
-            self._switch_off(self._tracker.target, forget=data.get("forget") is True)
+            self._switch_off(
+                self._tracker.target, data.get("forget") is True, decline_new
+            )
         elif command == "decline_update":
-            actions.decline_update(self._store)
+            actions.decline_update(self._store, decline_new)
             self._tracker.refresh_and_apply()
 
     def _is_admin(self):

@@ -125,11 +125,15 @@ def without_locked(store: Store, values: Dict[str, Any]) -> List[str]:
     return refused
 
 
-def decide(store: Store, enabled: bool) -> None:
-    """Yes or no. Saying yes accepts what this version sends (its consent version)."""
+def decide(store: Store, enabled: bool, decline_new: Optional[bool] = None) -> None:
+    """Yes or no. Saying yes accepts what this version sends (its consent version).
+    ``decline_new``: given with the decision (the wizard's details), written with it
+    or, if the decision is refused, not at all."""
     values: Dict[str, Any] = {"enabled": enabled}
     if enabled:
         values["consent_version"] = catalog.CONSENT_VERSION
+    if decline_new is not None:
+        values["decline_new"] = decline_new
     _write(store, values)
 
 
@@ -139,6 +143,7 @@ def switch_off(
     target: Optional[Target],
     forget: bool,
     then: Callable[[], None] = lambda: None,
+    decline_new: Optional[bool] = None,
 ) -> bool:
     """No, and, if the owner chose it, ask the server to delete what it holds about
     this instance. Returns whether that request is now on its way.
@@ -146,7 +151,7 @@ def switch_off(
     The "no" is written and acted on (``then``: the server empties its queue) before
     the request is, so that once the ``DELETE`` can go nothing queued before it can
     follow. ``target``: where reports went until now."""
-    decide(store, False)
+    decide(store, False, decline_new)
     then()
     address = deletion_address(target) if forget else None
     if address is not None:
@@ -154,9 +159,12 @@ def switch_off(
     return address is not None
 
 
-def decline_update(store: Store) -> None:
+def decline_update(store: Store, decline_new: Optional[bool] = None) -> None:
     """Keep sending what was agreed before, without the new data, and stop asking."""
-    _write(store, {"consent_declined": catalog.CONSENT_VERSION})
+    values: Dict[str, Any] = {"consent_declined": catalog.CONSENT_VERSION}
+    if decline_new is not None:
+        values["decline_new"] = decline_new
+    _write(store, values)
 
 
 def set_decline_new(store: Store, on: bool) -> None:

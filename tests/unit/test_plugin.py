@@ -10,7 +10,9 @@ import threading
 import time
 from types import SimpleNamespace
 
+import flask
 import pytest
+import werkzeug.exceptions
 import yaml
 from octoprint.plugins.tracking import TrackingPlugin
 
@@ -607,3 +609,21 @@ def test_a_cli_deletion_request_waits_while_config_yaml_cannot_be_reloaded(tmp_p
         del config.load
     assert not p._tracker.config.active
     assert p._tracker.delivery.status()["deletion"]["state"] == "requested"
+
+
+def test_a_refused_decision_leaves_decline_new_as_it_was(tmp_path, policy_file):
+    policy_file("enabled: true\nlocked: [enabled]")
+    p = build(tmp_path / "data")
+    with pytest.raises(actions.Locked):
+        p._command("decide", {"enabled": False, "decline_new": True})
+    assert p._store.get("decline_new") is False
+
+
+def test_decline_new_is_accepted_only_with_a_decision(tmp_path):
+    p = build(tmp_path)
+    p._is_admin = lambda: True
+    with flask.Flask(__name__).test_request_context():
+        with pytest.raises(werkzeug.exceptions.BadRequest):
+            p.on_api_command("reset_id", {"decline_new": True})
+        p.on_api_command("decline_update", {"decline_new": True})
+    assert p._store.get("decline_new") is True
