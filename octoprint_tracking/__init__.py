@@ -230,12 +230,6 @@ class UsageTrackingPlugin(
     def status(self):
         return {**self._tracker.status(), "took_over_bundled": self._took_over}
 
-    def _reported(self) -> bool:
-        """Whether this instance has ever delivered a report (the journal says)."""
-        return any(
-            e.get("outcome") == "delivered" for e in self._tracker.delivery.journal()
-        )
-
     def on_api_get(self, request):
         if not self._is_admin():
             return abort(403)
@@ -281,12 +275,12 @@ class UsageTrackingPlugin(
         folder = self.get_plugin_data_folder()
         decline_new = data.get("decline_new")
         if command == "reset_id":
-            target = self._tracker.target
+            forget = actions.forget_address(self._tracker.target, folder)
             # New id first, then purge: an event in between is built with the new key
             # and never goes out under the old id.
-            old = actions.reset_id(self._store, folder)
+            actions.reset_id(self._store, folder)
             self._tracker.refresh_and_apply()
-            actions.request_deletion(folder, actions.forget_address(old, target))
+            actions.request_deletion(folder, forget)
             self._tracker.take_deletions()
         elif command == "decide" and data["enabled"]:
             actions.decide(self._store, True, decline_new)
@@ -357,9 +351,9 @@ class UsageTrackingPlugin(
         config = self._tracker.config
         return {"required": config.wizard_required, "accepted": config.accepted,
                 "enabled": config.enabled, "decline_new": config.decline_new,
-                # The choice "and ask the server to delete" is offered only where
-                # there is something to delete.
-                "reported": self._reported() and self._tracker.target is not None}  # fmt: skip
+                # "And ask the server to delete" only where there is something to
+                # delete: the one rule, as in the status and the CLI.
+                "can_ask_deletion": self._tracker.can_ask_deletion()}  # fmt: skip
 
     ##~~ TemplatePlugin
 

@@ -14,7 +14,7 @@ from typing import Any, Callable, Dict, List, Optional, Protocol
 
 from . import secret, settings
 from .core import catalog
-from .core.address import instance_id, instance_url
+from .core.address import instance_id
 from .core.catalog import N_
 from .core.policy import Policy
 from .delivery import Target, files
@@ -153,7 +153,7 @@ def switch_off(
     follow. ``target``: where reports went until now."""
     decide(store, False, decline_new)
     then()
-    address = deletion_address(target) if forget else None
+    address = deletion_address(target, data_folder) if forget else None
     if address is not None:
         request_deletion(data_folder, address)
     return address is not None
@@ -204,6 +204,7 @@ def reset_id(store: Store, data_folder: str) -> Optional[str]:
     # config watch may see the write at once), so the new key must already be there.
     secret.replace(data_folder)
     store.write({"unique_id": str(uuid.uuid4())})
+    files.start_delivery_record(data_folder)  # the new id has delivered nowhere
     return instance_id(old)
 
 
@@ -219,21 +220,26 @@ def ensure_id(store: Store, data_folder: str) -> Optional[str]:
     return "missing" if value is None or value == "" else "malformed"
 
 
-def forget_address(old_id: Optional[str], target: Optional[Target]) -> Optional[str]:
-    """Where to ask the server to forget the old id after Reset ID: only where
-    reports went (an allowed server, while tracking was on)."""
-    if old_id is None or target is None or not target.config.active:
+def deletion_address(target: Optional[Target], data_folder: str) -> Optional[str]:
+    """Where the server may be asked to delete what it holds about this instance:
+    its address on an allowed server (``target``), and only if that address ever
+    took a report (``files.delivered_to``). An instance that never delivered
+    anything has nothing to delete there, and its id must not go out to ask.
+
+    The one rule: the wizard, Settings, the API and the CLI offer the choice, and
+    act on it, by this."""
+    if target is None or target.config.unique_id is None:
         return None
-    return instance_url(target.url, old_id)
+    address = target.instance_address
+    return address if files.delivered_to(data_folder, address) else None
 
 
-def deletion_address(target: Optional[Target]) -> Optional[str]:
-    """Where to ask the server to forget this instance when it is switched off: its
-    address on an allowed server, once the owner (or the policy) decided."""
-    config = target.config if target is not None else None
-    if config is None or config.unique_id is None or config.enabled is None:
+def forget_address(target: Optional[Target], data_folder: str) -> Optional[str]:
+    """Before Reset ID (``target`` still has the old id): where to ask the server to
+    forget the old id afterwards. Only while tracking is on, by the same rule."""
+    if target is None or not target.config.active:
         return None
-    return instance_url(target.url, config.unique_id)
+    return deletion_address(target, data_folder)
 
 
 def request_deletion(data_folder: str, address: Optional[str]) -> None:

@@ -193,6 +193,7 @@ def commands(cli_group, pass_octoprint_ctx, *args, **kwargs):
             "switched_off": sorted(k for k in catalog.CATEGORY_KEYS if not c.events[k]),
             "server": server,
             "server_allowed": server_allowed(server),
+            "can_ask_deletion": actions.deletion_address(target(s), folder()) is not None,
             "instance_id_valid": c.unique_id is not None,
             "running_server": running_server(folder()),
             "queued": live.get("queued"),
@@ -258,7 +259,7 @@ def commands(cli_group, pass_octoprint_ctx, *args, **kwargs):
             click.echo(
                 _(
                     "Nothing is asked of the tracking server: it is not allowed, or "
-                    "this instance never decided to send anything."
+                    "this instance never sent anything to it."
                 )
             )
         takes_effect()
@@ -313,13 +314,12 @@ def commands(cli_group, pass_octoprint_ctx, *args, **kwargs):
     def reset_id():
         """Make a new instance id; nothing more is sent under the old one."""
         s = store()
-        where = target(s)
-        old = actions.reset_id(s, folder())
+        forget = actions.forget_address(target(s), folder())
+        actions.reset_id(s, folder())
         remove_spool()
         click.echo(
             _("A new instance id was made. Unsent reports of the old one were deleted.")
         )
-        forget = actions.forget_address(old, where)
         actions.request_deletion(folder(), forget)
         if forget:
             click.echo(

@@ -276,6 +276,11 @@ class Tracker:
             self.target, self._user_agent, logger=self._logger
         ).as_dict()
 
+    def can_ask_deletion(self) -> bool:
+        """Whether "and ask the server to delete" may be offered (``actions.
+        deletion_address``). Reads a small file: not for the event thread."""
+        return actions.deletion_address(self.target, self._folder) is not None
+
     def status(self) -> Dict[str, Any]:
         config = self.config
         return {
@@ -291,6 +296,7 @@ class Tracker:
             },
             "wizard_required": config.wizard_required,
             "server_allowed": self.target is not None,
+            "can_ask_deletion": self.can_ask_deletion(),
             "delivery": self.delivery.status(),
         }
 

@@ -4,6 +4,9 @@ requests.
 This module writes them and is the only one that reads them: the worker through
 ``Files``, the CLI (another process on the same basedir) through the readers below.
 
+The delivery record (``delivered.json``) keeps a hash of each instance address that
+ever took a report: only there does a server hold something to delete.
+
 A deletion request is a file of its own (``deletion-<time>-<random>.json``): written by
 whoever asks (the server's API or the CLI, through ``actions.request_deletion``), sent
 by the server's worker, removed by it when the server has answered. One file per
@@ -14,6 +17,7 @@ the report spool never touches it.
 from __future__ import annotations
 
 import collections
+import hashlib
 import json
 import logging
 import os
@@ -34,6 +38,10 @@ STATUS_NAME = "status.json"
 DELETION_FORMAT = "octoprint-usage-tracking-deletion-request"
 DELETION_PREFIX = "deletion-"
 JOURNAL_SIZE = 100
+DELIVERED_NAME = "delivered.json"
+DELIVERED_FORMAT = "octoprint-usage-tracking-delivered"
+#: Addresses kept in the delivery record (a new id or server adds one).
+DELIVERED_SIZE = 32
 #: The journal is for people: written at most once a second.
 JOURNAL_SAVE_INTERVAL = 1.0
 
@@ -96,6 +104,54 @@ def remove_spool(folder: str) -> None:
         os.unlink(os.path.join(folder, SPOOL_NAME))
     except FileNotFoundError:
         pass
+
+
+def _address_key(address: str) -> str:
+    # A hash: the record says where something went without holding the id itself.
+    return hashlib.sha256(address.encode("utf-8")).hexdigest()
+
+
+def read_delivered(folder: str) -> Optional[List[str]]:
+    """The delivery record: the keys of the addresses that took a report, oldest
+    first; None when there is none (an install from before it was kept)."""
+    data = _read_json(os.path.join(folder, DELIVERED_NAME), None)
+    if not isinstance(data, dict) or data.get("format") != DELIVERED_FORMAT:
+        return None
+    keys = data.get("addresses")
+    if not isinstance(keys, list):
+        return None
+    return [k for k in keys if isinstance(k, str)]
+
+
+def _write_delivered(folder: str, keys: List[str]) -> None:
+    data = {"format": DELIVERED_FORMAT, "addresses": keys[-DELIVERED_SIZE:]}
+    write_atomically(os.path.join(folder, DELIVERED_NAME), data)
+
+
+def mark_delivered(folder: str, address: str) -> None:
+    """Record that ``address`` (an instance's address on a server) took a report."""
+    keys = read_delivered(folder) or []
+    key = _address_key(address)
+    if key not in keys:
+        _write_delivered(folder, keys + [key])
+
+
+def start_delivery_record(folder: str) -> None:
+    """A new instance id: from now on the record says exactly where it delivered
+    (nowhere yet), also on an install whose record was not kept before."""
+    if read_delivered(folder) is None:
+        _write_delivered(folder, [])
+
+
+def delivered_to(folder: str, address: str) -> bool:
+    """Whether ``address`` ever took a report. Only then does the server hold
+    something about the instance, and only then may its id go there to ask that it
+    be deleted."""
+    keys = read_delivered(folder)
+    if keys is None:
+        # An install from before the record: its journal says whether it delivered.
+        return any(e.get("outcome") == "delivered" for e in read_journal(folder))
+    return _address_key(address) in keys
 
 
 def write_deletion_request(folder: str, address: str) -> str:
@@ -240,6 +296,9 @@ class Files:
         )
         self._journal_dirty = False
         self._journal_saved = 0.0
+        self._marked: set = set()
+        """Addresses recorded as delivered in this run: the record is written once
+        per address, not per report."""
         self.spooled = 0
         self._spool_written = 0.0
         self._backlog_since = 0.0
@@ -286,6 +345,11 @@ class Files:
         )
         self._journal_saved = time.monotonic()
         self.save_status(status)
+
+    def mark_delivered(self, address: str) -> None:
+        if address not in self._marked:
+            mark_delivered(self.folder, address)
+            self._marked.add(address)
 
     # spool ------------------------------------------------------------------------
 

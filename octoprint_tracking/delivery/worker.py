@@ -318,6 +318,13 @@ class Delivery:
             # Never leave a report "in flight" forever: journal it as undeliverable.
             self._logger.exception(f"Could not send {report.name}")
             outcome, status, delay = "rejected", None, None
+        if outcome == "delivered":
+            # Before the journal says so: whoever sees the delivery may also ask the
+            # server to delete it.
+            try:
+                self._files.mark_delivered(target.instance_address)
+            except Exception:
+                self._logger.exception("Could not update the delivery record")
         with self._cond:
             self._inflight = None
             if generation == self._generation:

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from harness.octoprint import clean_env, copy_basedir, octoprint_cli
+from octoprint_tracking.delivery import files
 from octoprint_tracking.settings import POLICY_NAME
 
 pytestmark = pytest.mark.e2e
@@ -111,17 +112,26 @@ def test_disable_forget_on_an_undecided_basedir_asks_nothing(basedir):
     assert status(basedir)["deletion"] is None
 
 
-def test_disable_forget_keeps_the_request_for_the_server(basedir):
-    write_config(basedir, {"enabled": True, "consent_version": 2,
-                           "unique_id": "0e4b4c5e-8d3f-4f7e-9a41-6b1f3b0b2c11"})  # fmt: skip
+def test_disable_forget_keeps_the_request_for_the_server_that_holds_something(
+    basedir,
+):
+    instance = "0e4b4c5e-8d3f-4f7e-9a41-6b1f3b0b2c11"
+    address = f"https://tracking.octoprint.org/track/{instance}/"
+    folder = basedir / "data" / "usage_tracking"
+    write_config(basedir, {"enabled": True, "consent_version": 2, "unique_id": instance})
+    # Decided, but never delivered anything: its id is not sent to ask.
+    assert status(basedir)["can_ask_deletion"] is False
+    out = octoprint_cli(basedir, "plugins", "usage_tracking:disable", "--forget").stdout
+    assert "this instance never sent anything to it" in out
+    assert not list(folder.glob("deletion-*.json"))
+
+    files.mark_delivered(str(folder), address)  # as a server that delivered there
+    assert status(basedir)["can_ask_deletion"] is True
     out = octoprint_cli(basedir, "plugins", "usage_tracking:disable", "--forget").stdout
     assert "will be asked to delete what it holds about this instance" in out
     assert "takes effect at its next start" in out
-    (request,) = (basedir / "data" / "usage_tracking").glob("deletion-*.json")
-    address = json.loads(request.read_text())["address"]
-    assert address == (
-        "https://tracking.octoprint.org/track/0e4b4c5e-8d3f-4f7e-9a41-6b1f3b0b2c11/"
-    )
+    (request,) = folder.glob("deletion-*.json")
+    assert json.loads(request.read_text())["address"] == address
     assert status(basedir)["deletion"]["state"] == "requested"
 
 

@@ -435,20 +435,26 @@ def test_preview_lists_what_decline_new_declines_apart_from_what_is_sent(tmp_pat
 
 
 def test_switching_off_with_forget_keeps_one_deletion_request(tmp_path, receiver):
-    p = build(tmp_path, {"enabled": True, "consent_version": 2, "server": receiver.url})
+    fast = {"backoff_base": 0.05, "backoff_max": 0.2}
+    p = build(tmp_path, {"enabled": True, "consent_version": 2,
+                         "server": receiver.url, "delivery": fast})  # fmt: skip
     p._plugin_manager.send_plugin_message = lambda *a: None
     instance = p._settings.get(["unique_id"])
+    p._tracker.delivery.start()
+    p.on_event("PrintStarted", JOB)  # delivered: the server holds something
+    eventually(lambda: p._tracker.delivery.status()["delivered"] == 1)
+    receiver.set_mode("error")  # the next report waits when "off" comes
     p.on_event("PrintDone", JOB)
     p.on_settings_save({"enabled": False, "ask_server_to_delete": True})
     assert p._tracker.delivery.queued() == []
     assert p._tracker.delivery.status()["deletion"]["state"] == "requested"
     assert "ask_server_to_delete" not in (p._settings.get_all_data() or {})
-    p._tracker.delivery.start()
-    hit = receiver.wait_for(lambda hits: any(h.method == "DELETE" for h in hits))[0]
-    assert (hit.instance, hit.event) == (instance, "")
+    receiver.set_mode("ok")
     eventually(lambda: p._tracker.delivery.status()["deletion"]["state"] == "confirmed")
     p._tracker.delivery.shutdown(deadline=0.2)
-    assert [h.method for h in receiver.hits] == ["DELETE"]
+    (hit,) = [h for h in receiver.hits if h.method == "DELETE"]
+    assert (hit.instance, hit.event) == (instance, "")
+    assert [h.event for h in receiver.hits] == ["print_started", ""]
 
 
 def test_takeover_under_a_locked_decision_adopts_only_the_id(tmp_path, policy_file):
@@ -627,3 +633,31 @@ def test_decline_new_is_accepted_only_with_a_decision(tmp_path):
             p.on_api_command("reset_id", {"decline_new": True})
         p.on_api_command("decline_update", {"decline_new": True})
     assert p._store.get("decline_new") is True
+
+
+def test_an_instance_that_never_delivered_anything_never_asks_for_deletion(
+    tmp_path, receiver, policy_file
+):
+    # Off by the policy from its first start: the server never got its id, and must
+    # not get it now, whatever the owner ticks.
+    policy_file("enabled: false")
+    p = build(tmp_path / "data", {"server": receiver.url})
+    p._plugin_manager.send_plugin_message = lambda *a: None
+    p._command("decide", {"enabled": False, "forget": True})
+    p.on_settings_save({"enabled": False, "ask_server_to_delete": True})
+    assert files.deletion_requests(str(tmp_path / "data")) == []
+    assert p.status()["can_ask_deletion"] is False
+    assert p.get_wizard_details()["can_ask_deletion"] is False
+
+
+def test_once_a_report_was_delivered_the_owner_may_ask_for_deletion(tmp_path, receiver):
+    p = build(tmp_path, {"enabled": True, "consent_version": 2, "server": receiver.url})
+    assert p.status()["can_ask_deletion"] is False, "nothing delivered yet"
+    p._tracker.delivery.start()
+    p.on_event("PrintDone", JOB)
+    eventually(lambda: p._tracker.delivery.status()["delivered"] == 1)
+    p._tracker.delivery.shutdown(deadline=0.2)
+    assert p.status()["can_ask_deletion"] is True
+    assert p.get_wizard_details()["can_ask_deletion"] is True
+    p._command("reset_id", {})
+    assert p.status()["can_ask_deletion"] is False, "the new id sent nothing yet"

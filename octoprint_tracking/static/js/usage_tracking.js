@@ -203,9 +203,9 @@ $(function () {
         self.upgrade = ko.observable(false);
         self.declineNew = ko.observable(false);
         self.forget = ko.observable(false);
-        // Whether this instance has sent anything: only then is "and ask the server
-        // to delete" offered with "off".
-        self.reported = ko.observable(false);
+        // "And ask the server to delete" comes with "off" only where the server holds
+        // something (the server's one rule, actions.deletion_address).
+        self.canAskDeletion = ko.observable(false);
         self.forgetRequested = ko.observable(false);
         self.decided = ko.pureComputed(function () {
             return !!self.decision();
@@ -222,7 +222,7 @@ $(function () {
             self.required = !!wizard.required && !wizard.ignored;
             self.accepted(details.accepted || 0);
             self.declineNew(!!details.decline_new);
-            self.reported(!!details.reported);
+            self.canAskDeletion(!!details.can_ask_deletion);
             // Already enabled and still asked: the consent version rose, so only
             // what is new is shown, with Accept or Decline.
             self.upgrade(details.enabled === true);
@@ -259,7 +259,7 @@ $(function () {
         self.disable = function () {
             self._decide(function () {
                 return client().decide(false, {
-                    forget: self.reported() && self.forget(),
+                    forget: self.canAskDeletion() && self.forget(),
                     decline_new: self.declineNew()
                 });
             }, "disabled");
@@ -341,16 +341,16 @@ $(function () {
             }[self.deletionState()];
         });
 
-        // "And ask the server to delete" comes with "off", once the owner (or the
-        // administrator) had decided, where the server is one reports may go to.
+        // "And ask the server to delete" comes with "off", where the server holds
+        // something about this instance (the server's one rule, as in the wizard and
+        // the CLI: actions.deletion_address).
         self.canAskDeletion = ko.pureComputed(function () {
             const status = self.status();
             return (
                 !!self.settings &&
                 !self.settings.enabled() &&
                 !!status &&
-                status.server_allowed &&
-                status.enabled !== null
+                status.can_ask_deletion === true
             );
         });
 
