@@ -31,7 +31,7 @@ KILL_SWITCHES = (
 )
 
 #: The machine policy: this file in OctoPrint's basedir, or the file this variable
-#: names (then it must exist).
+#: names (then it must exist; a relative path is taken from the basedir).
 POLICY_NAME = "usage_tracking_policy.yaml"
 POLICY_ENV = "OCTOPRINT_TRACKING_POLICY"
 #: A policy is a few lines; anything this large is not one.
@@ -129,7 +129,10 @@ def load_policy(basedir: str, environ: Mapping[str, str]) -> Policy:
     wrong comes back as a failed policy with the reason, never as an exception."""
     named = (environ.get(POLICY_ENV) or "").strip()
     source = "environment" if named else "basedir"
-    path = named or os.path.join(basedir, POLICY_NAME)
+    # A relative path from the basedir, not the working directory: the server and
+    # the CLI run in different ones, and must read the same file. (An absolute
+    # path stays as it is.)
+    path = os.path.join(basedir, named or POLICY_NAME)
     try:
         with open(path, "rb") as f:
             raw = f.read(POLICY_MAX_BYTES + 1)

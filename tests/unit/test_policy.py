@@ -126,6 +126,21 @@ def test_the_variable_names_another_file_which_then_must_exist(tmp_path):
     assert plugin_settings.load_policy(str(tmp_path), environ).locked == {"enabled"}
 
 
+def test_a_relative_path_in_the_variable_is_taken_from_the_basedir(tmp_path, monkeypatch):
+    # The server and the CLI run in different working directories; the basedir is
+    # the one place both know.
+    basedir, elsewhere = tmp_path / "basedir", tmp_path / "elsewhere"
+    for folder, text in ((basedir, "enabled: false\nlocked: [enabled]\n"),
+                         (elsewhere, "enabled: true\n")):  # fmt: skip
+        folder.mkdir()
+        (folder / "farm.yaml").write_text(text)
+    monkeypatch.chdir(elsewhere)
+    p = plugin_settings.load_policy(
+        str(basedir), {plugin_settings.POLICY_ENV: "farm.yaml"}
+    )
+    assert (p.enabled, p.locked) == (False, {"enabled"})
+
+
 @pytest.mark.parametrize(
     "content,message",
     [(b"\xff\xfeenabled", "not UTF-8"), (b"#" * 70_000, "too large")],
