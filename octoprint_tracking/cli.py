@@ -255,6 +255,9 @@ def commands(cli_group, pass_octoprint_ctx, *args, **kwargs):
                     'the server answers. "status" shows the answer.'
                 )
             )
+            waits = _waits(config(s))
+            if waits:
+                click.echo(waits)
         elif forget:
             click.echo(
                 _(
@@ -431,19 +434,40 @@ def _status_lines(out: Dict[str, Any], c: consent.Config, m: Policy, show_id: bo
             if last
             else _("none"),
         ),
-        line(_("Deletion"), _deletion_text(out["deletion"])),
+        line(_("Deletion"), _deletion_text(out["deletion"], c)),
     ]
     return lines
 
 
-def _deletion_text(state: Optional[Dict[str, Any]]) -> str:
+def _waits(c: consent.Config) -> str:
+    """Why a deletion request waits (nothing at all may leave the machine), or ""."""
+    if c.kill:
+        return _(
+            "It waits while %(variable)s is set: nothing at all is sent until it is "
+            "cleared."
+        ) % {"variable": c.kill}
+    if c.policy_failed:
+        return _(
+            "It waits while the policy of this machine cannot be used: nothing at all "
+            "is sent until it is fixed."
+        )
+    return ""
+
+
+def _deletion_text(state: Optional[Dict[str, Any]], c: consent.Config) -> str:
     """The state of the latest deletion request, as the settings pane says it."""
     if state is None:
         return _("none requested")
     if state["state"] == "requested":
-        return _("requested %(time)s; OctoPrint retries until the server answers") % {
-            "time": when(state.get("requested"))
-        }
+        if c.kill:
+            text = _("requested %(time)s; waits while %(variable)s is set")
+        elif c.policy_failed:
+            text = _(
+                "requested %(time)s; waits until the policy of this machine can be used"
+            )
+        else:
+            text = _("requested %(time)s; OctoPrint retries until the server answers")
+        return text % {"time": when(state.get("requested")), "variable": c.kill}
     text = {
         "confirmed": _("confirmed by the server %(time)s"),
         "unsupported": _(

@@ -9,8 +9,17 @@ import pytest
 from playwright.sync_api import expect
 
 from harness.octoprint import OctoPrint, copy_basedir
+from octoprint_tracking.core.address import instance_url
+from octoprint_tracking.delivery import files
 from octoprint_tracking.settings import POLICY_NAME
-from tests.browser.ui import open_settings, open_ui, reload_ui, save_settings, screenshot
+from tests.browser.ui import (
+    API,
+    open_settings,
+    open_ui,
+    reload_ui,
+    save_settings,
+    screenshot,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -219,3 +228,32 @@ def test_the_upgrade_wizard_can_switch_off_and_ask_the_server_to_delete(
         server.stop()
     deleted_at = receiver.deletes()[0].time
     assert [h.method for h in receiver.hits if h.time >= deleted_at] == ["DELETE"]
+
+
+def test_a_deletion_request_waits_while_the_policy_cannot_be_used(
+    context, template_basedir, tmp_path_factory, receiver, artifacts
+):
+    config = {"enabled": False, "consent_version": 2}
+    server = start(template_basedir, tmp_path_factory, receiver, config, "enabled: 1\n")
+    try:
+        instance = server.config["plugins"]["usage_tracking"]["unique_id"]
+        # Asked before the policy broke (or by the CLI): kept, and not sent.
+        files.write_deletion_request(
+            str(server.basedir / "data" / "usage_tracking"),
+            instance_url(receiver.url, instance),
+        )
+        s = server.session()
+        server.wait_until(s, API, lambda st: (st["delivery"]["deletion"] or {}).get(
+            "state") == "requested", what="the request taken up")  # fmt: skip
+        page = open_settings(open_ui(context.new_page(), server.url))
+        notice = page.locator("#usage_tracking_notice_deletion")
+        expect(notice).to_have_attribute("data-state", "requested")
+        expect(notice).to_contain_text(
+            "It waits: nothing at all is sent until the policy of this machine can be "
+            "used."
+        )
+        scroll_to(page, PANE)
+        screenshot(page, artifacts, "deletion-waits-policy-en", "#settings_dialog")
+    finally:
+        server.stop()
+    assert receiver.attempts == []

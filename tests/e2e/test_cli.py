@@ -135,6 +135,21 @@ def test_disable_forget_keeps_the_request_for_the_server_that_holds_something(
     assert status(basedir)["deletion"]["state"] == "requested"
 
 
+def test_disable_forget_under_a_kill_switch_says_the_request_waits(basedir):
+    instance = "0e4b4c5e-8d3f-4f7e-9a41-6b1f3b0b2c11"
+    folder = basedir / "data" / "usage_tracking"
+    write_config(basedir, {"enabled": True, "consent_version": 2, "unique_id": instance})
+    files.mark_delivered(str(folder), f"https://tracking.octoprint.org/track/{instance}/")
+    silenced = functools.partial(octoprint_cli, basedir, env=clean_env(DO_NOT_TRACK="1"))
+    out = silenced("plugins", "usage_tracking:disable", "--forget").stdout
+    assert (
+        "It waits while DO_NOT_TRACK is set: nothing at all is sent until it is cleared."
+        in out
+    )
+    out = silenced("plugins", "usage_tracking:status").stdout
+    assert "; waits while DO_NOT_TRACK is set" in out
+
+
 def test_status_names_a_malformed_instance_id(basedir):
     write_config(basedir, {"enabled": True, "consent_version": 2, "unique_id": 12345})
     out = octoprint_cli(basedir, "plugins", "usage_tracking:status").stdout

@@ -147,9 +147,11 @@ $(function () {
     }
 
     // Where the owner's latest deletion request stands (delivery/files.py:
-    // deletion_state), as the CLI's status says it.
-    function deletionMessage(deletion) {
+    // deletion_state), as the CLI's status says it. While nothing at all may leave the
+    // machine (a kill switch, a policy that cannot be used), a request waits.
+    function deletionMessage(deletion, status) {
         if (!deletion) return "";
+        const policy = (status && status.policy) || {};
         const values = {
             time:
                 deletion.requested || deletion.time
@@ -161,6 +163,22 @@ $(function () {
         };
         switch (deletion.state) {
             case "requested":
+                if (status && status.kill_switch) {
+                    return _.sprintf(
+                        gettext(
+                            "Deletion requested at %(time)s. It waits: nothing at all is sent while the environment variable %(variable)s is set."
+                        ),
+                        _.extend({variable: status.kill_switch}, values)
+                    );
+                }
+                if (policy.problem) {
+                    return _.sprintf(
+                        gettext(
+                            "Deletion requested at %(time)s. It waits: nothing at all is sent until the policy of this machine can be used."
+                        ),
+                        values
+                    );
+                }
                 return _.sprintf(
                     gettext(
                         "Deletion requested at %(time)s: the tracking server is asked to delete what it holds about this instance, again and again until it answers."
@@ -330,7 +348,10 @@ $(function () {
         });
         self.deletion = ko.pureComputed(function () {
             const status = self.status();
-            return deletionMessage(status && status.delivery && status.delivery.deletion);
+            return deletionMessage(
+                status && status.delivery && status.delivery.deletion,
+                status
+            );
         });
         self.deletionCss = ko.pureComputed(function () {
             return {
