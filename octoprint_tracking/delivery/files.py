@@ -98,12 +98,17 @@ def spooled_count(folder: str) -> int:
     return len(reports) if isinstance(reports, list) else 0
 
 
-def remove_spool(folder: str) -> None:
-    """Delete the spool; raises OSError if it exists and cannot be deleted."""
+def _unlink_quietly(path: str) -> None:
+    """Delete ``path`` if it is there; raises OSError if it cannot be deleted."""
     try:
-        os.unlink(os.path.join(folder, SPOOL_NAME))
+        os.unlink(path)
     except FileNotFoundError:
         pass
+
+
+def remove_spool(folder: str) -> None:
+    """Delete the spool; raises OSError if it exists and cannot be deleted."""
+    _unlink_quietly(os.path.join(folder, SPOOL_NAME))
 
 
 def _address_key(address: str) -> str:
@@ -206,10 +211,7 @@ def read_deletion_request(folder: str, key: str) -> Optional[Deletion]:
 
 
 def remove_deletion_request(folder: str, key: str) -> None:
-    try:
-        os.unlink(os.path.join(folder, key))
-    except FileNotFoundError:
-        pass
+    _unlink_quietly(os.path.join(folder, key))
 
 
 def deletion_state(

@@ -47,8 +47,8 @@ def test_an_empty_file_decides_nothing():
         ("events: {print_job: false}", "Unknown category in events: print_job."),
         ("events: {printjob: 0}", "events.printjob must be true or false."),
         ("server: http://stats.farm.example/track/{id}/{event}/",
-         "server must be an https:// address, or http:// to a loopback address, "
-         "with {id} and {event} in it."),
+         "The tracking server must be an https:// address, or http:// to a loopback "
+         "address, with {id} and {event} in it."),
         ("enabled: false\nlocked: enabled", "locked must be a list of enabled, events, "
                                             "server."),
         ("enabled: false\nlocked: [unique_id]", "locked must be a list of enabled, "

@@ -434,7 +434,7 @@ $(function () {
             if (data.type === "server_refused") {
                 // Every open page gets this message, whatever its language: the
                 // rule is worded (and translated) in the page, not sent by the server.
-                // The rule's text comes from the settings template (protocol.py's
+                // The rule's text comes from the settings template (core/address.py's
                 // SERVER_RULE, translated there).
                 notifyError(
                     gettext("The new tracking server was refused.") +
