@@ -16,7 +16,7 @@ import logging
 import os
 import sys
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import click
 import yaml
@@ -28,7 +28,7 @@ from .core.builders import ping
 from .core.policy import Policy
 from .delivery import Target, files
 from .delivery.client import fetch_server_data
-from .delivery.protocol import ServerData
+from .delivery.protocol import Deletion, ServerData
 
 KEY = "usage_tracking"
 USER_AGENT = "OctoPrint-UsageTracking CLI"
@@ -353,7 +353,8 @@ def commands(cli_group, pass_octoprint_ctx, *args, **kwargs):
             status = f" ({e['status']})" if e.get("status") else ""
             fields = ", ".join(f"{k}={v}" for k, v in (e.get("fields") or {}).items())
             click.echo(
-                f"{when(e.get('time', 0))}  {e.get('report')}  {e.get('outcome')}"
+                f"{when(e.get('time', 0))}  {_report_name(e.get('report'))}  "
+                f"{e.get('outcome')}"
                 f"{status}  {fields}"
             )
 
@@ -392,10 +393,6 @@ def _policy_line(machine: Policy) -> str:
 
 def _status_lines(out: Dict[str, Any], c: consent.Config, m: Policy, show_id: bool):
     admin = " (" + _("set by the administrator of this machine") + ")"
-
-    def line(label: str, value: Any, locked: str = "") -> str:
-        return f"{(label + ':').ljust(16)} {value}{admin if locked in m.locked else ''}"
-
     decision = {"enabled": _("enabled"), "disabled": _("disabled")}.get(
         out["decision"], _("undecided")
     )
@@ -405,38 +402,45 @@ def _status_lines(out: Dict[str, Any], c: consent.Config, m: Policy, show_id: bo
     refused = (
         "" if out["server_allowed"] else "  (" + _("refused: not https or loopback") + ")"
     )
-    lines = [
-        line(_("Tracking"), decision, "enabled"),
-        line(_("Policy"), _policy_line(m)),
-        line(_("Kill switch"), c.kill or _("none")),
-        line(_("Consent version"), consent_text),
-        line(_("Decline new"), _("on") if c.decline_new else _("off")),
-        line(_("Switched off"), ", ".join(out["switched_off"]) or _("none"), "events"),
-        line(_("Server"), f"{out['server']}{refused}", "server"),
+    # (label, value, the setting whose lock the line names)
+    rows: List[Tuple[str, Any, str]] = [
+        (_("Tracking"), decision, "enabled"),
+        (_("Policy"), _policy_line(m), ""),
+        (_("Kill switch"), c.kill or _("none"), ""),
+        (_("Consent version"), consent_text, ""),
+        (_("Decline new"), _("on") if c.decline_new else _("off"), ""),
+        (_("Switched off"), ", ".join(out["switched_off"]) or _("none"), "events"),
+        (_("Server"), f"{out['server']}{refused}", "server"),
     ]
     if not out["instance_id_valid"]:
-        lines.append(
-            line(
-                _("Instance id"), _("malformed: OctoPrint makes a new one when it starts")
-            )
+        malformed = _(
+            "malformed: OctoPrint replaces it with a new one (a running server within "
+            "seconds, else at its next start)"
         )
+        rows.append((_("Instance id"), malformed, ""))
     elif show_id:
-        lines.append(line(_("Instance id"), out["instance_id"]))
+        rows.append((_("Instance id"), out["instance_id"], ""))
     queued = out["queued"] if out["queued"] is not None else "-"
     last = out["last_delivery"]
-    lines += [
-        line(_("Running server"), out["running_server"] or _("not running")),
-        line(_("Queued"), queued),
-        line(_("Spooled"), out["spooled"]),
-        line(
+    rows += [
+        (_("Running server"), out["running_server"] or _("not running"), ""),
+        (_("Queued"), queued, ""),
+        (_("Spooled"), out["spooled"], ""),
+        (
             _("Last delivery"),
-            f"{when(last['time'])} {last['report']} {last['outcome']}"
+            f"{when(last['time'])} {_report_name(last['report'])} {last['outcome']}"
             if last
             else _("none"),
+            "",
         ),
-        line(_("Deletion"), _deletion_text(out["deletion"], c)),
+        (_("Deletion"), _deletion_text(out["deletion"], c), ""),
     ]
-    return lines
+    # One column for the values, however long the labels are in this language.
+    width = max(16, *(len(label) + 1 for label, _value, _locked in rows))
+    return [
+        f"{(label + ':').ljust(width)} {value}{admin if locked in m.locked else ''}"
+        for label, value, locked in rows
+    ]
 
 
 def _waits(c: consent.Config) -> str:
@@ -452,6 +456,12 @@ def _waits(c: consent.Config) -> str:
             "is sent until it is fixed."
         )
     return ""
+
+
+def _report_name(name: Any) -> str:
+    """Reports go by their names on the wire; the deletion request is none, and has
+    a label (as in the settings pane's journal)."""
+    return _("Deletion request") if name == Deletion.name else str(name)
 
 
 def _deletion_text(state: Optional[Dict[str, Any]], c: consent.Config) -> str:

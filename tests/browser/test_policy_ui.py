@@ -195,7 +195,7 @@ def test_preview_shows_what_is_declined_and_off_asks_the_server_to_delete(
     screenshot(page, artifacts, "deletion-confirmed-de", "#settings_dialog")
     page.locator("#usage_tracking_journal_refresh").click()
     expect(
-        page.locator("tr.usage_tracking_journal_entry", has_text="deletion_request").first
+        page.locator("tr.usage_tracking_journal_entry", has_text="Löschanfrage").first
     ).to_contain_text("vom Server bestätigt")
     assert declining.config["plugins"]["usage_tracking"]["enabled"] is False
     assert {h.method for h in receiver.hits if h.time > receiver.deletes()[0].time} <= {

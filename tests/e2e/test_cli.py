@@ -153,7 +153,10 @@ def test_disable_forget_under_a_kill_switch_says_the_request_waits(basedir):
 def test_status_names_a_malformed_instance_id(basedir):
     write_config(basedir, {"enabled": True, "consent_version": 2, "unique_id": 12345})
     out = octoprint_cli(basedir, "plugins", "usage_tracking:status").stdout
-    assert "Instance id:     malformed: OctoPrint makes a new one when it starts" in out
+    assert (
+        "Instance id:     malformed: OctoPrint replaces it with a new one (a running "
+        "server within seconds, else at its next start)" in out
+    )
     assert status(basedir)["instance_id_valid"] is False
 
 
@@ -162,15 +165,19 @@ def test_the_cli_speaks_the_terminals_language(basedir):
     german = clean_env(LANGUAGE="de")
     run = functools.partial(octoprint_cli, basedir, env=german, check=False)
     out = run("plugins", "usage_tracking:status").stdout
+    # One column for the values, as wide as the longest German label needs.
+    column = len("In der Warteschlange:")
     assert (
-        "Statistik:       deaktiviert (vom Administrator dieses Rechners festgelegt)"
+        "Statistik:".ljust(column)
+        + " deaktiviert (vom Administrator dieses Rechners festgelegt)"
         in out
     )
-    assert "Richtlinie:      usage_tracking_policy.yaml im Basisverzeichnis" in out
+    assert "Richtlinie:".ljust(column) + " usage_tracking_policy.yaml im Basis" in out
+    assert "Einwilligungsversion:".ljust(column) + " 0 angenommen, 2 aktuell" in out
     refused = run("plugins", "usage_tracking:enable")
     assert refused.returncode == 1
     assert (
-        "Die anonyme Nutzungsstatistik wird vom Administrator dieses Rechners "
+        "„Anonyme Nutzungsstatistik“ wird vom Administrator dieses Rechners "
         "festgelegt und kann hier nicht geändert werden." in refused.stderr
     )
     out = run("plugins", "usage_tracking:decline-new", "on").stdout

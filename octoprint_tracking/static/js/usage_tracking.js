@@ -30,6 +30,12 @@ $(function () {
         return isNaN(date.getTime()) ? String(value) : date.toLocaleString();
     }
 
+    // Reports go by their names on the wire; the deletion request is none, and has a
+    // label (as in the CLI's "sent" and "status").
+    function reportName(name) {
+        return name === "deletion_request" ? gettext("Deletion request") : name;
+    }
+
     function fieldsText(fields) {
         return _.map(fields || {}, function (v, k) {
             return k + "=" + v;
@@ -380,7 +386,7 @@ $(function () {
             const problem = status && status.delivery && status.delivery.last_problem;
             if (!problem) return "";
             return _.sprintf(gettext("%(report)s at %(time)s: %(answer)s"), {
-                report: problem.report,
+                report: reportName(problem.report),
                 time: new Date(problem.time * 1000).toLocaleString(),
                 answer: problem.status
                     ? _.sprintf(gettext("the server answered HTTP %(status)s"), {
@@ -548,7 +554,7 @@ $(function () {
                         _.map(response.journal.slice().reverse(), function (entry) {
                             return {
                                 when: new Date(entry.time * 1000).toLocaleString(),
-                                report: entry.report,
+                                report: reportName(entry.report),
                                 fieldsText: _.map(entry.fields, function (v, k) {
                                     return k + "=" + v;
                                 }).join(", "),
