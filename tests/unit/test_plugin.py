@@ -192,19 +192,25 @@ def test_offline_holds_reports_for_a_remote_server(tmp_path):
     assert p._tracker.delivery.status()["online"] is True
 
 
+def written_by_the_cli(p, **values):
+    """Change ``plugins.usage_tracking`` in config.yaml as another process (the CLI)
+    does, after the running server's last look at the file; returns the settings."""
+    settings = p._settings.settings
+    settings.save(force=True)
+    p._tracker.mark_config_seen()
+    with open(settings._configfile) as f:
+        config = yaml.safe_load(f)
+    config["plugins"]["usage_tracking"].update(values)
+    with open(settings._configfile, "w") as f:
+        yaml.safe_dump(config, f)
+    return settings
+
+
 def test_a_running_server_notices_a_cli_disable_even_after_another_set(tmp_path):
     # OctoPrint reloads a changed config.yaml on its next set(): the watcher must
     # still see that the snapshot is stale.
     p = build(tmp_path, {"enabled": True, "consent_version": 2})
-    settings = p._settings.settings
-    settings.save(force=True)
-    p._tracker.mark_config_seen()
-    assert p._tracker.config.active
-    with open(settings._configfile) as f:
-        config = yaml.safe_load(f)
-    config["plugins"]["usage_tracking"]["enabled"] = False
-    with open(settings._configfile, "w") as f:
-        yaml.safe_dump(config, f)
+    settings = written_by_the_cli(p, enabled=False)
     settings.set(["appearance", "name"], "printer-a")  # reloads the file itself
     p._tracker.tick()  # unsaved change in memory: not now
     settings.save()  # as OctoPrint's API does right after a set
@@ -434,15 +440,22 @@ def test_preview_lists_what_decline_new_declines_apart_from_what_is_sent(tmp_pat
     assert pong["sent"] is True and "plugins" in pong["fields"]
 
 
-def test_switching_off_with_forget_keeps_one_deletion_request(tmp_path, receiver):
+def reported_once(tmp_path, receiver):
+    """A plugin that reports to ``receiver`` (with a short backoff) and has delivered
+    one report there: the server holds something it may be asked to delete."""
     fast = {"backoff_base": 0.05, "backoff_max": 0.2}
     p = build(tmp_path, {"enabled": True, "consent_version": 2,
                          "server": receiver.url, "delivery": fast})  # fmt: skip
     p._plugin_manager.send_plugin_message = lambda *a: None
-    instance = p._settings.get(["unique_id"])
     p._tracker.delivery.start()
-    p.on_event("PrintStarted", JOB)  # delivered: the server holds something
+    p.on_event("PrintStarted", JOB)
     eventually(lambda: p._tracker.delivery.status()["delivered"] == 1)
+    return p
+
+
+def test_switching_off_with_forget_keeps_one_deletion_request(tmp_path, receiver):
+    p = reported_once(tmp_path, receiver)
+    instance = p._settings.get(["unique_id"])
     receiver.set_mode("error")  # the next report waits when "off" comes
     p.on_event("PrintDone", JOB)
     p.on_settings_save({"enabled": False, "ask_server_to_delete": True})
@@ -566,13 +579,7 @@ def test_a_deletion_for_an_old_id_on_an_old_server_stays_out_of_the_log(
 
 
 def test_asking_the_server_to_delete_twice_sends_one_delete(tmp_path, receiver):
-    fast = {"backoff_base": 0.05, "backoff_max": 0.2}
-    p = build(tmp_path, {"enabled": True, "consent_version": 2,
-                         "server": receiver.url, "delivery": fast})  # fmt: skip
-    p._plugin_manager.send_plugin_message = lambda *a: None
-    p._tracker.delivery.start()
-    p.on_event("PrintDone", JOB)
-    receiver.wait_for_event("print_done")
+    p = reported_once(tmp_path, receiver)
     receiver.set_mode("error")  # the server is down while the owner asks, and asks
     p._command("decide", {"enabled": False, "forget": True})
     p._command("decide", {"enabled": False, "forget": True})
@@ -586,15 +593,8 @@ def test_asking_the_server_to_delete_twice_sends_one_delete(tmp_path, receiver):
 
 def test_a_cli_deletion_request_waits_while_config_yaml_cannot_be_reloaded(tmp_path):
     p = build(tmp_path, {"enabled": True, "consent_version": 2})
-    config = p._settings.settings
-    config.save(force=True)
-    p._tracker.mark_config_seen()
     # What `disable --forget` writes: "off" in config.yaml, then the request.
-    with open(config._configfile) as f:
-        data = yaml.safe_load(f)
-    data["plugins"]["usage_tracking"]["enabled"] = False
-    with open(config._configfile, "w") as f:
-        yaml.safe_dump(data, f)
+    config = written_by_the_cli(p, enabled=False)
     files.write_deletion_request(str(tmp_path), "https://tracking.example.org/track/x/")
     real, failing = config.load, [True]
 
