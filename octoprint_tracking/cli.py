@@ -528,7 +528,9 @@ def _server_data_text(data: Dict[str, Any]) -> str:
              for key, _label in server_view.FACTS]  # fmt: skip
     lines.append("  " + _("Environment") + ":")
     lines += [
-        f"    {label(k)}: {v}" for k, v in env.items() if k != "plugins" and v is not None
+        f"    {label(k)}: {', '.join(map(str, v)) if isinstance(v, list) else v}"
+        for k, v in env.items()
+        if k != "plugins" and v is not None
     ]
     plugins = ", ".join(f"{p.get('id')} {p.get('version') or ''}".strip()
                         for p in items(env.get("plugins")))  # fmt: skip

@@ -29,6 +29,8 @@ ENVIRONMENT: Tuple[Tuple[str, str], ...] = (
     ("client_os", N_("Browser's operating system")),
     ("country", N_("Country")),
     ("city", N_("City")),
+    # A list (the keys of the unlocked achievements), shown comma separated.
+    ("achievements", N_("Achievements")),
 )
 
 #: Facts about the instance as a whole: (key, label).

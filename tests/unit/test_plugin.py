@@ -20,7 +20,7 @@ import octoprint_tracking
 from harness import plugin as support
 from harness.wait import eventually
 from octoprint_tracking import actions, cli, host, secret, settings
-from octoprint_tracking.core import catalog
+from octoprint_tracking.core import catalog, server_view
 from octoprint_tracking.core.address import instance_url
 from octoprint_tracking.delivery import Options, files
 
@@ -661,3 +661,12 @@ def test_once_a_report_was_delivered_the_owner_may_ask_for_deletion(tmp_path, re
     assert p.get_wizard_details()["can_ask_deletion"] is True
     p._command("reset_id", {})
     assert p.status()["can_ask_deletion"] is False, "the new id sent nothing yet"
+
+
+def test_every_environment_key_of_the_collectors_document_has_a_label_in_the_cli():
+    from tracking_collector.publish import own_data
+
+    document = {"environment": {"achievements": ["first_print", "night_owl"]}}
+    assert "    Achievements: first_print, night_owl" in cli._server_data_text(document)
+    keys = set(own_data.ENVIRONMENT) | {"achievements"}
+    assert keys == {k for k, _label in server_view.ENVIRONMENT}

@@ -68,6 +68,7 @@ $(function () {
             })
         );
         const value = function (v) {
+            if (_.isArray(v)) v = v.join(", ");
             return v === null || v === undefined || v === "" ? "-" : String(v);
         };
         const list = function (v) {
