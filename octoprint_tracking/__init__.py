@@ -66,7 +66,9 @@ class UsageTrackingPlugin(
 
     def initialize(self):
         machine = self._machine_policy()
-        self._took_over = takeover.take_over(self._settings, self._plugin_manager)
+        self._took_over = takeover.take_over(
+            self._settings, self._plugin_manager, "enabled" in machine.locked
+        )
         self._store = actions.PluginSettingsStore(self._settings, machine)
         if actions.apply_policy(self._store):
             self._logger.info(
@@ -74,13 +76,12 @@ class UsageTrackingPlugin(
                 f"tracking sends (consent version {catalog.CONSENT_VERSION})"
             )
         self._tracker = Tracker(
-            self._settings,
+            self._store,
             self._plugin_manager,
             self._printer,
             self._logger,
             self.get_plugin_data_folder(),
             f"OctoPrint/{host.octoprint_version()} UsageTracking/{_version()}",
-            machine,
         )
 
     def on_plugin_pending_uninstall(self):
@@ -96,9 +97,10 @@ class UsageTrackingPlugin(
         return settings.VERSION
 
     def get_settings_defaults(self):
-        # The policy's values are this machine's defaults: the owner's own choices,
-        # stored in config.yaml, win over those it does not lock.
-        return settings.defaults(self._machine_policy())
+        # Ours only: the policy's values are applied over what is stored
+        # (settings.merged), where OctoPrint would not store an owner's choice that
+        # equals one of them.
+        return settings.defaults()
 
     def on_settings_migrate(self, target, current):
         settings.migrate(self._settings, current)
@@ -119,9 +121,10 @@ class UsageTrackingPlugin(
     def on_settings_load(self):
         data = octoprint.plugin.SettingsPlugin.on_settings_load(self)
         if self._is_settings_admin():
-            # What is in force: the policy's locked values, not the owner's stored
-            # ones under them.
-            data = self._machine_policy().overlay(data)
+            # What is in force: the policy's values where the owner chose nothing,
+            # its locked ones over the owner's.
+            effective = self._store.data()
+            data.update({key: effective[key] for key in policy.LOCKABLE})
             data[ASK_SERVER_TO_DELETE] = False
         return data
 
@@ -147,7 +150,9 @@ class UsageTrackingPlugin(
                 self._identifier, {"type": "server_refused"}
             )
         before, target = self._tracker.config.enabled, self._tracker.target
+        in_force, stored = self._store.data(), self._store.stored()
         result = octoprint.plugin.SettingsPlugin.on_settings_save(self, data)
+        self._store.keep_owner_choices(data, in_force, stored)
         enabled = self._store.get("enabled")
         if enabled is True and before is not True:
             actions.decide(self._store, True)  # wizard or settings said yes
@@ -157,10 +162,10 @@ class UsageTrackingPlugin(
             self._tracker.refresh_and_apply()
         return result
 
-    def _switch_off(self, target, forget: bool) -> bool:
+    def _switch_off(self, target, forget: bool, decline_new=None) -> bool:
         asked = actions.switch_off(
             self._store, self.get_plugin_data_folder(), target, forget,
-            then=self._tracker.refresh_and_apply,
+            then=self._tracker.refresh_and_apply, decline_new=decline_new,
         )  # fmt: skip
         if asked:
             self._tracker.take_deletions()
@@ -225,12 +230,6 @@ class UsageTrackingPlugin(
     def status(self):
         return {**self._tracker.status(), "took_over_bundled": self._took_over}
 
-    def _reported(self) -> bool:
-        """Whether this instance has ever delivered a report (the journal says)."""
-        return any(
-            e.get("outcome") == "delivered" for e in self._tracker.delivery.journal()
-        )
-
     def on_api_get(self, request):
         if not self._is_admin():
             return abort(403)
@@ -261,6 +260,11 @@ class UsageTrackingPlugin(
         for key in ("enabled", "decline_new", "forget"):
             if key in data and not isinstance(data[key], bool):
                 return abort(400, description=f"{key} must be true or false")
+        if "decline_new" in data and command not in ("decide", "decline_update"):
+            # It comes with a decision (the wizard's), written with it or not at all.
+            return abort(
+                400, description="decline_new comes with decide or decline_update"
+            )
         try:
             self._command(command, data)
         except actions.Locked as exc:
@@ -269,23 +273,24 @@ class UsageTrackingPlugin(
 
     def _command(self, command, data):
         folder = self.get_plugin_data_folder()
-        if "decline_new" in data:
-            actions.set_decline_new(self._store, data["decline_new"])
+        decline_new = data.get("decline_new")
         if command == "reset_id":
-            target = self._tracker.target
+            forget = actions.forget_address(self._tracker.target, folder)
             # New id first, then purge: an event in between is built with the new key
             # and never goes out under the old id.
-            old = actions.reset_id(self._store, folder)
+            actions.reset_id(self._store, folder)
             self._tracker.refresh_and_apply()
-            actions.request_deletion(folder, actions.forget_address(old, target))
+            actions.request_deletion(folder, forget)
             self._tracker.take_deletions()
         elif command == "decide" and data["enabled"]:
-            actions.decide(self._store, True)
+            actions.decide(self._store, True, decline_new)
             self._tracker.refresh_and_apply()
         elif command == "decide":
-            self._switch_off(self._tracker.target, forget=data.get("forget") is True)
+            self._switch_off(
+                self._tracker.target, data.get("forget") is True, decline_new
+            )
         elif command == "decline_update":
-            actions.decline_update(self._store)
+            actions.decline_update(self._store, decline_new)
             self._tracker.refresh_and_apply()
 
     def _is_admin(self):
@@ -346,9 +351,9 @@ class UsageTrackingPlugin(
         config = self._tracker.config
         return {"required": config.wizard_required, "accepted": config.accepted,
                 "enabled": config.enabled, "decline_new": config.decline_new,
-                # The choice "and ask the server to delete" is offered only where
-                # there is something to delete.
-                "reported": self._reported() and self._tracker.target is not None}  # fmt: skip
+                # "And ask the server to delete" only where there is something to
+                # delete: the one rule, as in the status and the CLI.
+                "can_ask_deletion": self._tracker.can_ask_deletion()}  # fmt: skip
 
     ##~~ TemplatePlugin
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import uuid
 from typing import Any, Callable, Dict, List, Optional, Protocol
 
-from . import secret
+from . import secret, settings
 from .core import catalog
-from .core.address import instance_id, instance_url
+from .core.address import instance_id
 from .core.catalog import N_
 from .core.policy import Policy
 from .delivery import Target, files
@@ -32,6 +32,9 @@ SETTING_NAMES = {
 
 class Store(Protocol):
     policy: Policy
+
+    def data(self) -> Dict[str, Any]:
+        """The settings in force (``settings.merged``: this machine's policy applied)."""
 
     def get(self, key: str) -> Any:
         """The value in force: the policy's where it locks the setting."""
@@ -55,21 +58,47 @@ def locked_message(keys: List[str], translate: Callable[[str], str] = str) -> st
 
 
 class PluginSettingsStore:
-    """The store in the server: our ``PluginSettings``, saved at once."""
+    """The store in the server: our ``PluginSettings``, saved at once. One per
+    server: the plugin, its API and its tracker share it."""
 
     def __init__(self, plugin_settings: Any, policy: Policy):
-        self._settings = plugin_settings
+        self.plugin_settings = plugin_settings
         self.policy = policy
 
+    def stored(self) -> Any:
+        """What config.yaml holds, without OctoPrint's defaults."""
+        return self.plugin_settings.get_all_data(merged=False, incl_defaults=False)
+
+    def data(self) -> Dict[str, Any]:
+        return settings.merged(self.stored(), self.policy)
+
     def get(self, key: str) -> Any:
-        if key in self.policy.locked:
-            return self.policy.overlay({})[key]
-        return self._settings.get([key])
+        return self.data().get(key)
 
     def write(self, values: Dict[str, Any]) -> None:
+        # force: a decision is stored as the owner's own even where it equals a
+        # default, so that a later default (the policy's) does not override it.
         for key, value in values.items():
-            self._settings.set([key], value)
-        self._settings.save()
+            self.plugin_settings.set([key], value, force=True)
+        self.plugin_settings.save()
+
+    def keep_owner_choices(
+        self, submitted: Any, before: Dict[str, Any], stored: Any
+    ) -> None:
+        """After the settings dialog's save (which stores only what differs from
+        OctoPrint's defaults): store the owner's choices among the settings the
+        policy sets without locking, and nothing else of those (``settings.
+        owner_choices``)."""
+        paths = settings.policy_paths(self.policy)
+        if not paths:
+            return  # nothing of the policy's to sort out: the dialog's save stands
+        chosen = settings.owner_choices(self.policy, submitted, before, stored)
+        for path in paths:
+            if path in chosen:
+                self.plugin_settings.set(list(path), chosen[path], force=True)
+            else:
+                self.plugin_settings.remove(list(path))
+        self.plugin_settings.save()
 
 
 def _write(store: Store, values: Dict[str, Any]) -> None:
@@ -96,11 +125,15 @@ def without_locked(store: Store, values: Dict[str, Any]) -> List[str]:
     return refused
 
 
-def decide(store: Store, enabled: bool) -> None:
-    """Yes or no. Saying yes accepts what this version sends (its consent version)."""
+def decide(store: Store, enabled: bool, decline_new: Optional[bool] = None) -> None:
+    """Yes or no. Saying yes accepts what this version sends (its consent version).
+    ``decline_new``: given with the decision (the wizard's details), written with it
+    or, if the decision is refused, not at all."""
     values: Dict[str, Any] = {"enabled": enabled}
     if enabled:
         values["consent_version"] = catalog.CONSENT_VERSION
+    if decline_new is not None:
+        values["decline_new"] = decline_new
     _write(store, values)
 
 
@@ -110,6 +143,7 @@ def switch_off(
     target: Optional[Target],
     forget: bool,
     then: Callable[[], None] = lambda: None,
+    decline_new: Optional[bool] = None,
 ) -> bool:
     """No, and, if the owner chose it, ask the server to delete what it holds about
     this instance. Returns whether that request is now on its way.
@@ -117,17 +151,20 @@ def switch_off(
     The "no" is written and acted on (``then``: the server empties its queue) before
     the request is, so that once the ``DELETE`` can go nothing queued before it can
     follow. ``target``: where reports went until now."""
-    decide(store, False)
+    decide(store, False, decline_new)
     then()
-    address = deletion_address(target) if forget else None
+    address = deletion_address(target, data_folder) if forget else None
     if address is not None:
         request_deletion(data_folder, address)
     return address is not None
 
 
-def decline_update(store: Store) -> None:
+def decline_update(store: Store, decline_new: Optional[bool] = None) -> None:
     """Keep sending what was agreed before, without the new data, and stop asking."""
-    _write(store, {"consent_declined": catalog.CONSENT_VERSION})
+    values: Dict[str, Any] = {"consent_declined": catalog.CONSENT_VERSION}
+    if decline_new is not None:
+        values["decline_new"] = decline_new
+    _write(store, values)
 
 
 def set_decline_new(store: Store, on: bool) -> None:
@@ -167,6 +204,7 @@ def reset_id(store: Store, data_folder: str) -> Optional[str]:
     # config watch may see the write at once), so the new key must already be there.
     secret.replace(data_folder)
     store.write({"unique_id": str(uuid.uuid4())})
+    files.start_delivery_record(data_folder)  # the new id has delivered nowhere
     return instance_id(old)
 
 
@@ -182,21 +220,26 @@ def ensure_id(store: Store, data_folder: str) -> Optional[str]:
     return "missing" if value is None or value == "" else "malformed"
 
 
-def forget_address(old_id: Optional[str], target: Optional[Target]) -> Optional[str]:
-    """Where to ask the server to forget the old id after Reset ID: only where
-    reports went (an allowed server, while tracking was on)."""
-    if old_id is None or target is None or not target.config.active:
+def deletion_address(target: Optional[Target], data_folder: str) -> Optional[str]:
+    """Where the server may be asked to delete what it holds about this instance:
+    its address on an allowed server (``target``), and only if that address ever
+    took a report (``files.delivered_to``). An instance that never delivered
+    anything has nothing to delete there, and its id must not go out to ask.
+
+    The one rule: the wizard, Settings, the API and the CLI offer the choice, and
+    act on it, by this."""
+    if target is None or target.config.unique_id is None:
         return None
-    return instance_url(target.url, old_id)
+    address = target.instance_address
+    return address if files.delivered_to(data_folder, address) else None
 
 
-def deletion_address(target: Optional[Target]) -> Optional[str]:
-    """Where to ask the server to forget this instance when it is switched off: its
-    address on an allowed server, once the owner (or the policy) decided."""
-    config = target.config if target is not None else None
-    if config is None or config.unique_id is None or config.enabled is None:
+def forget_address(target: Optional[Target], data_folder: str) -> Optional[str]:
+    """Before Reset ID (``target`` still has the old id): where to ask the server to
+    forget the old id afterwards. Only while tracking is on, by the same rule."""
+    if target is None or not target.config.active:
         return None
-    return instance_url(target.url, config.unique_id)
+    return deletion_address(target, data_folder)
 
 
 def request_deletion(data_folder: str, address: Optional[str]) -> None:

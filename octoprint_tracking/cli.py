@@ -16,7 +16,7 @@ import logging
 import os
 import sys
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import click
 import yaml
@@ -28,7 +28,7 @@ from .core.builders import ping
 from .core.policy import Policy
 from .delivery import Target, files
 from .delivery.client import fetch_server_data
-from .delivery.protocol import ServerData
+from .delivery.protocol import Deletion, ServerData
 
 KEY = "usage_tracking"
 USER_AGENT = "OctoPrint-UsageTracking CLI"
@@ -99,9 +99,13 @@ class ConfigStore:
         self._settings = octoprint_settings
         self.policy = machine
 
+    def stored(self) -> Any:
+        """What config.yaml holds, without defaults."""
+        return self._settings.get(["plugins", KEY], incl_defaults=False)
+
     def data(self) -> Dict[str, Any]:
-        """The settings in force (this machine's policy applied)."""
-        return settings.merged(self._settings.get(["plugins", KEY]), self.policy)
+        """The settings in force, put together as in the server (``settings.merged``)."""
+        return settings.merged(self.stored(), self.policy)
 
     def get(self, key: str) -> Any:
         return self.data().get(key)
@@ -136,7 +140,7 @@ def commands(cli_group, pass_octoprint_ctx, *args, **kwargs):
 
     def config(s: Optional[ConfigStore] = None) -> consent.Config:
         s = s or store()
-        return settings.snapshot(s.data(), os.environ, s.policy)
+        return settings.snapshot(s.data(), os.environ, s.policy.failed)
 
     def target(s: ConfigStore) -> Optional[Target]:
         """Where reports go now: only an allowed server."""
@@ -189,6 +193,7 @@ def commands(cli_group, pass_octoprint_ctx, *args, **kwargs):
             "switched_off": sorted(k for k in catalog.CATEGORY_KEYS if not c.events[k]),
             "server": server,
             "server_allowed": server_allowed(server),
+            "can_ask_deletion": actions.deletion_address(target(s), folder()) is not None,
             "instance_id_valid": c.unique_id is not None,
             "running_server": running_server(folder()),
             "queued": live.get("queued"),
@@ -250,11 +255,14 @@ def commands(cli_group, pass_octoprint_ctx, *args, **kwargs):
                     'the server answers. "status" shows the answer.'
                 )
             )
+            waits = _waits(config(s))
+            if waits:
+                click.echo(waits)
         elif forget:
             click.echo(
                 _(
                     "Nothing is asked of the tracking server: it is not allowed, or "
-                    "this instance never decided to send anything."
+                    "this instance never sent anything to it."
                 )
             )
         takes_effect()
@@ -309,13 +317,12 @@ def commands(cli_group, pass_octoprint_ctx, *args, **kwargs):
     def reset_id():
         """Make a new instance id; nothing more is sent under the old one."""
         s = store()
-        where = target(s)
-        old = actions.reset_id(s, folder())
+        forget = actions.forget_address(target(s), folder())
+        actions.reset_id(s, folder())
         remove_spool()
         click.echo(
             _("A new instance id was made. Unsent reports of the old one were deleted.")
         )
-        forget = actions.forget_address(old, where)
         actions.request_deletion(folder(), forget)
         if forget:
             click.echo(
@@ -346,7 +353,8 @@ def commands(cli_group, pass_octoprint_ctx, *args, **kwargs):
             status = f" ({e['status']})" if e.get("status") else ""
             fields = ", ".join(f"{k}={v}" for k, v in (e.get("fields") or {}).items())
             click.echo(
-                f"{when(e.get('time', 0))}  {e.get('report')}  {e.get('outcome')}"
+                f"{when(e.get('time', 0))}  {_report_name(e.get('report'))}  "
+                f"{e.get('outcome')}"
                 f"{status}  {fields}"
             )
 
@@ -385,10 +393,6 @@ def _policy_line(machine: Policy) -> str:
 
 def _status_lines(out: Dict[str, Any], c: consent.Config, m: Policy, show_id: bool):
     admin = " (" + _("set by the administrator of this machine") + ")"
-
-    def line(label: str, value: Any, locked: str = "") -> str:
-        return f"{(label + ':').ljust(16)} {value}{admin if locked in m.locked else ''}"
-
     decision = {"enabled": _("enabled"), "disabled": _("disabled")}.get(
         out["decision"], _("undecided")
     )
@@ -398,48 +402,82 @@ def _status_lines(out: Dict[str, Any], c: consent.Config, m: Policy, show_id: bo
     refused = (
         "" if out["server_allowed"] else "  (" + _("refused: not https or loopback") + ")"
     )
-    lines = [
-        line(_("Tracking"), decision, "enabled"),
-        line(_("Policy"), _policy_line(m)),
-        line(_("Kill switch"), c.kill or _("none")),
-        line(_("Consent version"), consent_text),
-        line(_("Decline new"), _("on") if c.decline_new else _("off")),
-        line(_("Switched off"), ", ".join(out["switched_off"]) or _("none"), "events"),
-        line(_("Server"), f"{out['server']}{refused}", "server"),
+    # (label, value, the setting whose lock the line names)
+    rows: List[Tuple[str, Any, str]] = [
+        (_("Tracking"), decision, "enabled"),
+        (_("Policy"), _policy_line(m), ""),
+        (_("Kill switch"), c.kill or _("none"), ""),
+        (_("Consent version"), consent_text, ""),
+        (_("Decline new"), _("on") if c.decline_new else _("off"), ""),
+        (_("Switched off"), ", ".join(out["switched_off"]) or _("none"), "events"),
+        (_("Server"), f"{out['server']}{refused}", "server"),
     ]
     if not out["instance_id_valid"]:
-        lines.append(
-            line(
-                _("Instance id"), _("malformed: OctoPrint makes a new one when it starts")
-            )
+        malformed = _(
+            "malformed: OctoPrint replaces it with a new one (a running server within "
+            "seconds, else at its next start)"
         )
+        rows.append((_("Instance id"), malformed, ""))
     elif show_id:
-        lines.append(line(_("Instance id"), out["instance_id"]))
+        rows.append((_("Instance id"), out["instance_id"], ""))
     queued = out["queued"] if out["queued"] is not None else "-"
     last = out["last_delivery"]
-    lines += [
-        line(_("Running server"), out["running_server"] or _("not running")),
-        line(_("Queued"), queued),
-        line(_("Spooled"), out["spooled"]),
-        line(
+    rows += [
+        (_("Running server"), out["running_server"] or _("not running"), ""),
+        (_("Queued"), queued, ""),
+        (_("Spooled"), out["spooled"], ""),
+        (
             _("Last delivery"),
-            f"{when(last['time'])} {last['report']} {last['outcome']}"
+            f"{when(last['time'])} {_report_name(last['report'])} {last['outcome']}"
             if last
             else _("none"),
+            "",
         ),
-        line(_("Deletion"), _deletion_text(out["deletion"])),
+        (_("Deletion"), _deletion_text(out["deletion"], c), ""),
     ]
-    return lines
+    # One column for the values, however long the labels are in this language.
+    width = max(16, *(len(label) + 1 for label, _value, _locked in rows))
+    return [
+        f"{(label + ':').ljust(width)} {value}{admin if locked in m.locked else ''}"
+        for label, value, locked in rows
+    ]
 
 
-def _deletion_text(state: Optional[Dict[str, Any]]) -> str:
+def _waits(c: consent.Config) -> str:
+    """Why a deletion request waits (nothing at all may leave the machine), or ""."""
+    if c.kill:
+        return _(
+            "It waits while %(variable)s is set: nothing at all is sent until it is "
+            "cleared."
+        ) % {"variable": c.kill}
+    if c.policy_failed:
+        return _(
+            "It waits while the policy of this machine cannot be used: nothing at all "
+            "is sent until it is fixed."
+        )
+    return ""
+
+
+def _report_name(name: Any) -> str:
+    """Reports go by their names on the wire; the deletion request is none, and has
+    a label (as in the settings pane's journal)."""
+    return _("Deletion request") if name == Deletion.name else str(name)
+
+
+def _deletion_text(state: Optional[Dict[str, Any]], c: consent.Config) -> str:
     """The state of the latest deletion request, as the settings pane says it."""
     if state is None:
         return _("none requested")
     if state["state"] == "requested":
-        return _("requested %(time)s; OctoPrint retries until the server answers") % {
-            "time": when(state.get("requested"))
-        }
+        if c.kill:
+            text = _("requested %(time)s; waits while %(variable)s is set")
+        elif c.policy_failed:
+            text = _(
+                "requested %(time)s; waits until the policy of this machine can be used"
+            )
+        else:
+            text = _("requested %(time)s; OctoPrint retries until the server answers")
+        return text % {"time": when(state.get("requested")), "variable": c.kill}
     text = {
         "confirmed": _("confirmed by the server %(time)s"),
         "unsupported": _(
@@ -490,7 +528,9 @@ def _server_data_text(data: Dict[str, Any]) -> str:
              for key, _label in server_view.FACTS]  # fmt: skip
     lines.append("  " + _("Environment") + ":")
     lines += [
-        f"    {label(k)}: {v}" for k, v in env.items() if k != "plugins" and v is not None
+        f"    {label(k)}: {', '.join(map(str, v)) if isinstance(v, list) else v}"
+        for k, v in env.items()
+        if k != "plugins" and v is not None
     ]
     plugins = ", ".join(f"{p.get('id')} {p.get('version') or ''}".strip()
                         for p in items(env.get("plugins")))  # fmt: skip

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import enum
 import logging
 import os
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from .core import catalog, policy
 from .core.catalog import N_
@@ -30,7 +31,7 @@ KILL_SWITCHES = (
 )
 
 #: The machine policy: this file in OctoPrint's basedir, or the file this variable
-#: names (then it must exist).
+#: names (then it must exist; a relative path is taken from the basedir).
 POLICY_NAME = "usage_tracking_policy.yaml"
 POLICY_ENV = "OCTOPRINT_TRACKING_POLICY"
 #: A policy is a few lines; anything this large is not one.
@@ -53,15 +54,21 @@ DEFAULTS: Dict[str, Any] = {
 }
 
 
-def defaults(machine: Policy = policy.NONE) -> Dict[str, Any]:
-    """The defaults of this machine: ours, with what its policy sets."""
-    return copy.deepcopy(machine.defaults(DEFAULTS))
+def defaults() -> Dict[str, Any]:
+    """OctoPrint's defaults of our settings: ours alone. The policy is not among them:
+    OctoPrint does not store a value equal to a default, and an owner's own choice
+    must count as theirs whatever the policy says (or later says)."""
+    return copy.deepcopy(DEFAULTS)
 
 
 def merged(stored: Any, machine: Policy = policy.NONE) -> Dict[str, Any]:
-    """The settings in force: stored settings over this machine's defaults, the
-    policy's locked values over both (the CLI has no PluginSettings to do it)."""
-    out = defaults(machine)
+    """The settings in force, the one place where they are put together (the server's
+    store and the CLI's): our defaults, under them nothing; over them the values this
+    machine's policy sets, as a fallback; over that what is stored (the owner's own
+    choices); over everything the policy's locked values.
+
+    ``stored``: what config.yaml holds, never merged with defaults."""
+    out = copy.deepcopy(machine.defaults(DEFAULTS))
     if isinstance(stored, Mapping):
         for key, value in stored.items():
             if isinstance(value, Mapping) and isinstance(out.get(key), dict):
@@ -71,6 +78,50 @@ def merged(stored: Any, machine: Policy = policy.NONE) -> Dict[str, Any]:
     return machine.overlay(out)
 
 
+Path = Tuple[str, ...]
+
+
+def policy_paths(machine: Policy) -> List[Path]:
+    """The settings this machine's policy sets without locking them, each a path in
+    ``plugins.usage_tracking`` (a category switch is ``("events", key)``)."""
+    out: List[Path] = []
+    for key, value in machine.values().items():
+        if key in machine.locked:
+            continue
+        if key == "events":
+            out += [("events", category) for category in value]
+        else:
+            out.append((key,))
+    return out
+
+
+def _at(data: Any, path: Path) -> Tuple[bool, Any]:
+    for key in path:
+        if not isinstance(data, Mapping) or key not in data:
+            return False, None
+        data = data[key]
+    return True, data
+
+
+def owner_choices(
+    machine: Policy, submitted: Any, before: Mapping[str, Any], stored: Any
+) -> Dict[Path, Any]:
+    """What the owner chose, after a save of the settings dialog, among the settings
+    the policy sets without locking: a value changed from the one in force
+    (``before``), else the one stored before. A value the dialog merely repeats is
+    not stored, so that it stays the administrator's default."""
+    out: Dict[Path, Any] = {}
+    for path in policy_paths(machine):
+        sent, value = _at(submitted, path)
+        if sent and value != _at(before, path)[1]:
+            out[path] = value
+            continue
+        was, value = _at(stored, path)
+        if was:
+            out[path] = value
+    return out
+
+
 def load_policy(basedir: str, environ: Mapping[str, str]) -> Policy:
     """The machine policy: read once, at OctoPrint's start (and by each CLI command).
 
@@ -78,7 +129,10 @@ def load_policy(basedir: str, environ: Mapping[str, str]) -> Policy:
     wrong comes back as a failed policy with the reason, never as an exception."""
     named = (environ.get(POLICY_ENV) or "").strip()
     source = "environment" if named else "basedir"
-    path = named or os.path.join(basedir, POLICY_NAME)
+    # A relative path from the basedir, not the working directory: the server and
+    # the CLI run in different ones, and must read the same file. (An absolute
+    # path stays as it is.)
+    path = os.path.join(basedir, named or POLICY_NAME)
     try:
         with open(path, "rb") as f:
             raw = f.read(POLICY_MAX_BYTES + 1)
@@ -132,11 +186,12 @@ def kill_switch(environ: Mapping[str, str]) -> Optional[str]:
 
 
 def snapshot(
-    data: Mapping[str, Any], environ: Mapping[str, str], machine: Policy = policy.NONE
+    effective: Mapping[str, Any], environ: Mapping[str, str], policy_failed: bool = False
 ) -> Config:
-    """The immutable snapshot the hot path reads, with the policy's locked values."""
+    """The immutable snapshot the hot path reads. ``effective``: the settings in force
+    (``merged``: the policy already applied, once)."""
     return Config.from_settings(
-        machine.overlay(data), kill_switch(environ), policy_failed=machine.failed
+        effective, kill_switch(environ), policy_failed=policy_failed
     )
 
 
@@ -173,6 +228,18 @@ def migrate(settings: Any, current: Optional[int]) -> None:
                 settings.remove(["events", key])
 
 
+class Look(enum.Enum):
+    """What a look at ``config.yaml`` saw."""
+
+    UNCHANGED = "unchanged"
+    CHANGED = "changed"
+    """Changed since the last look, and now loaded."""
+    DEFERRED = "deferred"
+    """Changed, but not taken yet (unsaved changes of the server itself, or the file
+    could not be loaded): looked at again next round. Until then, what the change
+    may have said (an "off") is not known."""
+
+
 class ConfigWatch:
     """Notices changes that another process (the CLI) made to ``config.yaml``.
 
@@ -184,9 +251,7 @@ class ConfigWatch:
         self._settings = settings
         self._logger = logger
         self._mtime = self._file_mtime()
-        self.deferred = False
-        """The last look saw a change it could not take yet (unsaved changes of the
-        server itself): it is looked at again next round."""
+        self._failed: Any = None
 
     def _file_mtime(self):
         try:
@@ -197,22 +262,25 @@ class ConfigWatch:
     def mark_seen(self) -> None:
         self._mtime = self._file_mtime()
 
-    def changed(self) -> bool:
-        """Whether config.yaml changed since the last look (and is now loaded)."""
+    def look(self) -> Look:
+        """Whether config.yaml changed since the last look, and could be taken."""
         mtime = self._file_mtime()
-        self.deferred = False
         if mtime is None or mtime == self._mtime:
-            return False
+            return Look.UNCHANGED
         if getattr(self._settings, "_dirty", False):
-            self.deferred = True  # unsaved changes of the server itself
-            return False
+            return Look.DEFERRED  # unsaved changes of the server itself
         if getattr(self._settings, "_mtime", None) != mtime:
             # Changed outside: read it. (OctoPrint also reloads on its next set(),
             # so the file may already be loaded: then only the snapshot is stale.)
             try:
                 self._settings.load()
             except Exception:
-                self._logger.error("Could not reload config.yaml; keeping the settings")
-                return False
+                if self._failed != mtime:  # once per version of the file
+                    self._failed = mtime
+                    self._logger.error(
+                        "Could not reload config.yaml; keeping the settings, and "
+                        "trying again in a moment"
+                    )
+                return Look.DEFERRED
         self._mtime = mtime
-        return True
+        return Look.CHANGED

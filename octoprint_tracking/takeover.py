@@ -25,21 +25,28 @@ SILENCED = (
 )
 
 
-def take_over(settings: Any, plugin_manager: Any) -> bool:
+def take_over(settings: Any, plugin_manager: Any, decision_locked: bool = False) -> bool:
     """Make ours the only tracker; adopt the bundled plugin's decision and id.
-    ``settings`` is our ``PluginSettings``. Returns whether there was one to take over."""
+    ``settings`` is our ``PluginSettings``; ``decision_locked``: the machine policy
+    locks the decision. Returns whether there was one to take over."""
     info = plugin_manager.get_plugin_info(BUNDLED, require_enabled=False)
     if info is None:
         return False
     theirs = settings.global_get(["plugins", BUNDLED]) or {}
     if isinstance(theirs.get("enabled"), bool):
-        if settings.get(["enabled"]) is None:
-            # The owner already decided there: not asked twice.
-            settings.set(["enabled"], theirs["enabled"])
-        if theirs.get("unique_id") and not settings.get(["unique_id"]):
+        # What is stored here, not a default: a policy value that is not locked is
+        # only this machine's default, and the owner's decision given to the bundled
+        # plugin wins over it (not asked twice). A locked one decides instead.
+        ours = settings.get(["enabled"], incl_defaults=False)
+        if not isinstance(ours, bool) and not decision_locked:
+            # force: stored even where it equals a default, as the owner's own.
+            settings.set(["enabled"], theirs["enabled"], force=True)
+        if theirs.get("unique_id") and not settings.get(
+            ["unique_id"], incl_defaults=False
+        ):
             # The same instance id, whoever decides here (the owner, or a machine
             # policy that sets the decision): the server keeps seeing one instance.
-            settings.set(["unique_id"], theirs["unique_id"])
+            settings.set(["unique_id"], theirs["unique_id"], force=True)
     if info.implementation is not None:
         silence(info.implementation)
     disabled = list(settings.global_get(["plugins", "_disabled"]) or [])

@@ -34,11 +34,10 @@ PREVIEW_WAIT = 3.0
 
 
 class Tracker:
-    def __init__(self, plugin_settings, plugin_manager, printer, logger, data_folder,
-                 user_agent, policy: Policy):  # fmt: skip
-        self._settings = plugin_settings
-        self.policy = policy
-        self._store = actions.PluginSettingsStore(plugin_settings, policy)
+    def __init__(self, store: actions.PluginSettingsStore, plugin_manager, printer,
+                 logger, data_folder, user_agent):  # fmt: skip
+        self._store = store
+        self._settings = store.plugin_settings
         self._plugin_manager = plugin_manager
         self._printer = printer
         self._logger = logger
@@ -60,33 +59,35 @@ class Tracker:
         self.target: Optional[Target] = None
         self._redact = RedactFilter()
         self._redact.install()
-        data = self._data()
+        data = self._store.data()
         self.delivery = Delivery(
             data_folder=data_folder,
             user_agent=user_agent,
             logger=logger,
             options=Options.from_settings(data.get("delivery")),
+            redact=self._redact,
         )
         self._schedule = Schedule(*settings.intervals(data))
-        self._watch = settings.ConfigWatch(plugin_settings.settings, logger)
+        self._watch = settings.ConfigWatch(self._settings.settings, logger)
         self.refresh()
 
-    def _data(self) -> Dict[str, Any]:
-        return self._settings.get_all_data(merged=True) or {}
+    @property
+    def policy(self) -> Policy:
+        return self._store.policy
 
     ##~~ settings snapshot
 
     def refresh(self) -> None:
         """Read the settings once into an immutable snapshot (never on the hot path)
         and hand delivery its new target."""
-        data = self._data()
+        data = self._store.data()  # the policy applied, once
         before = self.config
-        self.config = settings.snapshot(data, os.environ, self.policy)
+        self.config = settings.snapshot(data, os.environ, self.policy.failed)
         if before.unique_id and before.unique_id != self.config.unique_id:
             # A new id comes with a new file-hash key (Reset ID, also by the CLI).
             self.state.file_key = secret.load(self._folder)
         self._schedule.ping, self._schedule.pong = settings.intervals(data)
-        server = self.policy.overlay(data).get("server")
+        server = data.get("server")
         allowed = server if server_allowed(server) else None
         if server and allowed is None:
             self._logger.warning(
@@ -182,9 +183,11 @@ class Tracker:
             # an "off" that the watch sees below, and the queue is emptied before the
             # DELETE can go (nothing queued before it may follow it).
             waiting = files.deletion_requests(self._folder)
-            if self._watch.changed():
+            look = self._watch.look()
+            if look is settings.Look.CHANGED:
                 self.refresh_and_apply()
-            if waiting and not self._watch.deferred:
+            if waiting and look is not settings.Look.DEFERRED:
+                # (Deferred: an "off" may be in the change not taken yet.)
                 self.delivery.take_deletions(waiting)
             if not self.config.active:
                 return
@@ -273,6 +276,11 @@ class Tracker:
             self.target, self._user_agent, logger=self._logger
         ).as_dict()
 
+    def can_ask_deletion(self) -> bool:
+        """Whether "and ask the server to delete" may be offered (``actions.
+        deletion_address``). Reads a small file: not for the event thread."""
+        return actions.deletion_address(self.target, self._folder) is not None
+
     def status(self) -> Dict[str, Any]:
         config = self.config
         return {
@@ -288,6 +296,7 @@ class Tracker:
             },
             "wizard_required": config.wizard_required,
             "server_allowed": self.target is not None,
+            "can_ask_deletion": self.can_ask_deletion(),
             "delivery": self.delivery.status(),
         }
 

@@ -12,7 +12,7 @@ import pytest
 from harness.octoprint import OctoPrint, copy_basedir, make_basedir
 from harness.process import ServerProcess, answers, free_port
 from harness.receiver import Receiver
-from octoprint_tracking.settings import KILL_SWITCHES, POLICY_ENV
+from octoprint_tracking.settings import KILL_SWITCHES, POLICY_ENV, POLICY_NAME
 
 ROOT = Path(__file__).resolve().parent.parent
 COLLECTOR = Path(sys.executable).with_name("tracking-collector")
@@ -79,25 +79,74 @@ def template_basedir(tmp_path_factory):
     return make_basedir(tmp_path_factory.mktemp("template") / "basedir")
 
 
+def _stop(server) -> None:
+    try:
+        server.stop()
+    except Exception:
+        pass
+
+
+def new_server(basedir: Path, receiver: Receiver, config=None, env=None, policy=None):
+    """A real OctoPrint on ``basedir`` (not started), reporting to ``receiver``;
+    ``policy``: the text of the machine policy file in its basedir."""
+    if policy is not None:
+        (basedir / POLICY_NAME).write_text(policy)
+    return OctoPrint(basedir, receiver.url, config=config, env=env)
+
+
 @pytest.fixture
 def octoprint(template_basedir, tmp_path, receiver):
-    """Factory: ``octoprint(config={...}, env={...})`` starts a real server."""
+    """Factory: ``octoprint(config={...}, env={...}, policy="...")`` starts a real
+    server."""
     started = []
 
-    def factory(config=None, env=None, basedir=None, start=True):
+    def factory(config=None, env=None, basedir=None, start=True, policy=None):
         basedir = basedir or copy_basedir(
             template_basedir, tmp_path / f"basedir{len(started)}"
         )
-        server = OctoPrint(basedir, receiver.url, config=config, env=env)
+        server = new_server(basedir, receiver, config, env, policy)
         started.append(server)
         return server.start() if start else server
 
     yield factory
     for server in started:
-        try:
-            server.stop()
-        except Exception:
-            pass
+        _stop(server)
+
+
+@pytest.fixture(scope="module")
+def module_octoprint(template_basedir, tmp_path_factory):
+    """Factory of a server the tests of one module share, with a receiver of its own
+    (``server.receiver``): ``module_octoprint(config={...}, policy=...)``, where the
+    policy may be a function of the receiver that returns its text."""
+    started = []
+
+    def factory(config=None, policy=None):
+        receiver = Receiver().start()
+        basedir = copy_basedir(template_basedir, tmp_path_factory.mktemp("mod") / "base")
+        text = policy(receiver) if callable(policy) else policy
+        server = new_server(basedir, receiver, config, policy=text)
+        server.receiver = receiver
+        started.append(server)
+        return server.start()
+
+    yield factory
+    for server in started:
+        _stop(server)
+        server.receiver.stop()
+
+
+def reporting_to(collector_url: str, basedir: Path, config=None):
+    """A real OctoPrint on ``basedir`` that reports to the reference collector,
+    returned once the collector has its startup and pong (the journal says)."""
+    server = OctoPrint(basedir, collector_url + "/track/{id}/{event}/", config=config)
+    server.start()
+    server.wait_until(
+        server.session(), "/api/plugin/usage_tracking?what=journal",
+        lambda j: {"startup", "pong"} <= {e["report"] for e in j["journal"]
+                                          if e["outcome"] == "delivered"},
+        what="startup and pong delivered to the collector",
+    )  # fmt: skip
+    return server
 
 
 @pytest.fixture(scope="session")

@@ -7,13 +7,13 @@ an address that keeps it.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any, Optional
 from urllib.parse import urlsplit
 
 from .catalog import N_
 
-LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
 SERVER_RULE = N_(
     "The tracking server must be an https:// address, or http:// to a loopback "
     "address, with {id} and {event} in it."
@@ -26,12 +26,19 @@ _UUID = re.compile(
 
 
 def is_loopback(url: Any) -> bool:
-    """Whether ``url`` points at this machine."""
+    """Whether ``url`` points at this machine: ``localhost`` or a loopback address
+    (127.0.0.0/8, ::1). A name is not looked at any further: ``127.example.org`` is
+    anyone's host, and the id would travel to it in clear text."""
     try:
         host = urlsplit(url).hostname or ""
     except (TypeError, ValueError, AttributeError):
         return False
-    return host in LOOPBACK_HOSTS or host.startswith("127.")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _private_enough(url: str) -> bool:

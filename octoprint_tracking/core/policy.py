@@ -20,7 +20,7 @@ from typing import Any, Dict, FrozenSet, List, Mapping, Optional
 import yaml
 
 from . import catalog
-from .address import server_allowed
+from .address import SERVER_RULE, server_allowed
 from .catalog import N_
 
 KEYS = ("enabled", "events", "server", "locked")
@@ -200,14 +200,9 @@ def _parse(text: Optional[str], source: Optional[str]) -> Policy:
             )
     server = data.get("server")
     if "server" in data and not server_allowed(server):
-        # The value itself is never repeated: it must not reach octoprint.log.
-        return failed(
-            source,
-            N_(
-                "server must be an https:// address, or http:// to a loopback "
-                "address, with {id} and {event} in it."
-            ),
-        )
+        # The rule, worded once; the value itself is never repeated: it must not
+        # reach octoprint.log.
+        return failed(source, SERVER_RULE)
     locked = data.get("locked", [])
     if not isinstance(locked, list) or not all(k in LOCKABLE for k in locked):
         return failed(

@@ -55,7 +55,6 @@ def build(live: Dict[str, Report], config: consent.Config) -> List[Dict[str, Any
                 "method": "POST" if spec.post else "GET",
                 "sample": spec.name not in live,
                 "sent": sendable is not None and not config.declines(spec.since),
-                "declined_report": config.declines(spec.since),
                 "fields": {
                     name: wire_value(value)
                     for name, value in shown.items()

@@ -29,6 +29,8 @@ ENVIRONMENT: Tuple[Tuple[str, str], ...] = (
     ("client_os", N_("Browser's operating system")),
     ("country", N_("Country")),
     ("city", N_("City")),
+    # A list (the keys of the unlocked achievements), shown comma separated.
+    ("achievements", N_("Achievements")),
 )
 
 #: Facts about the instance as a whole: (key, label).
@@ -54,7 +56,11 @@ def fallbacks() -> Tuple[Tuple[str, str], ...]:
     return tuple(out)
 
 
+#: Every label, the known ones first (built once: the catalog does not change).
+_ALL_LABELS = {**dict(fallbacks()), **_LABELS}
+
+
 def label(key: str) -> Optional[str]:
     """The (untranslated) label of a key of the server's document, or None when it
     is one this plugin does not know."""
-    return _LABELS.get(key) or dict(fallbacks()).get(key)
+    return _ALL_LABELS.get(key)

@@ -4,6 +4,9 @@ requests.
 This module writes them and is the only one that reads them: the worker through
 ``Files``, the CLI (another process on the same basedir) through the readers below.
 
+The delivery record (``delivered.json``) keeps a hash of each instance address that
+ever took a report: only there does a server hold something to delete.
+
 A deletion request is a file of its own (``deletion-<time>-<random>.json``): written by
 whoever asks (the server's API or the CLI, through ``actions.request_deletion``), sent
 by the server's worker, removed by it when the server has answered. One file per
@@ -14,6 +17,7 @@ the report spool never touches it.
 from __future__ import annotations
 
 import collections
+import hashlib
 import json
 import logging
 import os
@@ -34,6 +38,10 @@ STATUS_NAME = "status.json"
 DELETION_FORMAT = "octoprint-usage-tracking-deletion-request"
 DELETION_PREFIX = "deletion-"
 JOURNAL_SIZE = 100
+DELIVERED_NAME = "delivered.json"
+DELIVERED_FORMAT = "octoprint-usage-tracking-delivered"
+#: Addresses kept in the delivery record (a new id or server adds one).
+DELIVERED_SIZE = 32
 #: The journal is for people: written at most once a second.
 JOURNAL_SAVE_INTERVAL = 1.0
 
@@ -90,17 +98,82 @@ def spooled_count(folder: str) -> int:
     return len(reports) if isinstance(reports, list) else 0
 
 
-def remove_spool(folder: str) -> None:
-    """Delete the spool; raises OSError if it exists and cannot be deleted."""
+def _unlink_quietly(path: str) -> None:
+    """Delete ``path`` if it is there; raises OSError if it cannot be deleted."""
     try:
-        os.unlink(os.path.join(folder, SPOOL_NAME))
+        os.unlink(path)
     except FileNotFoundError:
         pass
 
 
+def remove_spool(folder: str) -> None:
+    """Delete the spool; raises OSError if it exists and cannot be deleted."""
+    _unlink_quietly(os.path.join(folder, SPOOL_NAME))
+
+
+def _address_key(address: str) -> str:
+    # A hash: the record says where something went without holding the id itself.
+    return hashlib.sha256(address.encode("utf-8")).hexdigest()
+
+
+def read_delivered(folder: str) -> Optional[List[str]]:
+    """The delivery record: the keys of the addresses that took a report, oldest
+    first; None when there is none (an install from before it was kept)."""
+    data = _read_json(os.path.join(folder, DELIVERED_NAME), None)
+    if not isinstance(data, dict) or data.get("format") != DELIVERED_FORMAT:
+        return None
+    keys = data.get("addresses")
+    if not isinstance(keys, list):
+        return None
+    return [k for k in keys if isinstance(k, str)]
+
+
+def _write_delivered(folder: str, keys: List[str]) -> None:
+    data = {"format": DELIVERED_FORMAT, "addresses": keys[-DELIVERED_SIZE:]}
+    write_atomically(os.path.join(folder, DELIVERED_NAME), data)
+
+
+def mark_delivered(folder: str, address: str) -> None:
+    """Record that ``address`` (an instance's address on a server) took a report."""
+    keys = read_delivered(folder) or []
+    key = _address_key(address)
+    if key not in keys:
+        _write_delivered(folder, keys + [key])
+
+
+def start_delivery_record(folder: str) -> None:
+    """A new instance id: from now on the record says exactly where it delivered
+    (nowhere yet), also on an install whose record was not kept before."""
+    if read_delivered(folder) is None:
+        _write_delivered(folder, [])
+
+
+def delivered_to(folder: str, address: str) -> bool:
+    """Whether ``address`` ever took a report. Only then does the server hold
+    something about the instance, and only then may its id go there to ask that it
+    be deleted."""
+    keys = read_delivered(folder)
+    if keys is None:
+        # An install from before the record: its journal says whether it delivered.
+        return any(e.get("outcome") == "delivered" for e in read_journal(folder))
+    return _address_key(address) in keys
+
+
 def write_deletion_request(folder: str, address: str) -> str:
     """Keep a request that the server forget the instance at ``address`` (durable at
-    once: it must survive a power cut like the spool). Returns its key."""
+    once: it must survive a power cut like the spool). Returns its key.
+
+    One request per address: asked again while one is waiting (the owner saved
+    Settings twice, or said it in the CLI too), the waiting one is the answer. Its
+    ``DELETE`` goes after every report sent to that address, which the "off" before
+    the asking has stopped."""
+    for key in deletion_requests(folder):
+        try:
+            waiting = read_deletion_request(folder, key)
+        except OSError:
+            continue
+        if waiting is not None and waiting.address == address:
+            return key
     key = f"{DELETION_PREFIX}{time.time_ns()}-{secrets.token_hex(4)}.json"
     data = {"format": DELETION_FORMAT, "address": address, "requested": time.time()}
     write_atomically(os.path.join(folder, key), data)
@@ -119,9 +192,16 @@ def deletion_requests(folder: str) -> List[str]:
 
 
 def read_deletion_request(folder: str, key: str) -> Optional[Deletion]:
-    """The request kept under ``key``, or None if it is gone or is not one (a foreign
-    or broken file is never sent anywhere)."""
-    data = _read_json(os.path.join(folder, key), None)
+    """The request kept under ``key``, or None if it is not one (a foreign or broken
+    file is never sent anywhere). Raises ``OSError`` when it cannot be read now: the
+    owner's request is not lost to a passing error of the system (EMFILE, EIO);
+    ``FileNotFoundError``: it is gone (answered meanwhile)."""
+    with open(os.path.join(folder, key), "rb") as f:
+        raw = f.read()
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        data = None
     if not isinstance(data, dict) or data.get("format") != DELETION_FORMAT:
         return None
     address, requested = data.get("address"), data.get("requested")
@@ -131,10 +211,7 @@ def read_deletion_request(folder: str, key: str) -> Optional[Deletion]:
 
 
 def remove_deletion_request(folder: str, key: str) -> None:
-    try:
-        os.unlink(os.path.join(folder, key))
-    except FileNotFoundError:
-        pass
+    _unlink_quietly(os.path.join(folder, key))
 
 
 def deletion_state(
@@ -158,10 +235,15 @@ def deletion_state(
 
 def read_deletion_state(folder: str) -> Optional[Dict[str, Any]]:
     """``deletion_state`` from the files, for the CLI."""
-    waiting = [read_deletion_request(folder, key) for key in deletion_requests(folder)]
-    return deletion_state(
-        [d.requested for d in waiting if d is not None], read_journal(folder)
-    )
+    waiting = []
+    for key in deletion_requests(folder):
+        try:
+            deletion = read_deletion_request(folder, key)
+        except OSError:
+            continue  # answered meanwhile
+        if deletion is not None:
+            waiting.append(deletion.requested)
+    return deletion_state(waiting, read_journal(folder))
 
 
 def load_spool(folder: str, logger: logging.Logger) -> List[Report]:
@@ -216,6 +298,9 @@ class Files:
         )
         self._journal_dirty = False
         self._journal_saved = 0.0
+        self._marked: set = set()
+        """Addresses recorded as delivered in this run: the record is written once
+        per address, not per report."""
         self.spooled = 0
         self._spool_written = 0.0
         self._backlog_since = 0.0
@@ -251,13 +336,22 @@ class Files:
     def journal_dirty(self) -> bool:
         return self._journal_dirty
 
-    def save_journal(self, status: Dict[str, Any]) -> None:
+    def save_journal(self, status: Dict[str, Any], durable: bool = False) -> None:
+        """``durable``: also through a power cut (the answer to a deletion request,
+        whose file goes next: the journal is then the only place that holds it)."""
         with self._lock:
             entries = list(self._journal)
             self._journal_dirty = False
-        write_atomically(os.path.join(self.folder, JOURNAL_NAME), entries, durable=False)
+        write_atomically(
+            os.path.join(self.folder, JOURNAL_NAME), entries, durable=durable
+        )
         self._journal_saved = time.monotonic()
         self.save_status(status)
+
+    def mark_delivered(self, address: str) -> None:
+        if address not in self._marked:
+            mark_delivered(self.folder, address)
+            self._marked.add(address)
 
     # spool ------------------------------------------------------------------------
 

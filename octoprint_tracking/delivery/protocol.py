@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Dict, Optional, Tuple
 from urllib.parse import urlencode
 
+from ..core.address import instance_url
 from ..core.consent import Config
 from ..core.model import wire_value
 
@@ -38,6 +39,11 @@ class Target:
 
     def url_for(self, event: str) -> str:
         return self.url.format(id=self.config.unique_id, event=event)
+
+    @property
+    def instance_address(self) -> str:
+        """The instance's address on this server (``DELETE`` there forgets it)."""
+        return instance_url(self.url, self.config.unique_id or "")
 
 
 @dataclass(frozen=True)

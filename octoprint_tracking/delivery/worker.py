@@ -25,9 +25,10 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Set
 
 from ..core.model import Report
+from ..logsafe import RedactFilter
 from . import files
 from .client import Client
 from .outbox import Outbox
@@ -72,10 +73,14 @@ class Delivery:
         options: Options = Options(),
         target: Optional[Target] = None,
         online: bool = True,
+        redact: Optional[RedactFilter] = None,
     ):
         """Each report passes the consent gate of ``target`` at the moment it is sent:
-        a switch turned off during an outage also holds back what was queued before."""
+        a switch turned off during an outage also holds back what was queued before.
+        ``redact``: the filter that keeps ids and servers out of the log; told each
+        deletion request's address before it is sent (an old id, a former server)."""
         self._logger = logger or logging.getLogger(__name__)
+        self._redact = redact
         self._options = options
         self._files = files.Files(data_folder, self._logger, options.spool_interval)
         self._client = Client(user_agent, options.timeout, self._logger)
@@ -98,6 +103,12 @@ class Delivery:
         self._silenced = False
         self._deletions: List[Deletion] = []
         """Deletion requests waiting for an answer, oldest first."""
+        self._unreadable: Set[str] = set()
+        """Requests the system would not let us read (said once in the log)."""
+        self._answered: Set[str] = set()
+        """Keys of the requests answered in this run: their files may still be there
+        for a moment, and must not be taken up again (one owner's request, one
+        DELETE)."""
 
     # host side: never blocks for I/O ----------------------------------------------
 
@@ -152,22 +163,43 @@ class Delivery:
         folder = self._files.folder
         found = []
         with self._cond:
-            known = {d.key for d in self._deletions}
+            known = self._known_deletions()
         for key in files.deletion_requests(folder) if keys is None else keys:
             if key in known:
                 continue
-            deletion = files.read_deletion_request(folder, key)
+            try:
+                deletion = files.read_deletion_request(folder, key)
+            except FileNotFoundError:
+                continue  # answered and removed since it was listed
+            except OSError as exc:
+                # The system refused for now: kept, and read again at the next tick.
+                if key not in self._unreadable:
+                    self._unreadable.add(key)
+                    self._logger.warning(
+                        "A deletion request could not be read "
+                        f"({type(exc).__name__}); it is tried again"
+                    )
+                continue
             if deletion is None:
                 # Not a request (foreign, broken): never sent, not kept either.
                 self._logger.warning("Removed an unreadable deletion request")
                 files.remove_deletion_request(folder, key)
             else:
                 found.append(deletion)
+        if found and self._redact is not None:
+            # Before the worker may send them: urllib3 logs the host it connects to.
+            self._redact.add(d.address for d in found)
         with self._cond:
-            known = {d.key for d in self._deletions}
-            self._deletions += [d for d in found if d.key not in known]
+            # Again: the worker may have answered one of them meanwhile.
+            known = self._known_deletions()
+            new = [d for d in found if d.key not in known]
+            self._deletions += new
             self._cond.notify()
-        return len(found)
+        return len(new)
+
+    def _known_deletions(self) -> Set[str]:
+        """Requests waiting or answered in this run. Called with the lock held."""
+        return {d.key for d in self._deletions} | self._answered
 
     def set_online(self, online: bool) -> None:
         with self._cond:
@@ -286,6 +318,13 @@ class Delivery:
             # Never leave a report "in flight" forever: journal it as undeliverable.
             self._logger.exception(f"Could not send {report.name}")
             outcome, status, delay = "rejected", None, None
+        if outcome == "delivered":
+            # Before the journal says so: whoever sees the delivery may also ask the
+            # server to delete it.
+            try:
+                self._files.mark_delivered(target.instance_address)
+            except Exception:
+                self._logger.exception("Could not update the delivery record")
         with self._cond:
             self._inflight = None
             if generation == self._generation:
@@ -340,13 +379,28 @@ class Delivery:
                     "time": time.time(), "report": deletion.name, "status": status,
                 }  # fmt: skip
                 return
-            self._deletions = [d for d in self._deletions if d.key != deletion.key]
+            # Answered: never taken up again, though its file is still there for a
+            # moment (the tick lists the files, and reads them without this lock).
+            self._answered.add(deletion.key)
             if outcome == "confirmed":
                 self._backoff.reset()
                 self._retry_at = 0.0
                 self._last_problem = None
             self._files.record(deletion, outcome, status)
-        files.remove_deletion_request(self._files.folder, deletion.key)
+        try:
+            # The answer on disk first: once the request's file is gone, the journal
+            # is the only place that holds it (a crash must not turn "confirmed"
+            # into "none requested").
+            self._files.save_journal(self.status(), durable=True)
+        except Exception:
+            # Then the file stays: the request is sent again at the next start,
+            # rather than its answer lost.
+            self._logger.warning("Could not save the answer to the deletion request")
+        else:
+            files.remove_deletion_request(self._files.folder, deletion.key)
+        with self._cond:
+            # Waiting until its file is gone: the status says "requested" until then.
+            self._deletions = [d for d in self._deletions if d.key != deletion.key]
         self._logger.info(f"The tracking server answered the deletion request: {outcome}")
 
     def _settle(self, report: Report, outcome: str, status, delay) -> None:

@@ -8,24 +8,23 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from harness.octoprint import OctoPrint, copy_basedir
-from octoprint_tracking.settings import POLICY_NAME
-from tests.browser.ui import open_settings, open_ui, reload_ui, save_settings, screenshot
+from octoprint_tracking.core.address import instance_url
+from octoprint_tracking.delivery import files
+from tests.browser.ui import (
+    API,
+    open_settings,
+    open_ui,
+    reload_ui,
+    save_settings,
+    screenshot,
+    start_server,
+)
 
 pytestmark = pytest.mark.e2e
 
 WIZARD = "#wizard_plugin_usage_tracking"
 PANE = "#settings_plugin_usage_tracking"
-QUIET = {"server": {"pluginBlacklist": {"enabled": False}}}
 ADMIN_SET = "set by the administrator of this machine"
-
-
-def start(template_basedir, tmp_path_factory, receiver, config, policy=None):
-    basedir = copy_basedir(template_basedir, tmp_path_factory.mktemp("ui") / "basedir")
-    if policy is not None:
-        (basedir / POLICY_NAME).write_text(policy)
-    config = {**QUIET, "plugins": {"usage_tracking": config}}
-    return OctoPrint(basedir, receiver.url, config=config).start()
 
 
 def scroll_to(page, selector):
@@ -41,7 +40,9 @@ def farm(template_basedir, tmp_path_factory, module_receiver):
         "enabled: true\nevents: {webui_load: false, slicing: false}\n"
         f"server: {module_receiver.url}\nlocked: [enabled, events, server]\n"
     )
-    server = start(template_basedir, tmp_path_factory, module_receiver, {}, policy)
+    server = start_server(
+        template_basedir, tmp_path_factory, module_receiver, policy=policy
+    )
     yield server
     server.stop()
 
@@ -84,10 +85,11 @@ def test_locked_settings_in_german(context, farm, artifacts):
 # A policy that locks what is sent but leaves the decision to the owner --------------
 
 
-@pytest.fixture(scope="module")
-def classroom(template_basedir, tmp_path_factory, module_receiver):
+@pytest.fixture
+def classroom(template_basedir, tmp_path_factory, receiver):
+    """Undecided, under a policy that locks what is sent: the wizard asks."""
     policy = "events: {webui_load: false}\nlocked: [events]\n"
-    server = start(template_basedir, tmp_path_factory, module_receiver, {}, policy)
+    server = start_server(template_basedir, tmp_path_factory, receiver, policy=policy)
     yield server
     server.stop()
 
@@ -121,11 +123,18 @@ def test_the_wizard_names_what_the_administrator_set_and_offers_nothing_new(
 
 
 def test_the_wizard_under_a_policy_in_german(context, classroom, artifacts):
-    page = open_settings(open_ui(context.new_page(), classroom.url, "de"))
-    expect(page.locator("#usage_tracking_decline_new")).to_be_checked()
-    expect(page.locator(PANE)).to_contain_text(
-        "Nichts Neues ohne Nachfrage, und frag mich nicht"
+    page = open_ui(context.new_page(), classroom.url, "de")
+    wizard = page.locator(WIZARD)
+    locked = wizard.locator(".usage_tracking_policy_locked")
+    expect(locked).to_contain_text("Vom Administrator dieses Rechners festgelegt")
+    expect(locked).to_contain_text("Was gesendet wird")
+    expect(locked).to_contain_text(
+        "Abgeschaltet: Weboberfläche geladen (Browser und Betriebssystem)"
     )
+    wizard.locator(".usage_tracking_first details summary").click()
+    expect(page.locator("#usage_tracking_wizard_decline_new")).not_to_be_checked()
+    expect(wizard).to_contain_text("Nichts Neues ohne Nachfrage, und frag mich nicht")
+    screenshot(page, artifacts, "wizard-locked-de", "#wizard_dialog")
 
 
 # Declined fields and the deletion request -------------------------------------------
@@ -135,7 +144,7 @@ def test_the_wizard_under_a_policy_in_german(context, classroom, artifacts):
 def declining(template_basedir, tmp_path_factory, receiver):
     """Accepted version 1 with "nothing new"; the plugin is version 2."""
     config = {"enabled": True, "consent_version": 1, "decline_new": True}
-    server = start(template_basedir, tmp_path_factory, receiver, config)
+    server = start_server(template_basedir, tmp_path_factory, receiver, ours=config)
     yield server
     server.stop()
 
@@ -186,7 +195,7 @@ def test_preview_shows_what_is_declined_and_off_asks_the_server_to_delete(
     screenshot(page, artifacts, "deletion-confirmed-de", "#settings_dialog")
     page.locator("#usage_tracking_journal_refresh").click()
     expect(
-        page.locator("tr.usage_tracking_journal_entry", has_text="deletion_request").first
+        page.locator("tr.usage_tracking_journal_entry", has_text="Löschanfrage").first
     ).to_contain_text("vom Server bestätigt")
     assert declining.config["plugins"]["usage_tracking"]["enabled"] is False
     assert {h.method for h in receiver.hits if h.time > receiver.deletes()[0].time} <= {
@@ -198,7 +207,7 @@ def test_the_upgrade_wizard_can_switch_off_and_ask_the_server_to_delete(
     context, template_basedir, tmp_path_factory, receiver, artifacts
 ):
     config = {"enabled": True, "consent_version": 1}
-    server = start(template_basedir, tmp_path_factory, receiver, config)
+    server = start_server(template_basedir, tmp_path_factory, receiver, ours=config)
     try:
         receiver.wait_for_event("startup")
         instance = server.config["plugins"]["usage_tracking"]["unique_id"]
@@ -219,3 +228,34 @@ def test_the_upgrade_wizard_can_switch_off_and_ask_the_server_to_delete(
         server.stop()
     deleted_at = receiver.deletes()[0].time
     assert [h.method for h in receiver.hits if h.time >= deleted_at] == ["DELETE"]
+
+
+def test_a_deletion_request_waits_while_the_policy_cannot_be_used(
+    context, template_basedir, tmp_path_factory, receiver, artifacts
+):
+    config = {"enabled": False, "consent_version": 2}
+    server = start_server(
+        template_basedir, tmp_path_factory, receiver, ours=config, policy="enabled: 1\n"
+    )
+    try:
+        instance = server.config["plugins"]["usage_tracking"]["unique_id"]
+        # Asked before the policy broke (or by the CLI): kept, and not sent.
+        files.write_deletion_request(
+            str(server.basedir / "data" / "usage_tracking"),
+            instance_url(receiver.url, instance),
+        )
+        s = server.session()
+        server.wait_until(s, API, lambda st: (st["delivery"]["deletion"] or {}).get(
+            "state") == "requested", what="the request taken up")  # fmt: skip
+        page = open_settings(open_ui(context.new_page(), server.url))
+        notice = page.locator("#usage_tracking_notice_deletion")
+        expect(notice).to_have_attribute("data-state", "requested")
+        expect(notice).to_contain_text(
+            "It waits: nothing at all is sent until the policy of this machine can be "
+            "used."
+        )
+        scroll_to(page, PANE)
+        screenshot(page, artifacts, "deletion-waits-policy-en", "#settings_dialog")
+    finally:
+        server.stop()
+    assert receiver.attempts == []

@@ -9,13 +9,13 @@ import json
 import pytest
 from playwright.sync_api import expect
 
-from harness.octoprint import OctoPrint, copy_basedir
+from harness.octoprint import copy_basedir
 from octoprint_tracking.core import server_view
-from tests.browser.ui import API, open_settings, open_ui, screenshot
+from tests.browser.ui import QUIET, open_settings, open_ui, screenshot
+from tests.conftest import reporting_to
 
 pytestmark = pytest.mark.e2e
 
-QUIET = {"server": {"pluginBlacklist": {"enabled": False}}}
 ON = {"plugins": {"usage_tracking": {"enabled": True, "consent_version": 2}}}
 
 
@@ -45,14 +45,8 @@ def test_ask_the_server_shows_what_the_collector_holds(
     context, collector, template_basedir, tmp_path, artifacts
 ):
     basedir = copy_basedir(template_basedir, tmp_path / "base")
-    config = {**QUIET, **ON}
-    server = OctoPrint(basedir, collector + "/track/{id}/{event}/", config=config).start()
+    server = reporting_to(collector, basedir, {**QUIET, **ON})
     try:
-        server.wait_until(
-            server.session(), API + "?what=journal",
-            lambda j: {"startup", "pong"} <= {e["report"] for e in j["journal"]},
-            what="startup and pong delivered",
-        )  # fmt: skip
         page = context.new_page()
         requests_made = asks(page)
         open_settings(open_ui(page, server.url))

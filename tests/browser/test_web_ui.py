@@ -14,39 +14,31 @@ import json
 import pytest
 from playwright.sync_api import expect
 
-from harness.octoprint import OctoPrint, copy_basedir
 from harness.wait import eventually
 from octoprint_tracking.core import catalog
 from tests.browser.ui import (
     API,
+    QUIET,
     open_settings,
     open_ui,
     reload_ui,
     save_settings,
     screenshot,
+    start_server,
 )
 
 pytestmark = pytest.mark.e2e
 
 WIZARD = "#wizard_plugin_usage_tracking"
 PANE = "#settings_plugin_usage_tracking"
-#: Only our wizard: the plugin blacklist would bring its own step.
-QUIET = {"server": {"pluginBlacklist": {"enabled": False}}}
 #: The ping every 2 s: a report that is always on, used as a barrier in the receiver.
 FAST_PING = {"plugins": {"usage_tracking": {"ping": 2}}}
-
-
-def _server(template_basedir, tmp_path_factory, receiver, config):
-    basedir = copy_basedir(
-        template_basedir, tmp_path_factory.mktemp("browser") / "basedir"
-    )
-    return OctoPrint(basedir, receiver.url, config={**QUIET, **config}).start()
 
 
 @pytest.fixture(scope="module")
 def fresh(template_basedir, tmp_path_factory, module_receiver):
     """An instance whose owner has not decided yet."""
-    server = _server(template_basedir, tmp_path_factory, module_receiver, FAST_PING)
+    server = start_server(template_basedir, tmp_path_factory, module_receiver, FAST_PING)
     yield server
     server.stop()
 

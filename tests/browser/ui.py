@@ -1,4 +1,5 @@
-"""Driving OctoPrint's web UI with Playwright: log in, wait for it, open our pane."""
+"""Driving OctoPrint's web UI with Playwright: start a server for it, log in, wait
+for it, open our pane."""
 
 from __future__ import annotations
 
@@ -6,9 +7,25 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from harness.octoprint import ADMIN
+from harness.octoprint import ADMIN, OctoPrint, copy_basedir
+from tests.conftest import new_server
 
 API = "/api/plugin/usage_tracking"
+#: Only our wizard: the plugin blacklist would bring its own step.
+QUIET = {"server": {"pluginBlacklist": {"enabled": False}}}
+
+
+def start_server(
+    template_basedir, tmp_path_factory, receiver, config=None, ours=None, policy=None
+) -> OctoPrint:
+    """A real OctoPrint for a browser, on a copy of the template basedir, reporting to
+    ``receiver``: ``config`` goes into config.yaml, ``ours`` (the plugin's settings)
+    into ``plugins.usage_tracking``, ``policy`` is the machine policy's text."""
+    basedir = copy_basedir(template_basedir, tmp_path_factory.mktemp("ui") / "basedir")
+    config = {**QUIET, **(config or {})}
+    if ours is not None:
+        config["plugins"] = {"usage_tracking": ours}
+    return new_server(basedir, receiver, config, policy=policy).start()
 
 
 def open_ui(page: Page, url: str, lang: str = "en", user=ADMIN) -> Page:

@@ -5,6 +5,7 @@ Backoff is made short through the Delivery's configuration, never by mocking tim
 
 from __future__ import annotations
 
+import errno
 import gc
 import json
 import os
@@ -16,7 +17,7 @@ import pytest
 
 from harness.wait import eventually
 from octoprint_tracking.core import builders, catalog, model
-from octoprint_tracking.core.address import server_allowed
+from octoprint_tracking.core.address import instance_url, server_allowed
 from octoprint_tracking.core.consent import Config
 from octoprint_tracking.delivery import Delivery, Options, Target, files
 from octoprint_tracking.delivery.protocol import deletion_outcome, retry_after
@@ -354,6 +355,10 @@ def test_put_never_waits_while_the_server_hangs(make, receiver):
      ("http://[::1]:80/track/{id}/{event}/", True),
      ("http://tracking.example.org/track/{id}/{event}/", False),
      ("http://192.168.1.5/track/{id}/{event}/", False),
+     ("http://127.0.0.2/track/{id}/{event}/", True),
+     ("http://127.attacker.example/track/{id}/{event}/", False),
+     ("http://127.0.0.1.attacker.example/track/{id}/{event}/", False),
+     ("http://localhost.attacker.example/track/{id}/{event}/", False),
      ("ftp://127.0.0.1/{id}/{event}", False),
      ("https://example.org/no-placeholders", False), (None, False), (42, False)],
 )  # fmt: skip
@@ -383,12 +388,9 @@ def test_a_deletion_request_waits_as_long_as_the_server_says():
     assert deletion_outcome(503, {"Retry-After": "30"}, b"", 0) == ("retry", 30.0)
 
 
-def instance_address(receiver, instance=ID):
-    return receiver.url.split("{event}")[0].format(id=instance)
-
-
 def request_deletion(folder, receiver, instance=ID):
-    return files.write_deletion_request(str(folder), instance_address(receiver, instance))
+    address = instance_url(receiver.url, instance)
+    return files.write_deletion_request(str(folder), address)
 
 
 def test_a_deletion_request_is_one_delete_on_the_instance_address_and_is_journalled(
@@ -501,16 +503,91 @@ def test_nothing_is_deleted_while_silenced_and_the_request_waits(
     request_deletion(tmp_path, receiver)
     d.start()
     d.put(numbered(1))
-    # A ping through a second delivery is the barrier: had the first sent, it would
-    # have done so long before.
-    other = make(folder=tmp_path / "other")
-    other.start()
-    other.put(builders.ping(1, "OPERATIONAL"))
-    receiver.wait_for_event("ping")
-    assert receiver.deletes() == [] and receiver.received("print_done") == []
+    # The barrier: the worker has taken the report (and held it back) and waits for
+    # more, so it has had every chance to send the request.
+    eventually(lambda: d._worker_idle and d.status()["queued"] == 0)
+    assert receiver.deletes() == [] and receiver.attempts == []
     assert d.status()["deletion"]["state"] == "requested"
     d.set_target(target(receiver.url))
     receiver.wait_for(lambda hits: any(h.method == "DELETE" for h in hits))
+
+
+def test_a_request_taken_up_while_its_answer_is_booked_is_sent_once(
+    make, receiver, tmp_path, monkeypatch
+):
+    d = make()
+    real = files.remove_deletion_request
+    ticks = []
+
+    def tick_at_the_worst_moment(folder, key):
+        # What Tracker.tick does every 2 s, just before the answered request's file
+        # is removed.
+        if not ticks:
+            ticks.append(d.take_deletions())
+        real(folder, key)
+
+    monkeypatch.setattr(files, "remove_deletion_request", tick_at_the_worst_moment)
+    request_deletion(tmp_path, receiver)
+    d.start()
+    eventually(lambda: ticks)
+    # A report is the barrier: a deletion request queued again would go before it.
+    d.put(numbered(1))
+    receiver.wait_for_event("print_done")
+    assert ticks == [0] and len(receiver.deletes()) == 1
+    eventually(lambda: len(d.journal()) == 2)
+    assert [e["outcome"] for e in d.journal()] == ["confirmed", "delivered"]
+
+
+def test_a_request_gone_before_it_is_read_is_not_named_unreadable(
+    make, receiver, tmp_path, caplog
+):
+    key = request_deletion(tmp_path, receiver)
+    d = make()
+    (tmp_path / key).unlink()  # answered and removed since the tick listed it
+    caplog.set_level("WARNING")
+    assert d.take_deletions([key]) == 0
+    assert caplog.records == [] and d.status()["deletion"] is None
+
+
+def test_a_request_that_cannot_be_read_for_now_is_kept_and_sent_later(
+    make, receiver, tmp_path, monkeypatch
+):
+    key = request_deletion(tmp_path, receiver)
+    failed = []
+
+    def out_of_file_handles(path, *args, **kwargs):
+        # The OS refuses for a moment (EMFILE, EIO): not the request's fault.
+        if str(path).endswith(key) and not failed:
+            failed.append(key)
+            raise OSError(errno.EMFILE, "Too many open files")
+        return open(path, *args, **kwargs)
+
+    monkeypatch.setattr(files, "open", out_of_file_handles, raising=False)
+    d = make()
+    d.start()
+    assert failed and (tmp_path / key).exists(), "kept for the next try"
+    d.take_deletions()  # the next tick
+    receiver.wait_for(lambda hits: any(h.method == "DELETE" for h in hits))
+    eventually(lambda: d.status()["deletion"]["state"] == "confirmed")
+
+
+def test_the_servers_answer_is_on_disk_before_the_request_is_removed(
+    make, receiver, tmp_path, monkeypatch
+):
+    # A crash right after the removal must not turn "confirmed" into "none requested".
+    on_disk = []
+    real = files.remove_deletion_request
+
+    def removed(folder, key):
+        on_disk.append([e["outcome"] for e in files.read_journal(folder)])
+        real(folder, key)
+
+    monkeypatch.setattr(files, "remove_deletion_request", removed)
+    request_deletion(tmp_path, receiver)
+    d = make()
+    d.start()
+    eventually(lambda: on_disk)
+    assert on_disk == [["confirmed"]]
 
 
 def test_a_foreign_deletion_request_file_is_never_sent(make, receiver, tmp_path):

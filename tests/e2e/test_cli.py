@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from harness.octoprint import clean_env, copy_basedir, octoprint_cli
+from octoprint_tracking.delivery import files
 from octoprint_tracking.settings import POLICY_NAME
 
 pytestmark = pytest.mark.e2e
@@ -111,24 +112,51 @@ def test_disable_forget_on_an_undecided_basedir_asks_nothing(basedir):
     assert status(basedir)["deletion"] is None
 
 
-def test_disable_forget_keeps_the_request_for_the_server(basedir):
-    write_config(basedir, {"enabled": True, "consent_version": 2,
-                           "unique_id": "0e4b4c5e-8d3f-4f7e-9a41-6b1f3b0b2c11"})  # fmt: skip
+def test_disable_forget_keeps_the_request_for_the_server_that_holds_something(
+    basedir,
+):
+    instance = "0e4b4c5e-8d3f-4f7e-9a41-6b1f3b0b2c11"
+    address = f"https://tracking.octoprint.org/track/{instance}/"
+    folder = basedir / "data" / "usage_tracking"
+    write_config(basedir, {"enabled": True, "consent_version": 2, "unique_id": instance})
+    # Decided, but never delivered anything: its id is not sent to ask.
+    assert status(basedir)["can_ask_deletion"] is False
+    out = octoprint_cli(basedir, "plugins", "usage_tracking:disable", "--forget").stdout
+    assert "this instance never sent anything to it" in out
+    assert not list(folder.glob("deletion-*.json"))
+
+    files.mark_delivered(str(folder), address)  # as a server that delivered there
+    assert status(basedir)["can_ask_deletion"] is True
     out = octoprint_cli(basedir, "plugins", "usage_tracking:disable", "--forget").stdout
     assert "will be asked to delete what it holds about this instance" in out
     assert "takes effect at its next start" in out
-    (request,) = (basedir / "data" / "usage_tracking").glob("deletion-*.json")
-    address = json.loads(request.read_text())["address"]
-    assert address == (
-        "https://tracking.octoprint.org/track/0e4b4c5e-8d3f-4f7e-9a41-6b1f3b0b2c11/"
-    )
+    (request,) = folder.glob("deletion-*.json")
+    assert json.loads(request.read_text())["address"] == address
     assert status(basedir)["deletion"]["state"] == "requested"
+
+
+def test_disable_forget_under_a_kill_switch_says_the_request_waits(basedir):
+    instance = "0e4b4c5e-8d3f-4f7e-9a41-6b1f3b0b2c11"
+    folder = basedir / "data" / "usage_tracking"
+    write_config(basedir, {"enabled": True, "consent_version": 2, "unique_id": instance})
+    files.mark_delivered(str(folder), f"https://tracking.octoprint.org/track/{instance}/")
+    silenced = functools.partial(octoprint_cli, basedir, env=clean_env(DO_NOT_TRACK="1"))
+    out = silenced("plugins", "usage_tracking:disable", "--forget").stdout
+    assert (
+        "It waits while DO_NOT_TRACK is set: nothing at all is sent until it is cleared."
+        in out
+    )
+    out = silenced("plugins", "usage_tracking:status").stdout
+    assert "; waits while DO_NOT_TRACK is set" in out
 
 
 def test_status_names_a_malformed_instance_id(basedir):
     write_config(basedir, {"enabled": True, "consent_version": 2, "unique_id": 12345})
     out = octoprint_cli(basedir, "plugins", "usage_tracking:status").stdout
-    assert "Instance id:     malformed: OctoPrint makes a new one when it starts" in out
+    assert (
+        "Instance id:     malformed: OctoPrint replaces it with a new one (a running "
+        "server within seconds, else at its next start)" in out
+    )
     assert status(basedir)["instance_id_valid"] is False
 
 
@@ -137,15 +165,19 @@ def test_the_cli_speaks_the_terminals_language(basedir):
     german = clean_env(LANGUAGE="de")
     run = functools.partial(octoprint_cli, basedir, env=german, check=False)
     out = run("plugins", "usage_tracking:status").stdout
+    # One column for the values, as wide as the longest German label needs.
+    column = len("In der Warteschlange:")
     assert (
-        "Statistik:       deaktiviert (vom Administrator dieses Rechners festgelegt)"
+        "Statistik:".ljust(column)
+        + " deaktiviert (vom Administrator dieses Rechners festgelegt)"
         in out
     )
-    assert "Richtlinie:      usage_tracking_policy.yaml im Basisverzeichnis" in out
+    assert "Richtlinie:".ljust(column) + " usage_tracking_policy.yaml im Basis" in out
+    assert "Einwilligungsversion:".ljust(column) + " 0 angenommen, 2 aktuell" in out
     refused = run("plugins", "usage_tracking:enable")
     assert refused.returncode == 1
     assert (
-        "Die anonyme Nutzungsstatistik wird vom Administrator dieses Rechners "
+        "„Anonyme Nutzungsstatistik“ wird vom Administrator dieses Rechners "
         "festgelegt und kann hier nicht geändert werden." in refused.stderr
     )
     out = run("plugins", "usage_tracking:decline-new", "on").stdout

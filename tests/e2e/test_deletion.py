@@ -9,8 +9,9 @@ import json
 import pytest
 import requests
 
-from harness.octoprint import OctoPrint, copy_basedir
+from harness.octoprint import copy_basedir
 from octoprint_tracking.settings import POLICY_NAME
+from tests.conftest import reporting_to
 
 pytestmark = pytest.mark.e2e
 
@@ -33,16 +34,9 @@ def test_the_collector_forgets_the_instance_after_an_outage_and_a_restart(
 ):
     collector = collector_server.url
     basedir = copy_basedir(template_basedir, tmp_path / "base")
-    server = OctoPrint(basedir, collector + "/track/{id}/{event}/",
-                       config={"plugins": {"usage_tracking": ON}}).start()  # fmt: skip
+    server = reporting_to(collector, basedir, {"plugins": {"usage_tracking": ON}})
     try:
         s = server.session()
-        server.wait_until(
-            s, API + "?what=journal",
-            lambda j: {"startup", "pong"} <= {e["report"] for e in j["journal"]
-                                              if e["outcome"] == "delivered"},
-            what="startup and pong at the collector",
-        )  # fmt: skip
         instance = server.config["plugins"]["usage_tracking"]["unique_id"]
         assert held(collector, instance)[0] == 200
 

@@ -8,10 +8,8 @@ import json
 
 import pytest
 
-from harness.octoprint import OctoPrint, copy_basedir
-from harness.receiver import Receiver
 from harness.wait import eventually
-from octoprint_tracking.settings import POLICY_ENV, POLICY_NAME
+from octoprint_tracking.settings import POLICY_ENV
 
 pytestmark = pytest.mark.e2e
 
@@ -42,12 +40,6 @@ def tracebacks_of_ours(log: str):
     ]
 
 
-def with_policy(octoprint, text, config=None, env=None):
-    server = octoprint(config=config, env=env, start=False)
-    (server.basedir / POLICY_NAME).write_text(text)
-    return server.start()
-
-
 def status_of(server, s=None):
     return server.api(s or server.session(), "GET", API).json()
 
@@ -58,19 +50,12 @@ def cli_json(server, *args):
 
 
 @pytest.fixture(scope="module")
-def farm(template_basedir, tmp_path_factory):
+def farm(module_octoprint):
     """One instance of a farm: the owner had said no, the policy says yes and locks
     everything."""
-    receiver = Receiver().start()
-    basedir = copy_basedir(template_basedir, tmp_path_factory.mktemp("farm") / "base")
-    (basedir / POLICY_NAME).write_text(farm_policy(receiver))
     # The ping every 2 s: a barrier at the receiver.
     config = {"plugins": {"usage_tracking": {**OWNER, "ping": 2}}}
-    server = OctoPrint(basedir, receiver.url, config=config).start()
-    server.receiver = receiver
-    yield server
-    server.stop()
-    receiver.stop()
+    return module_octoprint(config=config, policy=farm_policy)
 
 
 def test_the_policy_decides_locks_and_is_not_asked_about(farm):
@@ -161,7 +146,7 @@ def test_the_log_names_the_policy_but_neither_the_server_nor_the_id(farm):
 
 def test_nothing_is_sent_when_the_policy_says_off(octoprint, receiver):
     mine = {"plugins": {"usage_tracking": {"enabled": True, "consent_version": 2}}}
-    server = with_policy(octoprint, "enabled: false\nlocked: [enabled]\n", config=mine)
+    server = octoprint(config=mine, policy="enabled: false\nlocked: [enabled]\n")
     s = server.session()
     status = status_of(server, s)
     assert status["active"] is False and status["wizard_required"] is False
@@ -180,7 +165,7 @@ def test_a_malformed_policy_sends_nothing_and_says_why(
     octoprint, receiver, text, problem
 ):
     mine = {"plugins": {"usage_tracking": {"enabled": True, "consent_version": 2}}}
-    server = with_policy(octoprint, text, config=mine)
+    server = octoprint(config=mine, policy=text)
     s = server.session()
     status = status_of(server, s)
     assert status["active"] is False and status["wizard_required"] is False
@@ -223,7 +208,7 @@ def test_the_variable_names_a_policy_elsewhere_and_a_missing_one_fails_safe(
 
 def test_a_yes_from_the_policy_accepts_a_newer_consent_version(octoprint, receiver):
     mine = {"plugins": {"usage_tracking": {"consent_version": 1, "pong": 2}}}
-    server = with_policy(octoprint, "enabled: true\nlocked: [enabled]\n", config=mine)
+    server = octoprint(config=mine, policy="enabled: true\nlocked: [enabled]\n")
     assert server.config["plugins"]["usage_tracking"]["consent_version"] == 2
     receiver.wait_for(
         lambda hits: any(h.event == "pong" and "stats_users" in h.fields for h in hits)

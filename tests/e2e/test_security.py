@@ -13,18 +13,10 @@ API = "/api/plugin/usage_tracking"
 
 
 @pytest.fixture(scope="module")
-def server(template_basedir, tmp_path_factory):
-    from harness.octoprint import OctoPrint, copy_basedir
-    from harness.receiver import Receiver
-
-    receiver = Receiver().start()
-    basedir = copy_basedir(template_basedir, tmp_path_factory.mktemp("sec") / "base")
-    config = {"plugins": {"usage_tracking": {"enabled": True, "consent_version": 2}}}
-    op = OctoPrint(basedir, receiver.url, config=config).start()
-    op.receiver = receiver
-    yield op
-    op.stop()
-    receiver.stop()
+def server(module_octoprint):
+    return module_octoprint(
+        config={"plugins": {"usage_tracking": {"enabled": True, "consent_version": 2}}}
+    )
 
 
 def test_anonymous_calls_to_the_api_are_rejected(server):

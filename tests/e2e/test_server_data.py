@@ -8,10 +8,11 @@ import uuid
 
 import pytest
 
-from harness.octoprint import USER, OctoPrint, copy_basedir
+from harness.octoprint import USER, copy_basedir
 from octoprint_tracking.core.consent import Config
 from octoprint_tracking.delivery import Target
 from octoprint_tracking.delivery.client import fetch_server_data
+from tests.conftest import reporting_to
 
 pytestmark = pytest.mark.e2e
 
@@ -19,24 +20,14 @@ API = "/api/plugin/usage_tracking"
 ON = {"plugins": {"usage_tracking": {"enabled": True, "consent_version": 2}}}
 
 
-def delivered(journal, report):
-    return any(
-        e["report"] == report and e["outcome"] == "delivered" for e in journal["journal"]
-    )
-
-
 def test_the_plugin_shows_what_the_collector_holds_about_this_instance_to_its_admin(
     collector, template_basedir, tmp_path
 ):
-    basedir = copy_basedir(template_basedir, tmp_path / "base")
-    server = OctoPrint(basedir, collector + "/track/{id}/{event}/", config=ON).start()
+    server = reporting_to(
+        collector, copy_basedir(template_basedir, tmp_path / "base"), ON
+    )
     try:
         s = server.session()
-        server.wait_until(
-            s, API + "?what=journal",
-            lambda j: delivered(j, "startup") and delivered(j, "pong"),
-            what="startup and pong delivered to the collector",
-        )  # fmt: skip
         instance = server.config["plugins"]["usage_tracking"]["unique_id"]
 
         r = server.api(s, "GET", API + "?what=server_data")

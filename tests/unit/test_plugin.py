@@ -3,25 +3,31 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
 import re
 import threading
 import time
 from types import SimpleNamespace
 
+import flask
 import pytest
+import werkzeug.exceptions
 import yaml
 from octoprint.plugins.tracking import TrackingPlugin
 
 import octoprint_tracking
 from harness import plugin as support
 from harness.wait import eventually
-from octoprint_tracking import actions, host, secret, settings
-from octoprint_tracking.core import catalog
-from octoprint_tracking.delivery import Options
+from octoprint_tracking import actions, cli, host, secret, settings
+from octoprint_tracking.core import catalog, server_view
+from octoprint_tracking.core.address import instance_url
+from octoprint_tracking.delivery import Options, files
 
 JOB = {"name": "x.gcode", "path": "x.gcode", "origin": "local", "time": 12.0}
 BUNDLED_ID = "8f3c1d2e-5b6a-4c7d-9e8f-0a1b2c3d4e5f"
 OURS = "1b2c3d4e-5f60-4718-a9b0-c1d2e3f40516"
+OLD = "7d1e2f3a-4b5c-4d6e-8f90-a1b2c3d4e5f6"
 
 
 class WithBundled(support.PluginManager):
@@ -186,19 +192,25 @@ def test_offline_holds_reports_for_a_remote_server(tmp_path):
     assert p._tracker.delivery.status()["online"] is True
 
 
+def written_by_the_cli(p, **values):
+    """Change ``plugins.usage_tracking`` in config.yaml as another process (the CLI)
+    does, after the running server's last look at the file; returns the settings."""
+    settings = p._settings.settings
+    settings.save(force=True)
+    p._tracker.mark_config_seen()
+    with open(settings._configfile) as f:
+        config = yaml.safe_load(f)
+    config["plugins"]["usage_tracking"].update(values)
+    with open(settings._configfile, "w") as f:
+        yaml.safe_dump(config, f)
+    return settings
+
+
 def test_a_running_server_notices_a_cli_disable_even_after_another_set(tmp_path):
     # OctoPrint reloads a changed config.yaml on its next set(): the watcher must
     # still see that the snapshot is stale.
     p = build(tmp_path, {"enabled": True, "consent_version": 2})
-    settings = p._settings.settings
-    settings.save(force=True)
-    p._tracker.mark_config_seen()
-    assert p._tracker.config.active
-    with open(settings._configfile) as f:
-        config = yaml.safe_load(f)
-    config["plugins"]["usage_tracking"]["enabled"] = False
-    with open(settings._configfile, "w") as f:
-        yaml.safe_dump(config, f)
+    settings = written_by_the_cli(p, enabled=False)
     settings.set(["appearance", "name"], "printer-a")  # reloads the file itself
     p._tracker.tick()  # unsaved change in memory: not now
     settings.save()  # as OctoPrint's API does right after a set
@@ -428,26 +440,233 @@ def test_preview_lists_what_decline_new_declines_apart_from_what_is_sent(tmp_pat
     assert pong["sent"] is True and "plugins" in pong["fields"]
 
 
-def test_switching_off_with_forget_keeps_one_deletion_request(tmp_path, receiver):
-    p = build(tmp_path, {"enabled": True, "consent_version": 2, "server": receiver.url})
+def reported_once(tmp_path, receiver):
+    """A plugin that reports to ``receiver`` (with a short backoff) and has delivered
+    one report there: the server holds something it may be asked to delete."""
+    fast = {"backoff_base": 0.05, "backoff_max": 0.2}
+    p = build(tmp_path, {"enabled": True, "consent_version": 2,
+                         "server": receiver.url, "delivery": fast})  # fmt: skip
     p._plugin_manager.send_plugin_message = lambda *a: None
+    p._tracker.delivery.start()
+    p.on_event("PrintStarted", JOB)
+    eventually(lambda: p._tracker.delivery.status()["delivered"] == 1)
+    return p
+
+
+def test_switching_off_with_forget_keeps_one_deletion_request(tmp_path, receiver):
+    p = reported_once(tmp_path, receiver)
     instance = p._settings.get(["unique_id"])
+    receiver.set_mode("error")  # the next report waits when "off" comes
     p.on_event("PrintDone", JOB)
     p.on_settings_save({"enabled": False, "ask_server_to_delete": True})
     assert p._tracker.delivery.queued() == []
     assert p._tracker.delivery.status()["deletion"]["state"] == "requested"
     assert "ask_server_to_delete" not in (p._settings.get_all_data() or {})
-    p._tracker.delivery.start()
-    hit = receiver.wait_for(lambda hits: any(h.method == "DELETE" for h in hits))[0]
-    assert (hit.instance, hit.event) == (instance, "")
+    receiver.set_mode("ok")
     eventually(lambda: p._tracker.delivery.status()["deletion"]["state"] == "confirmed")
     p._tracker.delivery.shutdown(deadline=0.2)
-    assert [h.method for h in receiver.hits] == ["DELETE"]
+    (hit,) = [h for h in receiver.hits if h.method == "DELETE"]
+    assert (hit.instance, hit.event) == (instance, "")
+    assert [h.event for h in receiver.hits] == ["print_started", ""]
 
 
-def test_takeover_keeps_the_bundled_id_when_a_policy_decides(tmp_path, policy_file):
+def test_takeover_under_a_locked_decision_adopts_only_the_id(tmp_path, policy_file):
     policy_file("enabled: true\nlocked: [enabled]")
     p = build(tmp_path, plugin_manager=WithBundled(TrackingPlugin()),
-              bundled={"enabled": True, "unique_id": BUNDLED_ID})  # fmt: skip
-    assert p._settings.get(["enabled"]) is True
+              bundled={"enabled": False, "unique_id": BUNDLED_ID})  # fmt: skip
+    assert p._tracker.config.enabled is True and p._tracker.config.active
+    assert p._settings.get(["enabled"], incl_defaults=False) is None, (
+        "the administrator decides: the bundled decision is not stored under the lock"
+    )
     assert p._settings.get(["unique_id"]) == BUNDLED_ID
+
+
+def test_takeover_adopts_the_bundled_no_over_an_unlocked_policy_yes(
+    tmp_path, policy_file
+):
+    # Not locked, the policy's yes is only this machine's default: the owner's "no",
+    # given to the bundled plugin, is their decision, and nothing goes out under it.
+    policy_file("enabled: true")
+    p = build(tmp_path, plugin_manager=WithBundled(TrackingPlugin()),
+              bundled={"enabled": False, "unique_id": BUNDLED_ID})  # fmt: skip
+    assert p._tracker.config.enabled is False and not p._tracker.config.active
+    assert p._settings.get(["unique_id"]) == BUNDLED_ID
+    assert p.is_wizard_required() is False
+
+
+# The owner's own choice over a policy value that is not locked ------------------------
+
+
+def stored(p):
+    """What config.yaml holds for the plugin: what a restart starts from."""
+    return p._settings.get_all_data(merged=False, incl_defaults=False) or {}
+
+
+def test_an_owners_no_survives_a_later_unlocked_default_of_yes(tmp_path, policy_file):
+    policy_file("enabled: false")
+    p = build(tmp_path / "data")
+    actions.decide(p._store, False)  # the owner says no, though it is the default here
+    policy_file("enabled: true")  # the image's next version changes the default
+    again = build(tmp_path / "data", stored(p))
+    assert again._tracker.config.enabled is False and not again._tracker.config.active
+
+
+def test_an_owners_switch_in_the_settings_dialog_survives_a_later_unlocked_default(
+    tmp_path, policy_file
+):
+    policy_file("events: {webui_load: false}")
+    p = build(tmp_path / "data", {"enabled": True, "consent_version": 2,
+                                  "events": {"webui_load": True}})  # fmt: skip
+    p.on_settings_save({"events": {"webui_load": False}})  # the owner's own "off"
+    p.on_settings_save({"decline_new": True})  # a later save of something else
+    assert p._tracker.config.events["webui_load"] is False
+    policy_file("events: {webui_load: true}")
+    again = build(tmp_path / "data", stored(p))
+    assert again._tracker.config.events["webui_load"] is False
+
+
+def test_a_dialog_save_that_repeats_the_unlocked_defaults_stores_none_of_them(
+    tmp_path, policy_file
+):
+    # The dialog sends what it shows: values the owner left as the policy set them
+    # stay the administrator's, who may change them later.
+    policy_file("enabled: true\nevents: {webui_load: false}")
+    p = build(tmp_path / "data")
+    shown = p._store.data()
+    assert (shown["enabled"], shown["events"]["webui_load"]) == (True, False)
+    p.on_settings_save({"enabled": True, "events": {"webui_load": False},
+                        "decline_new": True})  # fmt: skip
+    assert "enabled" not in stored(p)
+    assert "webui_load" not in stored(p).get("events", {})
+    policy_file("enabled: false\nevents: {webui_load: true}")
+    again = build(tmp_path / "data", stored(p))
+    assert again._tracker.config.enabled is False
+    assert again._tracker.config.events["webui_load"] is True
+    assert again._tracker.config.decline_new is True
+
+
+def test_the_cli_and_the_server_read_the_owners_choice_the_same_way(
+    tmp_path, policy_file
+):
+    policy_file("enabled: false")
+    p = build(tmp_path / "data")
+    on_the_cli = cli.ConfigStore(p._settings.settings, p._store.policy)
+    actions.decide(on_the_cli, False)  # config.yaml, as `disable` writes it
+    policy_file("enabled: true")
+    machine = settings.load_policy("", os.environ)
+    again = build(tmp_path / "data", stored(p))
+    assert cli.ConfigStore(p._settings.settings, machine).get("enabled") is False
+    assert again._store.get("enabled") is False and not again._tracker.config.active
+
+
+def test_a_deletion_for_an_old_id_on_an_old_server_stays_out_of_the_log(
+    tmp_path, receiver, caplog
+):
+    # Waiting from before a restart: asked after a Reset ID, to the server the owner
+    # used then ("localhost": another name for the receiver). Neither is the id or
+    # the server of now, which the log filter knew until then.
+    old_server = receiver.url.replace("127.0.0.1", "localhost")
+    files.write_deletion_request(str(tmp_path), instance_url(old_server, OLD))
+    p = build(tmp_path, {"enabled": False, "server": receiver.url})
+    caplog.set_level(logging.DEBUG, logger="urllib3")
+    p._tracker.delivery.start()
+    eventually(lambda: p._tracker.delivery.status()["deletion"]["state"] == "confirmed")
+    p._tracker.delivery.shutdown(deadline=0.2)
+    assert [h.instance for h in receiver.deletes()] == [OLD]
+    logged = caplog.text
+    assert '"DELETE /track/' in logged, "urllib3 logged the request"
+    assert OLD not in logged and "localhost" not in logged
+
+
+def test_asking_the_server_to_delete_twice_sends_one_delete(tmp_path, receiver):
+    p = reported_once(tmp_path, receiver)
+    receiver.set_mode("error")  # the server is down while the owner asks, and asks
+    p._command("decide", {"enabled": False, "forget": True})
+    p._command("decide", {"enabled": False, "forget": True})
+    p.on_settings_save({"enabled": False, "ask_server_to_delete": True})
+    assert len(files.deletion_requests(str(tmp_path))) == 1
+    receiver.set_mode("ok")
+    eventually(lambda: p._tracker.delivery.status()["deletion"]["state"] == "confirmed")
+    p._tracker.delivery.shutdown(deadline=0.2)
+    assert [h.answered for h in receiver.deletes()].count(200) == 1
+
+
+def test_a_cli_deletion_request_waits_while_config_yaml_cannot_be_reloaded(tmp_path):
+    p = build(tmp_path, {"enabled": True, "consent_version": 2})
+    # What `disable --forget` writes: "off" in config.yaml, then the request.
+    config = written_by_the_cli(p, enabled=False)
+    files.write_deletion_request(str(tmp_path), "https://tracking.example.org/track/x/")
+    real, failing = config.load, [True]
+
+    def load(*args, **kwargs):
+        if failing:
+            raise OSError("config.yaml is being written")
+        return real(*args, **kwargs)
+
+    config.load = load
+    try:
+        p._tracker.tick()
+        # Still on: the DELETE must not go while reports may follow it.
+        assert p._tracker.config.active
+        assert p._tracker.delivery.status()["deletion"] is None
+        failing.clear()
+        p._tracker.tick()
+    finally:
+        del config.load
+    assert not p._tracker.config.active
+    assert p._tracker.delivery.status()["deletion"]["state"] == "requested"
+
+
+def test_a_refused_decision_leaves_decline_new_as_it_was(tmp_path, policy_file):
+    policy_file("enabled: true\nlocked: [enabled]")
+    p = build(tmp_path / "data")
+    with pytest.raises(actions.Locked):
+        p._command("decide", {"enabled": False, "decline_new": True})
+    assert p._store.get("decline_new") is False
+
+
+def test_decline_new_is_accepted_only_with_a_decision(tmp_path):
+    p = build(tmp_path)
+    p._is_admin = lambda: True
+    with flask.Flask(__name__).test_request_context():
+        with pytest.raises(werkzeug.exceptions.BadRequest):
+            p.on_api_command("reset_id", {"decline_new": True})
+        p.on_api_command("decline_update", {"decline_new": True})
+    assert p._store.get("decline_new") is True
+
+
+def test_an_instance_that_never_delivered_anything_never_asks_for_deletion(
+    tmp_path, receiver, policy_file
+):
+    # Off by the policy from its first start: the server never got its id, and must
+    # not get it now, whatever the owner ticks.
+    policy_file("enabled: false")
+    p = build(tmp_path / "data", {"server": receiver.url})
+    p._plugin_manager.send_plugin_message = lambda *a: None
+    p._command("decide", {"enabled": False, "forget": True})
+    p.on_settings_save({"enabled": False, "ask_server_to_delete": True})
+    assert files.deletion_requests(str(tmp_path / "data")) == []
+    assert p.status()["can_ask_deletion"] is False
+    assert p.get_wizard_details()["can_ask_deletion"] is False
+
+
+def test_once_a_report_was_delivered_the_owner_may_ask_for_deletion(tmp_path, receiver):
+    p = build(tmp_path, {"enabled": True, "consent_version": 2, "server": receiver.url})
+    assert p.status()["can_ask_deletion"] is False, "nothing delivered yet"
+    p._tracker.delivery.start()
+    p.on_event("PrintDone", JOB)
+    eventually(lambda: p._tracker.delivery.status()["delivered"] == 1)
+    p._tracker.delivery.shutdown(deadline=0.2)
+    assert p.status()["can_ask_deletion"] is True
+    assert p.get_wizard_details()["can_ask_deletion"] is True
+    p._command("reset_id", {})
+    assert p.status()["can_ask_deletion"] is False, "the new id sent nothing yet"
+
+
+def test_every_environment_key_of_the_collectors_document_has_a_label_in_the_cli():
+    from tracking_collector.publish import own_data
+
+    document = {"environment": {"achievements": ["first_print", "night_owl"]}}
+    assert "    Achievements: first_print, night_owl" in cli._server_data_text(document)
+    keys = set(own_data.ENVIRONMENT) | {"achievements"}
+    assert keys == {k for k, _label in server_view.ENVIRONMENT}

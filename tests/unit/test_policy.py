@@ -47,8 +47,8 @@ def test_an_empty_file_decides_nothing():
         ("events: {print_job: false}", "Unknown category in events: print_job."),
         ("events: {printjob: 0}", "events.printjob must be true or false."),
         ("server: http://stats.farm.example/track/{id}/{event}/",
-         "server must be an https:// address, or http:// to a loopback address, "
-         "with {id} and {event} in it."),
+         "The tracking server must be an https:// address, or http:// to a loopback "
+         "address, with {id} and {event} in it."),
         ("enabled: false\nlocked: enabled", "locked must be a list of enabled, events, "
                                             "server."),
         ("enabled: false\nlocked: [unique_id]", "locked must be a list of enabled, "
@@ -72,7 +72,7 @@ def test_a_failed_policy_sends_nothing_and_asks_nothing():
     p = policy.parse("enabled: maybe", "basedir")
     on = {"enabled": True, "unique_id": "0e4b4c5e-8d3f-4f7e-9a41-6b1f3b0b2c11",
           "consent_version": catalog.CONSENT_VERSION}  # fmt: skip
-    config = plugin_settings.snapshot(on, {}, p)
+    config = plugin_settings.snapshot(plugin_settings.merged(on, p), {}, p.failed)
     assert config.policy_failed and config.silenced
     assert not config.active and not config.wizard_required
 
@@ -124,6 +124,21 @@ def test_the_variable_names_another_file_which_then_must_exist(tmp_path):
     assert "OCTOPRINT_TRACKING_POLICY does not exist" in missing.problem.english()
     named.write_text("enabled: false\nlocked: [enabled]\n")
     assert plugin_settings.load_policy(str(tmp_path), environ).locked == {"enabled"}
+
+
+def test_a_relative_path_in_the_variable_is_taken_from_the_basedir(tmp_path, monkeypatch):
+    # The server and the CLI run in different working directories; the basedir is
+    # the one place both know.
+    basedir, elsewhere = tmp_path / "basedir", tmp_path / "elsewhere"
+    for folder, text in ((basedir, "enabled: false\nlocked: [enabled]\n"),
+                         (elsewhere, "enabled: true\n")):  # fmt: skip
+        folder.mkdir()
+        (folder / "farm.yaml").write_text(text)
+    monkeypatch.chdir(elsewhere)
+    p = plugin_settings.load_policy(
+        str(basedir), {plugin_settings.POLICY_ENV: "farm.yaml"}
+    )
+    assert (p.enabled, p.locked) == (False, {"enabled"})
 
 
 @pytest.mark.parametrize(
@@ -200,5 +215,6 @@ def test_the_readme_farm_example_decides_and_locks_everything():
     p = policy.parse(text, "basedir")
     assert not p.failed, p.problem
     assert p.locked == set(policy.LOCKABLE) and p.enabled is True
-    config = plugin_settings.snapshot({"enabled": False}, {}, p)
+    effective = plugin_settings.merged({"enabled": False}, p)
+    config = plugin_settings.snapshot(effective, {}, p.failed)
     assert config.enabled is True and config.events["webui_load"] is False

@@ -70,3 +70,14 @@ def test_redact_filter_removes_id_and_server_from_urllib3_records(caplog):
     assert "old-id-9" not in text, "an id from before Reset ID stays redacted"
     assert "<redacted>" in text
     logger.removeFilter(f)
+
+
+def test_redact_filter_removes_any_instance_id_it_was_never_told(caplog):
+    f = RedactFilter()
+    f.install()
+    logger = logging.getLogger("urllib3.connectionpool")
+    with caplog.at_level(logging.DEBUG, logger="urllib3.connectionpool"):
+        logger.debug('"%s %s %s" %s', "DELETE",
+                     "/track/7D1E2F3A-4b5c-4d6e-8f90-a1b2c3d4e5f6/", "HTTP/1.1", 200)  # fmt: skip
+    logger.removeFilter(f)
+    assert caplog.messages == ['"DELETE /track/<redacted>/ HTTP/1.1" 200']

@@ -30,6 +30,12 @@ $(function () {
         return isNaN(date.getTime()) ? String(value) : date.toLocaleString();
     }
 
+    // Reports go by their names on the wire; the deletion request is none, and has a
+    // label (as in the CLI's "sent" and "status").
+    function reportName(name) {
+        return name === "deletion_request" ? gettext("Deletion request") : name;
+    }
+
     function fieldsText(fields) {
         return _.map(fields || {}, function (v, k) {
             return k + "=" + v;
@@ -62,6 +68,7 @@ $(function () {
             })
         );
         const value = function (v) {
+            if (_.isArray(v)) v = v.join(", ");
             return v === null || v === undefined || v === "" ? "-" : String(v);
         };
         const list = function (v) {
@@ -147,9 +154,11 @@ $(function () {
     }
 
     // Where the owner's latest deletion request stands (delivery/files.py:
-    // deletion_state), as the CLI's status says it.
-    function deletionMessage(deletion) {
+    // deletion_state), as the CLI's status says it. While nothing at all may leave the
+    // machine (a kill switch, a policy that cannot be used), a request waits.
+    function deletionMessage(deletion, status) {
         if (!deletion) return "";
+        const policy = (status && status.policy) || {};
         const values = {
             time:
                 deletion.requested || deletion.time
@@ -161,6 +170,22 @@ $(function () {
         };
         switch (deletion.state) {
             case "requested":
+                if (status && status.kill_switch) {
+                    return _.sprintf(
+                        gettext(
+                            "Deletion requested at %(time)s. It waits: nothing at all is sent while the environment variable %(variable)s is set."
+                        ),
+                        _.extend({variable: status.kill_switch}, values)
+                    );
+                }
+                if (policy.problem) {
+                    return _.sprintf(
+                        gettext(
+                            "Deletion requested at %(time)s. It waits: nothing at all is sent until the policy of this machine can be used."
+                        ),
+                        values
+                    );
+                }
                 return _.sprintf(
                     gettext(
                         "Deletion requested at %(time)s: the tracking server is asked to delete what it holds about this instance, again and again until it answers."
@@ -203,9 +228,9 @@ $(function () {
         self.upgrade = ko.observable(false);
         self.declineNew = ko.observable(false);
         self.forget = ko.observable(false);
-        // Whether this instance has sent anything: only then is "and ask the server
-        // to delete" offered with "off".
-        self.reported = ko.observable(false);
+        // "And ask the server to delete" comes with "off" only where the server holds
+        // something (the server's one rule, actions.deletion_address).
+        self.canAskDeletion = ko.observable(false);
         self.forgetRequested = ko.observable(false);
         self.decided = ko.pureComputed(function () {
             return !!self.decision();
@@ -222,7 +247,7 @@ $(function () {
             self.required = !!wizard.required && !wizard.ignored;
             self.accepted(details.accepted || 0);
             self.declineNew(!!details.decline_new);
-            self.reported(!!details.reported);
+            self.canAskDeletion(!!details.can_ask_deletion);
             // Already enabled and still asked: the consent version rose, so only
             // what is new is shown, with Accept or Decline.
             self.upgrade(details.enabled === true);
@@ -259,7 +284,7 @@ $(function () {
         self.disable = function () {
             self._decide(function () {
                 return client().decide(false, {
-                    forget: self.reported() && self.forget(),
+                    forget: self.canAskDeletion() && self.forget(),
                     decline_new: self.declineNew()
                 });
             }, "disabled");
@@ -330,7 +355,10 @@ $(function () {
         });
         self.deletion = ko.pureComputed(function () {
             const status = self.status();
-            return deletionMessage(status && status.delivery && status.delivery.deletion);
+            return deletionMessage(
+                status && status.delivery && status.delivery.deletion,
+                status
+            );
         });
         self.deletionCss = ko.pureComputed(function () {
             return {
@@ -341,16 +369,16 @@ $(function () {
             }[self.deletionState()];
         });
 
-        // "And ask the server to delete" comes with "off", once the owner (or the
-        // administrator) had decided, where the server is one reports may go to.
+        // "And ask the server to delete" comes with "off", where the server holds
+        // something about this instance (the server's one rule, as in the wizard and
+        // the CLI: actions.deletion_address).
         self.canAskDeletion = ko.pureComputed(function () {
             const status = self.status();
             return (
                 !!self.settings &&
                 !self.settings.enabled() &&
                 !!status &&
-                status.server_allowed &&
-                status.enabled !== null
+                status.can_ask_deletion === true
             );
         });
 
@@ -359,7 +387,7 @@ $(function () {
             const problem = status && status.delivery && status.delivery.last_problem;
             if (!problem) return "";
             return _.sprintf(gettext("%(report)s at %(time)s: %(answer)s"), {
-                report: problem.report,
+                report: reportName(problem.report),
                 time: new Date(problem.time * 1000).toLocaleString(),
                 answer: problem.status
                     ? _.sprintf(gettext("the server answered HTTP %(status)s"), {
@@ -413,7 +441,7 @@ $(function () {
             if (data.type === "server_refused") {
                 // Every open page gets this message, whatever its language: the
                 // rule is worded (and translated) in the page, not sent by the server.
-                // The rule's text comes from the settings template (protocol.py's
+                // The rule's text comes from the settings template (core/address.py's
                 // SERVER_RULE, translated there).
                 notifyError(
                     gettext("The new tracking server was refused.") +
@@ -527,7 +555,7 @@ $(function () {
                         _.map(response.journal.slice().reverse(), function (entry) {
                             return {
                                 when: new Date(entry.time * 1000).toLocaleString(),
-                                report: entry.report,
+                                report: reportName(entry.report),
                                 fieldsText: _.map(entry.fields, function (v, k) {
                                     return k + "=" + v;
                                 }).join(", "),
