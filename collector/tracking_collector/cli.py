@@ -155,7 +155,8 @@ def release(cohort: str, **values: Any) -> None:
 @options("store")
 @click.argument("cohort")
 def purge_cohort(cohort: str, **values: Any) -> None:
-    """Delete every instance of a cohort and all its data."""
+    """Delete every held instance of a cohort and all its data (its public
+    instances stay)."""
     with _store(values) as store:
         n = store.purge_cohort(cohort)
     _decision("Purged", cohort, n)

@@ -129,11 +129,12 @@ def test_admission_hook_sees_the_address_and_holds_instances_out_of_public_numbe
     pong(client, fake[0], plugins="pushed:1")
     assert store.instance(fake[0]).held is None and store.cohorts() == []
 
-    # Purging a cohort forgets its instances everywhere.
-    assert store.purge_cohort("cohort-a") == 25
-    assert sorted(uuids(store)) == sorted(organic)
+    # Released, the cohort is public: purging it deletes none of its instances
+    # (purge-cohort acts on held instances only).
+    assert store.purge_cohort("cohort-a") == 0
+    assert sorted(uuids(store)) == sorted(organic + fake)
     stats = client.get("/api/stats").get_json()
-    assert stats["active"]["7d"]["instances"] == 10
+    assert stats["active"]["7d"]["instances"] == 35
 
 
 def test_failing_admission_hook_holds_nothing_and_loses_nothing(make_app, caplog):

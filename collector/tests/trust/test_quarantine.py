@@ -14,7 +14,7 @@ from testkit import UA, day_counts, new_id, source_keys
 from tracking_collector import Config
 from tracking_collector.cli import main
 from tracking_collector.runtime import get_collector
-from tracking_collector.timefmt import utc_day
+from tracking_collector.timefmt import day_of, utc_day
 from tracking_collector.trust.admission import SOURCE_BURST
 
 PROXY = {"REMOTE_ADDR": "127.0.0.1"}
@@ -216,6 +216,50 @@ def test_purge_cohort_deletes_its_instances(make, db):
     result = cli(db, "purge-cohort", cohort.cohort)
     assert result.exit_code == 0, result.output
     assert all(collector.store.instance(i) is None for i in ids)
+
+
+def test_purge_cohort_deletes_only_its_held_instances(make, db, clock):
+    # A cohort is the source of the day an instance appeared: public instances of
+    # that network share it with the one held for an implausible report.
+    app = make()
+    collector = get_collector(app)
+    client = app.test_client()
+    public = [new_id() for _ in range(3)]
+    for instance in public:
+        send(client, instance)
+    held = new_id()
+    send(client, held, "startup", version="1.10.0", python="2.7.18")
+    (cohort,) = collector.store.cohorts()
+    assert cohort.instances == 1
+    result = cli(db, "purge-cohort", cohort.cohort)
+    assert result.exit_code == 0, result.output
+    assert "purged 1 instances" in result.output
+    assert collector.store.instance(held) is None
+    assert all(collector.store.instance(i) is not None for i in public)
+    day = day_of(clock())
+    counts = collector.store.daily_counts(day, day)[day]
+    assert counts[("purged", "instances")] == 1
+
+
+def test_purge_of_the_cohortless_group_spares_public_instances(make, db):
+    # "" is how suspects lists held instances without a cohort: purging it must
+    # not reach the public instances that have none either.
+    app = make()
+    collector = get_collector(app)
+    client = app.test_client()
+    send(client, new_id(), "startup", version="1.10.0", python="2.7.18")
+    # No address in this request, so no source and no cohort.
+    public = new_id()
+    response = client.get(
+        f"/track/{public}/ping/",
+        headers={"User-Agent": UA},
+        environ_base={"REMOTE_ADDR": ""},
+    )
+    assert response.status_code == 200
+    assert collector.store.instance(public).cohort is None
+    result = cli(db, "purge-cohort", "")
+    assert result.exit_code != 0
+    assert collector.store.instance(public) is not None
 
 
 def test_unknown_cohort_is_a_clear_error(make, db):

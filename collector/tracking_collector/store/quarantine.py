@@ -16,10 +16,14 @@ from .model import CohortSummary
 from .writes import Writes
 
 
-def _cohort_where(cohort: str | None) -> tuple[str, tuple]:
+def _held_in(cohort: str | None) -> tuple[str, tuple]:
+    """The held instances of ``cohort`` (None or "": the held ones without one, as
+    :meth:`Quarantine.cohorts` lists them). A cohort is the source and day an
+    instance appeared, so public instances share it: the operator's commands act
+    on the held ones only."""
     if cohort in (None, ""):
-        return "cohort IS NULL", ()
-    return "cohort = ?", (cohort,)
+        return "cohort IS NULL AND held IS NOT NULL", ()
+    return "cohort = ? AND held IS NOT NULL", (cohort,)
 
 
 def _update(q: Cursor, assignments: str, args: tuple, instances: list[Locked]) -> None:
@@ -89,9 +93,9 @@ class Quarantine:
 
     def release_cohort(self, cohort: str | None, now: float | None = None) -> int:
         """Put a held cohort into the public numbers; returns instances released."""
-        where, args = _cohort_where(cohort)
+        where, args = _held_in(cohort)
         with self.engine.write() as q:
-            found = self.days.lock_instances(q, where + " AND held IS NOT NULL", args)
+            found = self.days.lock_instances(q, where, args)
             self.days.mark_instances(q, found)
             _update(q, "held = NULL, released = 1", (), found)
             self.counts.add(q, decision(now, RELEASED, len(found), cohorts=1))
@@ -99,8 +103,8 @@ class Quarantine:
         return len(found)
 
     def purge_cohort(self, cohort: str | None, now: float | None = None) -> int:
-        """Forget every instance of a cohort; returns instances removed."""
-        where, args = _cohort_where(cohort)
+        """Forget every held instance of a cohort; returns instances removed."""
+        where, args = _held_in(cohort)
         with self.engine.write() as q:
             # All of them locked before the first is deleted (and its days marked).
             found = self.days.lock_instances(q, where, args)
