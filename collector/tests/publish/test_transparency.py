@@ -109,6 +109,12 @@ def test_transparency_days_are_bounded(client):
     assert client.get("/api/transparency?days=0").status_code == 400
     assert client.get("/api/transparency?days=91").status_code == 400
     assert client.get("/api/transparency?days=x").get_json()["error"] == "invalid_days"
+    # Digits Python's isdigit() knows but int() does not read (superscript two),
+    # and ones int() reads but the API does not speak (Arabic-Indic three).
+    for days in ("%C2%B2", "%D9%A3", "+3", " 3"):
+        response = client.get(f"/api/transparency?days={days}")
+        assert response.status_code == 400, days
+        assert response.get_json()["error"] == "invalid_days"
     doc = client.get("/api/transparency?days=3").get_json()
     assert len(doc["days"]) == 3
 

@@ -87,7 +87,10 @@ def plugin_page(plugin_id: str) -> Response:
 def transparency() -> Response:
     publisher = get_collector().publisher
     days = request.args.get("days", str(DEFAULT_DAYS))
-    if not days.isdigit() or not 1 <= int(days) <= publisher.history_days:
+    # ASCII digits only: str.isdigit() also takes "²", which int() cannot read.
+    if not (days.isascii() and days.isdigit()) or not (
+        1 <= int(days) <= publisher.history_days
+    ):
         raise ApiError(400, "invalid_days", f"days must be 1 to {publisher.history_days}")
     return _public(publisher.transparency(int(days)))
 
