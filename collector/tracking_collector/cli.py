@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import re
 import signal
 import sys
 import time
@@ -21,14 +20,13 @@ import click
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from .app import create_app
+from .ingest.validation import redact_ids
 from .runtime import get_collector
 from .settings import Config, options
 from .store import Store
 from .trust import admin
 
 log = logging.getLogger(__name__)
-
-_UUID_IN_PATH = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
 
 
 class PrivateRequestHandler(WSGIRequestHandler):
@@ -49,7 +47,7 @@ class PrivateRequestHandler(WSGIRequestHandler):
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         path = getattr(self, "path", "") or ""
-        path = _UUID_IN_PATH.sub("<id>", path.split("?", 1)[0])
+        path = redact_ids(path.split("?", 1)[0])
         self.log("info", '"%s %s" %s', getattr(self, "command", "-"), path, code)
 
 

@@ -9,6 +9,7 @@ path render it (and Werkzeug's HTTP errors, and anything unexpected) with the sa
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -72,7 +73,17 @@ class Answers:
         return response
 
     def internal_error(self, path: str) -> Response:
-        log.exception("Unhandled error on %s", path)
+        """500 for an unexpected exception (called while it is handled), logged
+        with its traceback, every instance id in the path and the traceback
+        redacted: an id never reaches the log (a store error may quote a row)."""
+        # Imported here: validation builds on this module's ApiError.
+        from .ingest.validation import redact_ids
+
+        log.error(
+            "Unhandled error on %s\n%s",
+            redact_ids(path),
+            redact_ids(traceback.format_exc().rstrip()),
+        )
         return self.error(500, "internal_error", "internal error")
 
     def register(self) -> None:

@@ -205,3 +205,30 @@ def test_forgotten_data_is_not_left_in_the_database_file(client, store, db_path)
     client.delete(f"/track/{iid}/")
     assert b"forget-me-please" not in _store_bytes(db_path)
     assert iid.encode() not in _store_bytes(db_path)
+
+
+class _FailingGeo(GeoLookup):
+    """A lookup that fails unexpectedly, with the id in its message, as a store
+    error may quote a row ("Key (uuid)=(...) already exists")."""
+
+    def __init__(self, secret: str):
+        super().__init__()
+        self.secret = secret
+
+    def lookup(self, ip):
+        raise RuntimeError(f"unexpected failure near {self.secret}")
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+@pytest.mark.parametrize("fast_path", [True, False])
+def test_an_internal_error_logs_no_instance_id(make_app, caplog, fast_path):
+    instance = new_id()
+    app = make_app(geo=_FailingGeo(instance), fast_path=fast_path)
+    with caplog.at_level(logging.DEBUG):
+        response = app.test_client().get(f"/track/{instance.upper()}/ping/?x=1")
+    assert response.status_code == 500
+    assert response.get_json()["error"] == "internal_error"
+    logged = caplog.text + "".join(r.getMessage() for r in caplog.records)
+    assert "Unhandled error on /track/<id>/ping/" in logged
+    assert "RuntimeError" in logged  # the traceback is still there, redacted
+    assert instance not in logged.lower()

@@ -22,6 +22,7 @@ UUID_RE = re.compile(
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 )
 EVENT_RE = re.compile(r"[a-z0-9_]{1,64}")
+REDACTED_ID = "<id>"
 KEY_RE = re.compile(rf"[A-Za-z0-9_.:\-]{{1,{MAX_KEY_LENGTH}}}")
 UA_VERSION_RE = re.compile(r"OctoPrint/([0-9A-Za-z.+_\-]{1,64})")
 
@@ -30,6 +31,12 @@ FORM_TYPES = ("", "application/x-www-form-urlencoded", "text/plain")
 
 class ValidationError(ApiError):
     """A report that breaks a rule (or cannot be stored): a refused report."""
+
+
+def redact_ids(text: str) -> str:
+    """``text`` with every instance id replaced by ``<id>``: for anything that goes
+    to a log (request paths, error messages), which never names an instance."""
+    return UUID_RE.sub(REDACTED_ID, text)
 
 
 def instance_id(value: str) -> str:
