@@ -226,6 +226,16 @@ def test_examples_from_the_issue():
     assert "acme_inhouse_tool" not in plugins.visible and plugins.other >= 10
 
 
+def test_a_negative_derived_unknown_publishes_no_small_group():
+    # An hour's unknown Python is derived (instances - python2 - python3); inputs
+    # read at different moments can make it negative. The hour: 20 instances, 5 on
+    # Python 2, 15 on 3, but the 3s read as 16. A -1 unknown must neither be
+    # published nor shrink the remainder below the minimum (5 - 1 = 4).
+    fold = fold_partition({"2": 5, "3": 16}, -1, 10)
+    published = [*fold.visible.values(), fold.other, fold.unknown]
+    assert all(n is None or n == 0 or n >= 10 for n in published), fold
+
+
 @st.composite
 def print_days(draw):
     """Per instance, the buckets (hours) in which it finished prints, and seconds."""

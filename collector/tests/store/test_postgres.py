@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -266,3 +267,24 @@ def test_a_batch_in_one_statement_writes_the_same_rows_as_table_by_table(pg_clus
         assert got[table] == want[table], table
     one.close()
     reference.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_one_read_sees_one_snapshot_while_others_commit(store, clock):
+    # The rollups of a day and every published figure are computed from several
+    # statements in one read: they must all see the same commits, or sums from
+    # different moments disagree (Python majors over an hour's count).
+    from tracking_collector.store import Report
+
+    def commit_one() -> None:
+        store.add_many([Report(new_id(), "ping", clock())])
+
+    commit_one()
+    with store.snapshot():
+        before = stored(store)
+        # Another connection (another thread's) commits meanwhile.
+        writer = threading.Thread(target=commit_one)
+        writer.start()
+        writer.join()
+        assert stored(store) == before
+    assert stored(store) == before + 1

@@ -118,6 +118,10 @@ def fold_partition(
     its zeros.
     """
     counts = {k: n for k, n in counts.items() if n > 0}
+    # A derived unknown (a published total minus its keys) below 0 means inputs
+    # that disagree; counted as 0, it can neither be published nor shrink the
+    # remainder below the minimum.
+    unknown = max(0, unknown)
     total = sum(counts.values()) + unknown
     if 0 < total < min_group:
         return NOTHING

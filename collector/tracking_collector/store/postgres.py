@@ -187,7 +187,21 @@ class PostgresEngine(Engine):
             with conn.transaction():
                 yield _PgCursor(conn)
 
-    read = write
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Cursor]:
+        """One snapshot for every statement of the block (REPEATABLE READ; READ
+        COMMITTED would take one per statement while writers commit, and sums
+        read by different statements of one rollup would disagree). READ ONLY:
+        the block cannot write by mistake. BEGIN and COMMIT go as statements, as
+        in batch(): no round trip of their own to set the level first."""
+        with self._pool.connection() as conn:
+            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            try:
+                yield _PgCursor(conn)
+            finally:
+                # Nothing to keep: a read ends the same way however it ends.
+                if conn.info.transaction_status != _IDLE:
+                    conn.execute("ROLLBACK")
 
     @staticmethod
     @functools.lru_cache(maxsize=32)  # a handful of statements, built once each
