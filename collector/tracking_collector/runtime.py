@@ -79,16 +79,7 @@ class Collector:
             self.sources = admission = store_admission(
                 self.store, self.writer, config.policy(), clock, config.ack_timeout
             )
-        self.intake = Intake(
-            config,
-            clock,
-            self.geo,
-            self.writer,
-            admission,
-            forgotten=self.sources.forget if self.sources is not None else None,
-            settled=self.sources.settled if self.sources is not None else None,
-            refused=self.refusals.add,
-        )
+        self.intake = self._intake(admission)
         self.publisher = Publisher(
             self.store,
             config.min_group,
@@ -122,6 +113,22 @@ class Collector:
                 (self.archive, "Archiving failed"),
                 (self._flush_refusals, "Writing refused reports' counts failed"),
             )
+
+    def _intake(self, admission: AdmissionHook | None) -> Intake:
+        """The intake, told what the built-in admission needs to hear (forgotten
+        ids, decisions the writer completed or must complete)."""
+        sources = self.sources
+        return Intake(
+            self.config,
+            self.clock,
+            self.geo,
+            self.writer,
+            admission,
+            forgotten=sources.forget if sources is not None else None,
+            settled=sources.settled if sources is not None else None,
+            refused=self.refusals.add,
+            recreated=sources.recreated if sources is not None else None,
+        )
 
     def _refresh(self) -> None:
         self.store.refresh(self.clock(), budget=REFRESH_BUDGET)

@@ -104,7 +104,7 @@ def test_a_fleet_from_many_networks_reporting_through_all_workers_never_deadlock
     store = open_test_store(db)
     held = set(uuids(store, held=True))
     store.close()
-    # Every network passed its budget: its new ids are held (the reset ids came
-    # back as new ids of a network past its budget, though a worker that did not
-    # see the reset may still count them as known until the sweep).
+    # Every network passed its budget: its new ids are held. (A reset id may come
+    # back as a new id of a network past its budget, or its last report may come
+    # before its reset: it is left out.)
     assert {i for ids in public.values() for i in ids[1:]} <= held

@@ -80,3 +80,27 @@ def test_a_sources_new_ids_are_counted_only_just_past_its_budget(db):
     assert [s.held for s in stored] == [None, None, BURST, BURST, BURST, BURST]
     assert count_rows(store, "source_new") == 6
     store.close()
+
+
+def test_the_writer_tells_which_decided_reports_created_their_instance(writer):
+    # A decided report (no Pending: its process knew the id) whose instance row
+    # the batch created: the instance was forgotten meanwhile (by another process).
+    known, other = new_id(), new_id()
+    decided = Report(known, "ping", 1.0, cohort="cohort-a")
+    first = writer.add(decided)
+    also = writer.add(Report(other, "ping", 1.0, cohort="cohort-a"))
+    assert first.result(10).new and also.result(10).new
+    assert writer.add(decided).result(10) == Stored(None, False, 0)
+    writer.forget(known).result(10)
+    assert writer.add(decided).result(10) == Stored(None, True, 0)
+
+
+def test_completing_a_recreated_instance_counts_its_budget_and_holds_it(writer):
+    writer.add(report(new_id(), pending("t1"))).result(10)
+    returned = new_id()
+    writer.add(Report(returned, "ping", 1.0, cohort="cohort-a")).result(10)
+    # Completed as a new id of its source: the second of a budget of 1.
+    completed = writer.complete(returned, pending("t2")).result(10)
+    assert completed == Stored(BURST, True, 2)
+    assert writer.store.instance(returned).held == BURST
+    assert count_rows(writer.store, "source_new") == 2

@@ -7,10 +7,12 @@ console scripts of its venv), never a copy from the source tree.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -83,6 +85,24 @@ def _state(pid: int) -> str | None:
     return fields[0] if fields else None
 
 
+def _cpu_ticks(pid: int) -> int:
+    """User + system CPU time of a process, all its threads, in clock ticks."""
+    fields = _stat(Path(f"/proc/{pid}/stat"))
+    return int(fields[11]) + int(fields[12]) if fields else 0
+
+
+def _wait_idle(pid: int, polls: int = 10, interval: float = 0.05) -> None:
+    """Wait until ``pid`` has used no CPU for ``polls`` polls in a row."""
+    seen = [_cpu_ticks(pid)]
+
+    def idle() -> bool:
+        seen.append(_cpu_ticks(pid))
+        del seen[: -polls - 1]
+        return len(seen) > polls and len(set(seen)) == 1
+
+    eventually(idle, timeout=30, interval=interval, what=f"worker {pid} idle")
+
+
 class Gunicorn(ServerProcess):
     """gunicorn with the shipped config on a free loopback port (a context manager).
 
@@ -134,6 +154,30 @@ class Gunicorn(ServerProcess):
             for stat in Path("/proc").glob("[0-9]*/stat")
             if _stat(stat)[1:2] == [str(master)]
         ]
+
+    @contextlib.contextmanager
+    def only(self, worker: int) -> Iterator[None]:
+        """Every connection made in this block is served by ``worker``: the other
+        workers are stopped (SIGSTOP) so that only it accepts, and go on after
+        the block (SIGCONT). For a test that must know which worker served what,
+        with the loops' intervals long (a worker stopped inside a commit would
+        keep the others from writing): the others are stopped once idle, their
+        first pass of the loops done."""
+        others = [pid for pid in self.workers() if pid != worker]
+        for pid in others:
+            _wait_idle(pid)
+        for pid in others:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            eventually(
+                lambda: all(_state(pid) in ("T", None) for pid in others),
+                timeout=10,
+                what="the other workers stopped",
+            )
+            yield
+        finally:
+            for pid in others:
+                os.kill(pid, signal.SIGCONT)
 
     def kill_all(self) -> list[int]:
         """``kill -9`` of every collector process, the master and each worker; all

@@ -8,8 +8,18 @@ import json
 import logging
 
 import pytest
+import requests
 from click.testing import CliRunner
-from testkit import UA, day_counts, new_id, source_keys
+from testkit import (
+    TRUSTED_PROXY,
+    UA,
+    Gunicorn,
+    day_counts,
+    eventually,
+    new_id,
+    open_test_store,
+    source_keys,
+)
 
 from tracking_collector import Config
 from tracking_collector.cli import main
@@ -141,6 +151,47 @@ def test_a_forgotten_instance_reporting_again_uses_its_networks_budget(make):
     # Its id is new again: the network is over its budget, so it is held.
     send(client, forgotten, source="198.51.100.7")
     assert store.instance(forgotten).held == SOURCE_BURST
+
+
+def test_a_forgotten_instance_uses_its_networks_budget_in_every_worker(tmp_path, db):
+    # As above, under gunicorn: the DELETE is served by one worker, the id comes
+    # back through the other, whose cache of known ids still holds it.
+    env = {
+        "TRACKING_COLLECTOR_TRUSTED_PROXIES": TRUSTED_PROXY,
+        "TRACKING_COLLECTOR_NEW_IDS_PER_SOURCE": "2",
+        # No loop runs meanwhile: a worker is stopped only while idle.
+        "TRACKING_COLLECTOR_REFRESH_INTERVAL": "3600",
+        "TRACKING_COLLECTOR_PURGE_INTERVAL": "3600",
+    }
+    forgotten = new_id()
+
+    def report(server, instance):
+        response = requests.get(
+            f"{server.url}/track/{instance}/ping/",
+            headers={"User-Agent": UA, "X-Forwarded-For": "198.51.100.7"},
+            timeout=20,
+        )
+        assert response.status_code == 200, response.text
+
+    with Gunicorn(tmp_path, db, **env) as server:
+        eventually(lambda: len(server.workers()) == 2, what="two workers")
+        first, second = server.workers()
+        with server.only(first):
+            report(server, forgotten)
+        with server.only(second):
+            report(server, forgotten)  # known to both workers now
+        with server.only(first):
+            assert requests.delete(f"{server.url}/track/{forgotten}/").status_code == 200
+            for instance in (new_id(), new_id()):
+                report(server, instance)
+        with server.only(second):
+            report(server, forgotten)
+        store = open_test_store(db)
+        try:
+            record = store.instance(forgotten)
+        finally:
+            store.close()
+    assert record is not None and record.held == SOURCE_BURST
 
 
 def test_decisions_are_logged_without_addresses_or_ids(make, caplog):

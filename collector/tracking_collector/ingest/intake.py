@@ -33,6 +33,9 @@ AdmissionHook = Callable[
 ]
 # Told about each report whose Pending decision the writer completed, once stored.
 Settled = Callable[[str, Pending, Stored], None]
+# Told about each decided report whose instance row the writer created (an id its
+# process thought known, forgotten elsewhere meanwhile): completes the decision.
+Recreated = Callable[[Report, Optional[str]], Optional[Stored]]
 
 
 def read_body(stream: Any, limit: int) -> bytes:
@@ -96,6 +99,7 @@ class Intake:
         forgotten: Callable[[str], None] | None = None,
         settled: Settled | None = None,
         refused: Callable[[str], None] = lambda code: None,
+        recreated: Recreated | None = None,
     ):
         self.config = config
         self.clock = clock
@@ -109,6 +113,7 @@ class Intake:
         # Told about each report whose admission the writer completed, once stored
         # (the admission's cache of known ids, the hold of a source past its budget).
         self.settled = settled
+        self.recreated = recreated
         # Each refusal's code also goes to ``refused`` (the transparency ledger's
         # in-memory tally).
         self.record = metrics.counted(self._record, refused)
@@ -148,12 +153,14 @@ class Intake:
         report = self.admit(report, address, user_agent)
         del address
         stored = self._submit(self.writer.add, report)
-        if report.pending is not None and self.settled is not None:
-            try:
+        try:
+            if report.pending is not None and self.settled is not None:
                 self.settled(report.instance, report.pending, stored)
-            except Exception:
-                # The report is stored: it is acknowledged whatever the follow-up.
-                log.exception("Admission follow-up failed")
+            elif report.pending is None and stored.new and self.recreated is not None:
+                self.recreated(report, user_agent)
+        except Exception:
+            # The report is stored: it is acknowledged whatever the follow-up.
+            log.exception("Admission follow-up failed")
 
     def admit(self, report: Report, address: Any, user_agent: str | None) -> Report:
         """Apply the admission hook (issue 13); a failing hook holds nothing."""

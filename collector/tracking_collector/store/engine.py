@@ -158,10 +158,17 @@ class Engine:
 
     def upsert_instances(
         self, q: Cursor, upsert: Upsert, rows: Sequence[Sequence[Any]]
-    ) -> dict[str, int]:
-        """Upsert instance rows; uuid -> id for them."""
-        self.upsert(q, upsert, rows)
+    ) -> tuple[dict[str, int], set[str]]:
+        """Upsert instance rows; uuid -> id for them, and the uuids whose rows
+        this created (they did not exist before)."""
         uuids = [r[0] for r in rows]
+        existed = self._instance_ids(q, uuids)
+        self.upsert(q, upsert, rows)
+        ids = self._instance_ids(q, uuids)
+        return ids, set(ids) - set(existed)
+
+    @staticmethod
+    def _instance_ids(q: Cursor, uuids: Sequence[str]) -> dict[str, int]:
         ids: dict[str, int] = {}
         for chunk in chunked(uuids):
             sql = f"SELECT uuid, id FROM instances WHERE uuid IN {placeholders(chunk)}"
@@ -176,19 +183,20 @@ class Engine:
         one statement that is its own transaction."""
         return self.write()
 
-    def write_batch(self, q: Cursor, writes: Sequence[Write]) -> None:
+    def write_batch(self, q: Cursor, writes: Sequence[Write]) -> set[str]:
         """Write the rows of a batch of reports (``schema.batch_writes``: the
         instances first, then rows keyed by the instance's uuid, then the shared
-        rows), table by table. Engines may do it in fewer statements; the rows
-        written are the same."""
+        rows), table by table; the uuids of the instance rows it created. Engines
+        may do it in fewer statements; the rows written are the same."""
         instances, *rest = writes
-        ids = self.upsert_instances(q, instances.upsert, instances.rows)
+        ids, created = self.upsert_instances(q, instances.upsert, instances.rows)
         for write in rest:
             rows = write.rows
             if "instance_id" in write.upsert.columns:
                 k = write.upsert.columns.index("instance_id")
                 rows = [(*r[:k], ids[r[k]], *r[k + 1 :]) for r in rows]
             self.upsert(q, write.upsert, rows)
+        return created
 
     def claim_dirty(self, q: Cursor) -> list[int]:
         """Take every dirty mark (atomically: a writer still holding one makes

@@ -19,7 +19,14 @@ from .archive import Archive, ArchivedFile
 from .counts import Count, Counts
 from .days import Days
 from .engine import Engine
-from .model import RECENT_EVENTS, CohortSummary, InstanceRecord, Report, Stored
+from .model import (
+    RECENT_EVENTS,
+    CohortSummary,
+    InstanceRecord,
+    Pending,
+    Report,
+    Stored,
+)
 from .quarantine import Quarantine
 from .reads import Reads
 from .rollups import Lifetime, Rollups
@@ -74,6 +81,9 @@ class Store:
         self, reports: Sequence[Report], counts: Sequence[Count] = ()
     ) -> list[Stored]:
         return self._writes.add_many(reports, counts)
+
+    def complete(self, instance: str, pending: Pending) -> Stored:
+        return self._writes.complete(instance, pending)
 
     def forget(self, instance: str, now: float | None = None) -> int:
         return self._writes.forget(instance, now)

@@ -111,7 +111,9 @@ class Stored(NamedTuple):
     """The hold reason the report was stored with (None: public)."""
 
     new: bool | None
-    """Whether its instance was new to the store (None: not asked, no Pending)."""
+    """Whether its instance was new to the store: for a Pending decision, as the
+    writer found it; for a decided report, whether its batch created the
+    instance's row (None: the report was not written)."""
 
     created: int
     """New ids its source created that day, this one included, counted up to its

@@ -64,16 +64,21 @@ class _OneStatement(_PgCursor):
         super().__init__(conn)
         self._spent = False
 
-    def run(self, sql: str, args: Sequence[Any] = ()) -> int:
+    def _spend(self) -> None:
         if self._spent:
             raise RuntimeError("one statement only: use a transaction for more")
         self._spent = True
+
+    def run(self, sql: str, args: Sequence[Any] = ()) -> int:
+        self._spend()
         return super().run(sql, args)
+
+    def rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple]:
+        self._spend()
+        return super().rows(sql, args)
 
     def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         raise RuntimeError("one statement only: use a transaction for more")
-
-    rows = many  # type: ignore[assignment]
 
 
 @functools.lru_cache(maxsize=32)  # one per shape of batch (which tables it writes)
@@ -88,6 +93,10 @@ def batch_sql(upserts: tuple[Upsert, ...]) -> str:
     only once the step before it is done (its count in a one-time filter). Rows
     are then locked as every writer locks them (``Engine.for_update``): the
     instances in uuid order first, the shared rows last.
+
+    Its one row: the last step's count, and the uuids of the instance rows it
+    created (``xmax = 0``: a row the upsert inserted, not one it updated, which
+    it locked).
     """
     steps = []
     for k, upsert in enumerate(upserts):
@@ -102,12 +111,15 @@ def batch_sql(upserts: tuple[Upsert, ...]) -> str:
         if k:
             source += f" WHERE (SELECT count(*) FROM w{k - 1}) >= 0"
         order = ", ".join(str(j + 1) for j in range(min(upsert.key, len(columns))))
-        returning = "id, uuid" if k == 0 else "1"
+        returning = "id, uuid, xmax = 0 AS created" if k == 0 else "1"
         steps.append(
             f"w{k} AS (INSERT INTO {upsert.table} ({', '.join(upsert.columns)})"
             f" {source} ORDER BY {order} {upsert.tail} RETURNING {returning})"
         )
-    return f"WITH {', '.join(steps)} SELECT count(*) FROM w{len(upserts) - 1}"
+    return (
+        f"WITH {', '.join(steps)} SELECT (SELECT count(*) FROM w{len(upserts) - 1}),"
+        " ARRAY(SELECT uuid FROM w0 WHERE created)"
+    )
 
 
 class PostgresEngine(Engine):
@@ -244,13 +256,14 @@ class PostgresEngine(Engine):
                     conn.execute("ROLLBACK")
                 raise
 
-    def write_batch(self, q: Cursor, writes: Sequence[Write]) -> None:
+    def write_batch(self, q: Cursor, writes: Sequence[Write]) -> set[str]:
         # One statement for the whole batch (see batch_sql): the server parses,
         # plans and runs one statement, the client sends one parameter per table.
-        q.run(
+        ((_, created),) = q.rows(
             batch_sql(tuple(w.upsert for w in writes)),
             [json.dumps(w.rows, ensure_ascii=False) for w in writes],
         )
+        return set(created)
 
     def bulk_insert(
         self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]

@@ -213,14 +213,19 @@ class SQLiteEngine(Engine):
 
     def upsert_instances(
         self, q: Cursor, upsert: Upsert, rows: Sequence[Sequence[Any]]
-    ) -> dict[str, int]:
+    ) -> tuple[dict[str, int], set[str]]:
         if not HAS_RETURNING:
-            return super().upsert_instances(q, upsert, rows)  # type: ignore[return-value]
+            return super().upsert_instances(q, upsert, rows)
+        # A new row's id is one more than the largest before it (no AUTOINCREMENT,
+        # ids far from the top), and this transaction is the only writer: the
+        # rows it created are those with an id past the largest one before. (One
+        # lookup of the index's last entry, not one per row.)
+        last = q.rows("SELECT COALESCE(MAX(id), 0) FROM instances")[0][0]
         ids: dict[str, int] = {}
         for chunk, params in self._chunks(upsert, rows):
             sql = _multi_row_sql(upsert, len(chunk), " RETURNING uuid, id")
             ids.update(q.rows(sql, params))
-        return ids
+        return ids, {uuid for uuid, iid in ids.items() if iid > last}
 
     def unavailable(self, error: BaseException) -> bool:
         # OperationalError: locked past the busy timeout, disk full, I/O error.

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from .engine import Cursor, Engine, chunked, placeholders
-from .model import Report, Stored
+from .model import Pending, Report, Stored
 from .schema import NOTE_NEW
 
 
@@ -67,23 +67,9 @@ class TrustTables:
         if not waiting:
             return list(reports), [Stored(r.held, None, 0) for r in reports]
         existing = self._existing(q, sorted({r.instance for r in waiting}))
-        notes = sorted(
-            {
-                (r.pending.day, r.pending.source, r.pending.token)
-                for r in waiting
-                if r.pending.token is not None and r.instance not in existing
-            }
+        created = self.count_new(
+            q, [r.pending for r in waiting if r.instance not in existing]
         )
-        self.engine.upsert(q, NOTE_NEW, notes)
-        budgets = {
-            (r.pending.day, r.pending.source): r.pending.budget
-            for r in waiting
-            if r.pending.token is not None and r.instance not in existing
-        }
-        created = {
-            (day, source): self._created(q, day, source, budget + 1)
-            for (day, source), budget in sorted(budgets.items())
-        }
         settled, stored = [], []
         for report in reports:
             p = report.pending
@@ -97,6 +83,22 @@ class TrustTables:
             settled.append(replace(report, held=held, pending=None))
             stored.append(Stored(held, new, count))
         return settled, stored
+
+    def count_new(
+        self, q: Cursor, new: Sequence[Pending]
+    ) -> dict[tuple[str | None, str | None], int]:
+        """Note the instances of ``new`` (decisions about instances new to the
+        store) among their source's new ids of the day, inside the transaction
+        ``q`` (rows sorted, like every writer's); the new ids of each (day,
+        source) so far, counted up to its budget + 1."""
+        counted = [p for p in new if p.token is not None]
+        notes = sorted({(p.day, p.source, p.token) for p in counted})
+        self.engine.upsert(q, NOTE_NEW, notes)
+        budgets = {(p.day, p.source): p.budget for p in counted}
+        return {
+            (day, source): self._created(q, day, source, budget + 1)
+            for (day, source), budget in sorted(budgets.items())
+        }
 
     @staticmethod
     def _existing(q: Cursor, uuids: Sequence[str]) -> set[str]:

@@ -12,7 +12,7 @@ from ..timefmt import day_of
 from .counts import ADD_COUNT, EXPIRED, FORGOTTEN, Count, Counts, decision
 from .days import Days
 from .engine import Cursor, Engine
-from .model import Report, Stored, fold
+from .model import Pending, Report, Stored, fold
 from .schema import MARK_DIRTY, UPSERT_COUNT, Write, batch_writes, counter_rows
 from .trust import TrustTables
 
@@ -51,19 +51,47 @@ class Writes:
         if not reports and not counts:
             return []
         pending = any(r.pending is not None for r in reports)
+        created: set[str] = set()
         with self.engine.batch(reads=pending) as q:
             settled, stored = self.trust.settle(q, reports)
             if settled:
-                self.ingest(q, settled, counts)
+                created = self.ingest(q, settled, counts)
             else:
                 self.counts.add(q, counts)
-        return stored
+        # A decided report (no Pending) is new if this batch created its row.
+        return [
+            s if s.new is not None else s._replace(new=r.instance in created)
+            for r, s in zip(reports, stored)
+        ]
+
+    def complete(self, instance: str, pending: Pending) -> Stored:
+        """Complete the admission of a report decided as from a known instance
+        whose row the writer nevertheless created: the process that admitted it
+        knew the id, but it was forgotten (in another process) meanwhile. As
+        :meth:`add_many` does for a Pending decision, in one transaction: the id
+        noted among its source's new ids of the day, and the instance held if the
+        decision for a new instance holds it. Locks in the order of
+        ``TrustTables.settle``: its source's row, its instance row, then its days'
+        dirty marks."""
+        with self.engine.write() as q:
+            created = self.trust.count_new(q, [pending])
+            count = created.get((pending.day, pending.source), 0)
+            held = pending.held(True, count)
+            found = self.days.lock_instances(q, "uuid = ?", (instance,))
+            public = [i for i in found if i.held is None]
+            if held is not None and public:
+                self.days.mark_instances(q, public)
+                q.run(
+                    "UPDATE instances SET held = ? WHERE id = ? AND released = 0",
+                    (held, public[0].id),
+                )
+        return Stored(held, True, count)
 
     def ingest(
         self, q: Cursor, reports: Sequence[Report], ledger: Sequence[Count] = ()
-    ) -> None:
+    ) -> set[str]:
         """Fold ``reports`` in, and add ``ledger`` to the transparency ledger,
-        inside the transaction ``q``."""
+        inside the transaction ``q``; the uuids of the instance rows it created."""
         batch = fold(reports)
         # Last: the rows every concurrent writer updates (its own shard of them),
         # so their row locks (PostgreSQL) are held for the shortest time.
@@ -72,7 +100,7 @@ class Writes:
             Write(UPSERT_COUNT, counter_rows(batch, self.days.shard)),
             Write(ADD_COUNT, self.counts.rows(ledger)),
         ]
-        self.engine.write_batch(q, batch_writes(batch, shared))
+        return self.engine.write_batch(q, batch_writes(batch, shared))
 
     def forget(self, instance: str, now: float | None = None) -> int:
         """Remove every trace of ``instance`` on its request; rows deleted (0 if

@@ -82,6 +82,11 @@ class AdmissionState(Protocol):
         """The store no longer has ``instance`` (it was forgotten)."""
         ...
 
+    def complete(self, instance: str, pending: Pending) -> Stored:
+        """Complete ``pending`` for an instance whose row was just created
+        although it was thought known (``Store.complete``)."""
+        ...
+
 
 class Admission:
     """The callable the collector runs per report while it still knows the address."""
@@ -149,6 +154,19 @@ class Admission:
         instance is known now; a source past its budget has its cohort held."""
         self.state.remember(instance)
         self._judged(pending.source, stored)
+
+    def recreated(self, report: Any, user_agent: str | None) -> Stored | None:
+        """``report`` was decided as from a known instance, but the writer created
+        the instance's row: another process forgot the id since this one learnt
+        it. Completes the decision as for a new id (its source's budget, the
+        rules for new instances), before the report is acknowledged; what it is
+        stored as then (None: this process did not think it known)."""
+        if not self.state.is_known(report.instance):
+            return None
+        pending = self._pending(report, user_agent, self.clock(), report.cohort)
+        stored = self.state.complete(report.instance, pending)
+        self.settled(report.instance, pending, stored)
+        return stored
 
     def _judged(self, cohort: str | None, stored: Stored) -> None:
         if stored.held == SOURCE_BURST and cohort is not None:
@@ -251,6 +269,15 @@ class MemoryState:
         ids = self.created.setdefault((day, source), set())
         ids.add(instance)
         return len(ids)
+
+    def complete(self, instance: str, pending: Pending) -> Stored:
+        created = 0
+        if pending.token is not None and pending.source is not None:
+            created = self.note_new(pending.day, pending.source, pending.token)
+        held = pending.held(True, created)
+        if held and instance not in self.held:
+            self.held[instance] = held
+        return Stored(held, True, created)
 
     def add(self, instance: str, decision: Decision) -> None:
         """What a store does with a decision for a new instance."""
