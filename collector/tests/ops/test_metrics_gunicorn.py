@@ -31,23 +31,38 @@ def test_metrics_sum_both_workers_and_survive_a_worker_restart(tmp_path):
         tmp_path / "gunicorn.sqlite",
         TRACKING_COLLECTOR_THREADS="4",
         PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
+        # No loop runs meanwhile: a worker is stopped only while idle (Gunicorn.only).
+        TRACKING_COLLECTOR_REFRESH_INTERVAL="3600",
+        TRACKING_COLLECTOR_PURGE_INTERVAL="3600",
     ) as server:
         url = server.url
         assert not (metrics_dir / "counter_999999.db").exists()
-        # New connections each time: gunicorn spreads them over both workers.
-        for _ in range(REPORTS):
-            r = requests.get(f"{url}/track/{new_id()}/ping/", timeout=10)
-            assert r.status_code == 200
-        assert requests.get(f"{url}/track/x/ping/", timeout=10).status_code == 400
+        eventually(lambda: len(server.workers()) == 2, what="two workers")
+        workers = server.workers()
+        # Each worker serves a share of the reports (the other one stopped
+        # meanwhile), the first also the refused one: which worker accepts a
+        # connection is otherwise the kernel's choice, and one may take them all.
+        shares = {workers[0]: REPORTS // 3, workers[1]: REPORTS - REPORTS // 3}
+        for worker, share in shares.items():
+            with server.only(worker):
+                for _ in range(share):
+                    r = requests.get(f"{url}/track/{new_id()}/ping/", timeout=10)
+                    assert r.status_code == 200
+                if worker == workers[0]:
+                    r = requests.get(f"{url}/track/x/ping/", timeout=10)
+                    assert r.status_code == 400
         files = {p.name for p in metrics_dir.iterdir()}
         pids = {
-            name.removesuffix(".db").rsplit("_", 1)[-1]
+            int(name.removesuffix(".db").rsplit("_", 1)[-1])
             for name in files
             if name.startswith("counter_")
         }
-        assert len(pids) == 2, files  # both workers counted something
-        # Whichever worker answers, the figure is the sum over both.
-        for _ in range(6):
+        assert pids == set(workers), files  # each worker counted its share
+        # Whichever worker answers the scrape, the figure is the sum over both.
+        for worker in workers:
+            with server.only(worker):
+                assert _accepted(url) == REPORTS
+        for _ in range(4):
             assert _accepted(url) == REPORTS
         text = requests.get(url + "/metrics", timeout=10).text
         refused = [
@@ -61,8 +76,8 @@ def test_metrics_sum_both_workers_and_survive_a_worker_restart(tmp_path):
             ("invalid_instance_id", 1.0)
         ]
         # A worker dies: gunicorn replaces it, its live gauge goes, its counts stay.
-        dead = sorted(pids)[0]
-        os.kill(int(dead), signal.SIGKILL)
+        dead = workers[0]
+        os.kill(dead, signal.SIGKILL)
         eventually(
             lambda: not (metrics_dir / f"gauge_livesum_{dead}.db").exists(),
             timeout=30,
