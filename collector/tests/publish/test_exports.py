@@ -7,7 +7,7 @@ from testkit.readers import check, is_number, leaves
 from testkit.schemas import NOW, SCHEMAS, TODAY, check_schema, known_figures
 
 from tracking_collector import plugins
-from tracking_collector.publish import exports, history
+from tracking_collector.publish import exports, history, plugin_page
 from tracking_collector.web.routes import load_openapi
 
 MIN = 10
@@ -252,7 +252,9 @@ def test_plugin_history_shows_adoption_and_installing_instances():
         "plugin": {FIRST: {"octolapse": 9}, FIRST + 1: {"octolapse": 20}},
         "plugin_installers": {FIRST + 1: {"octolapse": 10}, LAST: {"octolapse": 2}},
     }
-    document = history.plugin(daily, "octolapse", FIRST, LAST, NOW, MIN)
+    days = plugin_page.fold_days(daily, NOW, FIRST, frozenset(), MIN)
+    merged = plugin_page.entries(days, "octolapse", {}, FIRST)
+    document = history.plugin(merged, "octolapse", FIRST, NOW)
     check_schema(document, "PluginHistory")
     assert document["plugin"] == "octolapse"
     assert document["days"] == [

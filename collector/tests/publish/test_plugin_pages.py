@@ -200,3 +200,45 @@ def test_an_invalid_plugin_id_is_refused(client):
         response = client.get(path)
         assert response.status_code == 400
         assert response.get_json()["error"] == "invalid_plugin_id"
+
+
+def test_pages_of_many_plugin_ids_cost_one_read_of_the_rollups(make_app, clock):
+    """Any id can be asked for, anonymously: every plugin's daily figures are read
+    and folded once per cache period, and concurrent askers share that one
+    computation (review design 8)."""
+    import threading
+
+    app = make_app(min_group=MIN_GROUP, stats_cache=60)
+    client = app.test_client()
+    midday(clock)
+    for _ in range(4):
+        pong(client, new_id(), plugins="octolapse:0.4.5")
+    store = get_collector(app).store
+    reads = []
+    real_daily = store.daily
+
+    def counting_daily(*args, **kwargs):
+        reads.append(args)
+        return real_daily(*args, **kwargs)
+
+    store.daily = counting_daily
+    answers = []
+
+    def ask(n: int) -> None:
+        for path in (
+            f"/api/plugins/p{n}",
+            f"/api/history/plugins/p{n}",
+            f"/plugins/p{n}",
+        ):
+            answers.append(app.test_client().get(path).status_code)
+
+    threads = [threading.Thread(target=ask, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    page = client.get("/api/plugins/octolapse").get_json()
+    assert page["current"]["7d"]["instances"] == 4
+    assert len(answers) == 24 and set(answers) <= {200, 404}
+    plugin_reads = [a for a in reads if "plugin" in a[0]]
+    assert len(plugin_reads) == 1, reads

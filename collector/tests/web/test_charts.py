@@ -6,7 +6,7 @@ import re
 
 from testkit.schemas import NOW, known_figures
 
-from tracking_collector.publish import exports, history
+from tracking_collector.publish import exports, history, plugin_page
 from tracking_collector.web import charts, dashboard
 
 MIN = 10
@@ -67,12 +67,21 @@ def test_trends_offer_a_plugin_form_without_script():
         history.prints(figures, first, NOW),
         ["octolapse", "themeify"],
         history.plugin(
-            {"active": {last: {"": 40}}, "plugin": {last: {"themeify": 12}}},
+            plugin_page.entries(
+                plugin_page.fold_days(
+                    {"active": {last: {"": 40}}, "plugin": {last: {"themeify": 12}}},
+                    NOW,
+                    first,
+                    frozenset(),
+                    MIN,
+                ),
+                "themeify",
+                {},
+                first,
+            ),
             "themeify",
             first,
-            last,
             NOW,
-            MIN,
         ),
     )
     assert '<form method="get"' in html and '<select name="plugin">' in html

@@ -169,24 +169,16 @@ def sha256sums(files: Sequence[Any]) -> str:
 
 
 def overlay(
-    rows: list[dict[str, Any]],
-    entries: Mapping[int, str],
-    archived: set[int],
-    fields: Sequence[str] | None = None,
+    rows: list[dict[str, Any]], entries: Mapping[int, str], archived: set[int]
 ) -> list[dict[str, Any]]:
     """History rows (``{"day": "YYYY-MM-DD", ...}``) with every archived day as the
-    archive has it: its entry (JSON, from ``Store.archived_entries``; only
-    ``fields`` of it if given) under the row's day, or nothing where the day is
-    archived without one (not shown then). Closed days thus stay what was
-    published, whatever a later forget changes."""
+    archive has it: its entry (JSON, from ``Store.archived_entries``) under the
+    row's day, or nothing where the day is archived without one (not shown then).
+    Closed days thus stay what was published, whatever a later forget changes."""
     result = []
     for row in rows:
         day = parse_day(row["day"])
         if day in archived:
-            entry = json.loads(entries.get(day, "{}"))
-            kept = (
-                entry if fields is None else {f: entry[f] for f in fields if f in entry}
-            )
-            row = {"day": row["day"], **kept}
+            row = {"day": row["day"], **json.loads(entries.get(day, "{}"))}
         result.append(row)
     return result

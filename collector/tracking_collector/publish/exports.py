@@ -65,8 +65,13 @@ def instance_stats(window: WindowFigures) -> dict[str, Any]:
     )
 
 
-def _plugin_entry(window: WindowFigures, plugin: str, instances: int) -> dict:
+def plugin_entry(window: WindowFigures, plugin: str) -> dict[str, Any] | None:
+    """``plugin``'s entry of the window's ``plugin_stats`` (what plugin pages and
+    badges show of it); None when the window does not show the plugin."""
     assert window.plugins is not None
+    instances = window.plugins.parent.visible.get(plugin)
+    if instances is None:
+        return None
     versions = window.plugins.children[plugin]
     return {
         "instances": instances,
@@ -85,7 +90,7 @@ def plugin_stats(window: WindowFigures) -> dict[str, Any]:
     assert window.plugins is not None
     parent = window.plugins.parent
     body: dict[str, Any] = {
-        "plugins": {p: _plugin_entry(window, p, n) for p, n in parent.visible.items()}
+        "plugins": {p: plugin_entry(window, p) for p in parent.visible}
     }
     if parent.other is not None:
         # Instance-plugin pairs of folded plugins (an instance counts once per

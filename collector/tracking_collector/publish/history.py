@@ -10,12 +10,12 @@ of the exports. Hidden figures are left out, never shown as strings.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..timefmt import DAY, day_iso, day_of, iso
 from .figures import Figures
-from .smallgroup import fold_nonpartition, fold_partition, fold_subsets
+from .smallgroup import fold_partition
 from .stats import day_row
 
 HISTORY_DAYS = 90
@@ -53,28 +53,22 @@ def versions(daily: Daily, first: int, last: int, now: float, min_group: int) ->
     return _envelope(first, now, {"days": rows})
 
 
+PLUGIN_FIELDS = ("instances", "install_events")
+
+
 def plugin(
-    daily: Daily, plugin_id: str, first: int, last: int, now: float, min_group: int
+    merged: Sequence[tuple[int, bool, Mapping[str, Any]]],
+    plugin_id: str,
+    first: int,
+    now: float,
 ) -> dict:
-    """One plugin's instances and distinct installing instances per day: each day's
-    plugin map folded as a whole (the same fold for every plugin asked about)."""
-    rows = []
-    for day in range(first, last + 1):
-        fold = fold_nonpartition(
-            daily.get("plugin", {}).get(day, {}), min_group, _active(daily, day)
-        )
-        installers = fold_subsets(
-            daily.get("plugin_installers", {}).get(day, {}),
-            fold,
-            min_group,
-            within=True,
-        )
-        row: dict[str, Any] = {"day": day_iso(day)}
-        if plugin_id in fold.visible:
-            row["instances"] = fold.visible[plugin_id]
-        if plugin_id in installers:
-            row["install_events"] = installers[plugin_id]
-        rows.append(row)
+    """One plugin's instances and distinct installing instances per day: its entry
+    of each day's plugin fold (``plugin_page.entries``: the same fold of all
+    plugins the plugin pages and the archive show), these two figures of it."""
+    rows = [
+        {"day": day_iso(day), **{f: entry[f] for f in PLUGIN_FIELDS if f in entry}}
+        for day, _, entry in merged
+    ]
     return _envelope(first, now, {"plugin": plugin_id, "days": rows})
 
 
@@ -85,10 +79,7 @@ def prints(figures: Figures, first: int, now: float) -> dict:
     return _envelope(first, now, {"days": rows})
 
 
-METRICS = {
-    "versions": ("active", "version"),
-    "plugin": ("active", "plugin", "plugin_installers"),
-}
+METRICS = {"versions": ("active", "version")}
 
 
 def read(

@@ -26,8 +26,9 @@ class Publisher:
     the exports, /api/stats, the print history and the dashboard are views of it,
     and it is reused for ``cache_seconds``, so that views read within that time
     show the same numbers and anonymous requests do not cost a computation each.
-    The version history is cached alike; a plugin's history is not (its key comes
-    from the client).
+    The version history is cached alike, and so is every plugin's daily series
+    (all plugins at once: a plugin's page or history is a projection of it, so an
+    anonymous client asking for many ids costs no computation per id).
     """
 
     store: Any
@@ -42,6 +43,7 @@ class Publisher:
     def __post_init__(self) -> None:
         self._cache: dict[str, tuple[float, Any]] = {}
         self._lock = threading.Lock()
+        self._flights: dict[str, threading.Lock] = {}
 
     def _now(self) -> float:
         now = self.clock()
@@ -50,16 +52,30 @@ class Publisher:
         return now
 
     def _cached(self, key: str, compute: Callable[[], Any]) -> Any:
+        """``compute()``, reused for ``cache_seconds``; one computation per key at a
+        time (requests arriving meanwhile wait for it and share its result)."""
         if self.cache_seconds <= 0:
             return compute()
         with self._lock:
-            hit = self._cache.get(key)
-            if hit is not None and 0 <= time.monotonic() - hit[0] < self.cache_seconds:
+            hit = self._fresh(key)
+            if hit is not None:
                 return hit[1]
-        value = compute()
-        with self._lock:
-            self._cache[key] = (time.monotonic(), value)
-        return value
+            flight = self._flights.setdefault(key, threading.Lock())
+        with flight:
+            with self._lock:
+                hit = self._fresh(key)
+            if hit is not None:
+                return hit[1]
+            value = compute()
+            with self._lock:
+                self._cache[key] = (time.monotonic(), value)
+            return value
+
+    def _fresh(self, key: str) -> tuple[float, Any] | None:
+        hit = self._cache.get(key)
+        if hit is not None and 0 <= time.monotonic() - hit[0] < self.cache_seconds:
+            return hit
+        return None
 
     def figures(self) -> Figures:
         """Every public figure of one snapshot of the rollups (the views' source;
@@ -94,22 +110,40 @@ class Publisher:
 
         return self._cached("history:versions", compute)
 
-    def plugin(self, plugin_id: str) -> dict[str, Any]:
-        now = self._now()
-        daily, first, last = history.read(self.store, "plugin", now, self.history_days)
-        document = history.plugin(daily, plugin_id, first, last, now, self.min_group)
-        fields = ("instances", "install_events")
-        document["days"] = self._archived(document["days"], plugin_id, fields)
-        return document
+    def _plugin_days(self) -> plugin_page.PluginDays:
+        """Every plugin's figures per day (cached: one read and fold of all plugins
+        per cache period, whichever plugin ids are asked for)."""
 
-    def _archived(
-        self, rows: list[dict[str, Any]], key: str, fields: tuple[str, ...] | None = None
-    ) -> list[dict[str, Any]]:
+        def compute() -> plugin_page.PluginDays:
+            now = self._now()
+            return plugin_page.plugin_days(
+                self.store, now, self.history_days, self.min_group
+            )
+
+        return self._cached("plugin_days", compute)
+
+    def _plugin_entries(
+        self, plugin_id: str, first: int | None = None
+    ) -> tuple[plugin_page.PluginDays, list[tuple[int, bool, dict[str, Any]]]]:
+        days = self._plugin_days()
+        archived = self.store.archived_entries(plugin_id) if days.archived else {}
+        start = days.first if first is None else first
+        return days, plugin_page.entries(days, plugin_id, archived, start)
+
+    def plugin(self, plugin_id: str) -> dict[str, Any]:
+        """A plugin's history: its instances and installing instances per day of
+        the rollups' history."""
+        days = self._plugin_days()
+        first, _ = history.day_range(days.now, self.history_days)
+        _, merged = self._plugin_entries(plugin_id, first)
+        return history.plugin(merged, plugin_id, first, days.now)
+
+    def _archived(self, rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
         """History rows with the closed days the archive holds as it holds them."""
         days = self.store.archive_days(archive.DAY_STATS)
         if not days:
             return rows
-        return archive.overlay(rows, self.store.archived_entries(key), days, fields)
+        return archive.overlay(rows, self.store.archived_entries(key), days)
 
     def prints(self, shown: Figures | None = None) -> dict[str, Any]:
         shown = shown or self.figures()
@@ -134,24 +168,26 @@ class Publisher:
 
     def plugin_page(self, plugin_id: str) -> dict[str, Any]:
         """A plugin's page: its entry of the plugin_stats exports (this publisher's
-        documents, so every view shows the same figures) and its daily series."""
-        now = self._now()
+        figures, so every view shows the same numbers) and its daily series."""
         shown = self.figures()  # both windows from one snapshot
         current = {
-            f"{days}d": self.export(f"plugin_stats_{days}d", shown)["plugins"].get(
-                plugin_id
-            )
+            f"{days}d": exports.plugin_entry(shown.window(days), plugin_id)
             for days in exports.PERIODS
         }
-        days = plugin_page.series(
-            self.store, plugin_id, now, self.history_days, self.min_group
+        days, merged = self._plugin_entries(plugin_id)
+        return plugin_page.document(
+            plugin_id,
+            current,
+            plugin_page.series(merged),
+            days.first,
+            days.now,
+            self.min_group,
         )
-        return plugin_page.document(plugin_id, current, days, now, self.min_group)
 
     def plugin_badge(self, plugin_id: str) -> badge.Badge:
-        entry = self.export("plugin_stats_30d")["plugins"].get(plugin_id)
-        shown = plugin_page.published(entry)
-        return badge.of(shown["instances"] if shown else None)
+        """The plugin's instances in the 30-day ``plugin_stats`` export."""
+        entry = exports.plugin_entry(self.figures().window(30), plugin_id)
+        return badge.of(entry["instances"] if entry else None)
 
     def transparency(self, days: int) -> dict[str, Any]:
         def compute() -> dict[str, Any]:
