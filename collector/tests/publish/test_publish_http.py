@@ -311,3 +311,25 @@ def test_plugin_pages_and_badges_show_the_totals_of_the_exports_and_stats(fleet_
     assert f"<title>octolapse: {octolapse}</title>" in dashboard
     assert f"<b>{octolapse}{tile}" in plugin_html
     assert f"instances (30d): {badge['message']}" in plugin_html
+
+
+def test_metrics_show_active_instances_only_as_the_exports_publish_them(make_app):
+    """/metrics is reachable like the exports: its fleet gauges follow the
+    small-group rule (review design 11)."""
+    app = make_app(min_group=5)
+    client = app.test_client()
+
+    def gauges() -> dict[str, float]:
+        families = _families(client.get("/metrics").get_data(as_text=True))
+        return {
+            s.labels["window"]: s.value
+            for s in families["tracking_collector_active_instances"].samples
+        }
+
+    for _ in range(3):
+        assert client.get(f"/track/{new_id()}/ping/").status_code == 200
+    assert "count" not in client.get("/export/instance_stats_7d.json").get_json()
+    assert gauges() == {}
+    for _ in range(2):
+        assert client.get(f"/track/{new_id()}/ping/").status_code == 200
+    assert gauges() == {"24h": 5, "7d": 5}

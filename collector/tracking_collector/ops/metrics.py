@@ -9,7 +9,8 @@ tests) the process's own registry is read.
 
 Labels are bounded on purpose: refusals by our own error code, never by anything a
 client chooses (event names, ids), so a client cannot grow the series without end.
-The fleet gauges are computed when scraped, from the store's window rollups.
+The fleet gauges are the published figures' (``Publisher.active``), read when
+scraped.
 """
 
 from __future__ import annotations
@@ -90,17 +91,19 @@ class InstrumentedStore:
 class FleetCollector:
     """Active-instance gauges read from the store at scrape time."""
 
-    def __init__(self, active: Callable[[], dict[str, int]]):
+    def __init__(self, active: Callable[[], dict[str, int | None]]):
         self._active = active
 
     def collect(self) -> Iterator[Metric]:
         gauge = GaugeMetricFamily(
             "tracking_collector_active_instances",
-            "Public instances active in the window (quarantined ones excluded)",
+            "Public instances active in the window, as published (no sample while"
+            " the small-group rule hides the count)",
             labels=["window"],
         )
         for window, value in self._active().items():
-            gauge.add_metric([window], value)
+            if value is not None:
+                gauge.add_metric([window], value)
         yield gauge
 
 
@@ -111,7 +114,7 @@ class _ProcessMetrics:
         return REGISTRY.collect()
 
 
-def registry(active: Callable[[], dict[str, int]]) -> CollectorRegistry:
+def registry(active: Callable[[], dict[str, int | None]]) -> CollectorRegistry:
     """The registry a scrape reads: the collector's metrics plus the fleet gauges."""
     reg = CollectorRegistry(auto_describe=False)
     if os.environ.get(MULTIPROC_ENV):

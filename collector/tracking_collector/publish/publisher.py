@@ -18,6 +18,10 @@ from .figures import Figures, read
 from .stats import compute_stats
 
 
+# The /metrics gauges of active instances: label -> window (days) of the figures.
+FLEET_GAUGES = (("24h", 1), ("7d", 7))
+
+
 @dataclass
 class Publisher:
     """What the routes compute, given a store and the small-group minimum.
@@ -150,13 +154,12 @@ class Publisher:
         first, _ = history.day_range(shown.generated, self.history_days)
         return history.prints(shown, first, shown.generated)
 
-    def active(self) -> dict[str, int]:
-        """Fleet gauges: public instances active in the last 24 h and 7 days."""
-        self._now()
-        return {
-            label: int(self.store.window(days, ["active"]).get("active", {}).get("", 0))
-            for label, days in (("24h", 1), ("7d", 7))
-        }
+    def active(self) -> dict[str, int | None]:
+        """Fleet gauges: public instances active in the last 24 h and 7 days, as
+        the figures publish them (None where the small-group rule hides the count:
+        /metrics shows nothing the exports do not)."""
+        shown = self.figures()
+        return {label: shown.window(days).instances for label, days in FLEET_GAUGES}
 
     def popular_plugins(self, shown: Figures | None = None) -> list[str]:
         """Plugin ids offered in the dashboard's form: the ones the 7-day figures
