@@ -67,7 +67,9 @@ test-plugin: system-deps venv
 # The collector's sdist and wheel (the wheel built from the sdist), the wheel installed
 # (not editable) into a fresh venv, and its tests run from the repository root, where
 # collector/ is not on sys.path: --installed-collector stops the run if
-# tracking_collector comes from the source tree anyway.
+# tracking_collector comes from the source tree anyway. Then the plain wheel (no
+# extras) in a venv of its own, started with the README's command
+# (scripts/check_bare_collector.py).
 test-collector: system-deps venv
 	rm -rf $(COLLECTOR_VENV)
 	$(BIN)/python -m build --outdir $(COLLECTOR_VENV)/dist collector \
@@ -77,6 +79,10 @@ test-collector: system-deps venv
 	$(COLLECTOR_VENV)/bin/pip install -q "$$(ls $(COLLECTOR_VENV)/dist/*.whl)[test,production]"
 	$(COLLECTOR_VENV)/bin/python -m pytest -q -p no:cacheprovider collector/tests \
 		--installed-collector
+	rm -rf $(COLLECTOR_VENV)-bare
+	$(PYTHON) -m venv $(COLLECTOR_VENV)-bare
+	$(COLLECTOR_VENV)-bare/bin/pip install -q "$$(ls $(COLLECTOR_VENV)/dist/*.whl)"
+	$(COLLECTOR_VENV)-bare/bin/python scripts/check_bare_collector.py
 
 # vermin: nothing newer than the Python 3.9 that requires-python and
 # __plugin_pythoncompat__ promise (X | Y annotations are ruff's FA rules: vermin's

@@ -23,8 +23,9 @@ from .web import routes as web_routes
 
 BLUEPRINTS = (
     ingest_routes.bp,  # /track: reports, forgetting, an instance's own data
-    publish_routes.bp,  # /api/stats, /export, /api/history
-    web_routes.bp,  # / (dashboard), /openapi.json
+    publish_routes.bp,  # /api/stats, /export (+ archive), /api/history, /api/plugins,
+    # /api/transparency
+    web_routes.bp,  # / (dashboard), /plugins/<id>, /badge/<id>, /openapi.json
     admin.bp,  # /admin/suspects
     health.bp,  # /healthz, /metrics
 )

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from .store import Store, open_store
+from .timefmt import DAY
 from .trust.policy import Policy
 
 ENV_PREFIX = "TRACKING_COLLECTOR_"
@@ -202,11 +203,11 @@ class Config:
 
     @property
     def retention_seconds(self) -> float:
-        return self.retention_days * 86400.0
+        return self.retention_days * DAY
 
     @property
     def max_age_seconds(self) -> float:
-        return min(self.max_age_days, self.retention_days) * 86400.0
+        return min(self.max_age_days, self.retention_days) * DAY
 
     def policy(self) -> Policy:
         """The admission policy these settings describe."""

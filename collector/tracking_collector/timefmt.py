@@ -29,6 +29,23 @@ def day_iso(day: int) -> str:
     return _utc(day * DAY).strftime("%Y-%m-%d")
 
 
+def parse_day(text: str) -> int | None:
+    """``YYYY-MM-DD`` (as :func:`day_iso` writes it) -> day number; None for
+    anything else."""
+    if len(text) != 10 or not text.isascii():
+        return None
+    try:
+        parsed = datetime.strptime(text, "%Y-%m-%d")
+    except ValueError:
+        return None
+    return day_of(parsed.replace(tzinfo=timezone.utc).timestamp())
+
+
+def month_day(text: str) -> str:
+    """A ``YYYY-MM-DD`` day as the charts label it: ``MM-DD``."""
+    return text[5:]
+
+
 def utc_day(ts: float) -> str:
     """The UTC calendar day of a Unix time, as ``YYYY-MM-DD``."""
     return day_iso(day_of(ts))

@@ -12,9 +12,8 @@ from testkit import eventually, located_live_args, new_id, open_test_store
 from testkit.schemas import check_schema
 
 from tracking_collector.cli import main
-from tracking_collector.publish.archive import parse_day
 from tracking_collector.runtime import get_collector
-from tracking_collector.timefmt import day_of
+from tracking_collector.timefmt import day_of, parse_day
 
 ORGANIC, RELEASED, PURGED = 3, 5, 4
 # Refusals the test provokes: (path, how many, the code the collector answers).

@@ -19,14 +19,13 @@ window cannot be rebuilt later); its ``day_stats`` is still written.
 
 from __future__ import annotations
 
-import datetime
 import json
 import logging
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Callable
 
-from ..timefmt import DAY, HOUR, day_iso, day_of
+from ..timefmt import DAY, HOUR, day_iso, day_of, parse_day
 from . import daily
 
 log = logging.getLogger(__name__)
@@ -50,17 +49,6 @@ _NAME = re.compile(r"[a-z0-9_]{1,64}")
 def canonical(document: dict[str, Any]) -> bytes:
     """The bytes a document is archived and served as (and its sha256 is of)."""
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def parse_day(text: str) -> int | None:
-    """``YYYY-MM-DD`` -> day number; None for anything else."""
-    try:
-        date = datetime.date.fromisoformat(text)
-    except ValueError:
-        return None
-    if len(text) != 10:
-        return None
-    return (date - datetime.date(1970, 1, 1)).days
 
 
 def valid_name(name: str) -> bool:

@@ -200,11 +200,3 @@ def export_names(aliases: bool = False) -> list[str]:
     """The export file names (``aliases``: with the other spellings served)."""
     stems = [*NAMES, *ALIASES] if aliases else list(NAMES)
     return [f"{stem}_{days}d" for stem in stems for days in PERIODS]
-
-
-def build(name: str, window: WindowFigures) -> dict[str, Any]:
-    """The export ``name`` from the figures of its window."""
-    parsed = parse_name(name)
-    if parsed is None or parsed[1] != window.days:
-        raise KeyError(name)
-    return BUILDERS[parsed[0]](window)

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import plugins as plugin_lists
+from ..store import WINDOWS
 from ..timefmt import DAY, HOUR, day_of
 from .smallgroup import (
     Fold,
@@ -46,7 +47,6 @@ from .smallgroup import (
     rate,
 )
 
-WINDOWS = (1, 7, 30)
 SERIES_WINDOWS = (7, 30)  # windows with hourly and daily series (the exports')
 OUTCOMES = ("started", "done", "failed", "cancelled")
 FINISHED = OUTCOMES[1:]
@@ -156,7 +156,9 @@ class WindowFigures:
     day_series: list[Day] = field(default_factory=list)
     print_seconds: int | None = None
     outcomes: dict[str, int] | None = None
-    print_versions: tuple[Fold | None, list[VersionPrints]] = (None, [])
+    print_versions: tuple[Fold | None, list[VersionPrints]] = field(
+        default_factory=lambda: (None, [])
+    )
 
     def success_rate(self) -> float | None:
         if not self.outcomes:

@@ -17,7 +17,6 @@ from . import archive, badge, exports, history, plugin_page, transparency
 from .figures import Figures, read
 from .stats import compute_stats
 
-
 # The /metrics gauges of active instances: label -> window (days) of the figures.
 FLEET_GAUGES = (("24h", 1), ("7d", 7))
 

@@ -17,6 +17,7 @@ from flask import Blueprint, Response, jsonify, request
 from .. import plugins
 from ..errors import ApiError
 from ..runtime import get_collector
+from ..timefmt import parse_day
 from . import archive
 from .transparency import DEFAULT_DAYS
 
@@ -109,7 +110,7 @@ def archive_sums() -> Response:
 
 @bp.get("/export/archive/<day>/<name>.json")
 def archive_file(day: str, name: str) -> Response:
-    number = archive.parse_day(day)
+    number = parse_day(day)
     found = None
     if number is not None and archive.valid_name(name):
         found = get_collector().publisher.archive_file(number, name)

@@ -35,7 +35,6 @@ RELEASED = "released"
 PURGED = "purged"
 FORGOTTEN = "forgotten"
 EXPIRED = "expired"
-KINDS = (REFUSED, HELD, RELEASED, PURGED, FORGOTTEN, EXPIRED)
 # The key of a count of instances (released, purged, forgotten, expired) and of a
 # count of cohorts (released, purged).
 INSTANCES = "instances"

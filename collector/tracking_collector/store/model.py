@@ -53,10 +53,6 @@ ENV_COLUMNS = (
     "country",
     "city",
 )
-# Breakdown metrics computed from the latest environment (rollups and windows).
-ENV_METRICS = tuple(
-    c for c in ENV_COLUMNS if c not in ("plugins", "achievements", "city")
-)
 # An achievement key as the achievements plugin names it (kept: lower case letters,
 # digits, "_" and "-"; anything else a client sends is dropped).
 _ACHIEVEMENT_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-")

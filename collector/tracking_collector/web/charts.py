@@ -13,6 +13,8 @@ from html import escape
 from typing import Any
 from urllib.parse import quote
 
+from ..timefmt import month_day
+
 BAR_COLOR = "#13a89e"
 REST_COLOR = "#8a9ba5"
 OUTCOME_COLORS = {"done": "#2e9d4f", "failed": "#d1453b", "cancelled": "#e8a33c"}
@@ -109,7 +111,7 @@ def prints_chart(per_day: list[dict], title: str, width: int = 1160) -> str:
             parts.append(
                 f'<text x="{x + bw / 2:.1f}" y="{pad_t + plot_h + 16}"'
                 ' text-anchor="middle"'
-                f' class="val">{escape(day["day"][5:])}</text>'
+                f' class="val">{escape(month_day(day["day"]))}</text>'
             )
     parts.append("</svg>")
     legend = "".join(
@@ -310,7 +312,7 @@ def versions_chart(history: dict, title: str, width: int = WIDE) -> str:
         x = pad_l + i * col + col / 2
         parts.append(
             f'<text x="{x:.1f}" y="{base + 16}" text-anchor="middle" class="val">'
-            f"{escape(days[i]['day'][5:])}</text>"
+            f"{escape(month_day(days[i]['day']))}</text>"
         )
     parts.append("</svg>")
     legend = "".join(

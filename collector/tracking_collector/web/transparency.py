@@ -6,6 +6,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from ..timefmt import month_day
 from . import charts
 
 ACCEPTED_COLOR = "#13a89e"
@@ -86,7 +87,7 @@ def _chart(days: list[dict[str, Any]], width: int = charts.WIDE) -> str:
         if i % max(1, len(days) // 10) == 0:
             parts.append(
                 f'<text x="{x + col * 0.35:.1f}" y="{base + 16}" text-anchor="middle"'
-                f' class="val">{escape(day["day"][5:])}</text>'
+                f' class="val">{escape(month_day(day["day"]))}</text>'
             )
     parts.append("</svg>")
     return "".join(parts)
