@@ -282,3 +282,13 @@ def test_print_history_shows_the_days_the_figures_fold():
 )
 def test_plugin_ids_are_checked(plugin_id, valid):
     assert plugins.valid_id(plugin_id) is valid
+
+
+def test_a_day_without_instances_shows_0_in_the_version_history_as_in_the_exports():
+    """One publish rule for a single count (smallgroup.shown_count): none is
+    shown as 0, a group below the minimum is left out."""
+    daily = {"active": {FIRST: {"": MIN - 1}, LAST: {"": MIN}}}
+    days = history.versions(daily, FIRST, LAST, NOW, MIN)["days"]
+    assert "instances" not in days[0]
+    assert days[1]["instances"] == 0
+    assert days[2]["instances"] == MIN

@@ -45,6 +45,7 @@ from .smallgroup import (
     fold_series,
     fold_subsets,
     rate,
+    shown_count,
 )
 
 SERIES_WINDOWS = (7, 30)  # windows with hourly and daily series (the exports')
@@ -212,12 +213,6 @@ def build(counts: Counts, min_group: int) -> Figures:
     return Figures(now, min_group, windows, days.rows)
 
 
-def _shown(n: int, min_group: int) -> int | None:
-    """A count of instances as published: itself if none or at least the minimum
-    (an empty group reveals nobody)."""
-    return n if n == 0 or n >= min_group else None
-
-
 def _partition(rollup: Rollup, metric: str, min_group: int) -> Fold:
     counts = dict(rollup.get(metric, {}))
     unknown = counts.pop(UNKNOWN_KEY, 0)
@@ -273,20 +268,20 @@ def plugin_figures(
 
 def _window(rollup: Rollup, days: int, now: float, min_group: int) -> WindowFigures:
     active = int(rollup.get("active", {}).get("", 0))
-    fig = WindowFigures(days, now - days * DAY, now, _shown(active, min_group))
+    fig = WindowFigures(days, now - days * DAY, now, shown_count(active, min_group))
     fig.maps = {m: _partition(rollup, m, min_group) for m in PARTITIONS}
     fig.maps["browser"], fig.maps["browser_version"] = _browsers(rollup, min_group)
     fig.plugins, fig.installers, fig.uninstallers = plugin_figures(
         rollup, active, min_group
     )
     reporting = int(rollup.get("achievements", {}).get("", 0))
-    fig.achievement_instances = _shown(reporting, min_group)
+    fig.achievement_instances = shown_count(reporting, min_group)
     if fig.achievement_instances is not None:
         fig.achievements = fold_nonpartition(
             rollup.get("achievement", {}), min_group, population=reporting
         )
     printing = sum(rollup.get("print_instances", {}).values())
-    fig.print_instances = _shown(int(printing), min_group)
+    fig.print_instances = shown_count(int(printing), min_group)
     return fig
 
 
@@ -335,7 +330,7 @@ def _hour_series(counts: Counts, min_group: int) -> _Series:
         rows.append(
             Hour(
                 start,
-                _shown(active[i], min_group),
+                shown_count(active[i], min_group),
                 _major(python, majors, "2"),
                 _major(python, majors, "3"),
                 seconds[i] if fold.shown[i] else None,
@@ -376,7 +371,7 @@ def _day_series(counts: Counts, min_group: int) -> _Series:
     rows = [
         Day(
             d,
-            _shown(printers[i], min_group),
+            shown_count(printers[i], min_group),
             dict(zip(OUTCOMES, outcomes[i])) if fold.shown[i] else None,
         )
         for i, d in enumerate(days)

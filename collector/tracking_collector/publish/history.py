@@ -15,7 +15,7 @@ from typing import Any
 
 from ..timefmt import DAY, day_iso, day_of, iso
 from .figures import Figures
-from .smallgroup import fold_partition
+from .smallgroup import fold_partition, shown_count
 from .stats import day_row
 
 HISTORY_DAYS = 90
@@ -46,7 +46,7 @@ def versions(daily: Daily, first: int, last: int, now: float, min_group: int) ->
         unknown = counts.pop(UNKNOWN_KEY, 0)
         active = _active(daily, day)
         row: dict[str, Any] = {"day": day_iso(day)}
-        if active >= min_group:
+        if shown_count(active, min_group) is not None:
             row["instances"] = active
         row.update(fold_partition(counts, unknown, min_group).fields("versions"))
         rows.append(row)

@@ -87,6 +87,12 @@ class Fold:
 NOTHING = Fold({}, None, None)
 
 
+def shown_count(n: int, min_group: int) -> int | None:
+    """A single count of instances as published: itself if none or at least the
+    minimum (an empty group reveals nobody); None (left out) otherwise."""
+    return n if n == 0 or n >= min_group else None
+
+
 def _ordered(counts: Mapping[str, int], keys: Iterable[str]) -> dict[str, int]:
     # Largest first: data.octoprint.org takes the first entries as its top list.
     return {k: counts[k] for k in sorted(keys, key=lambda k: (-counts[k], str(k)))}
