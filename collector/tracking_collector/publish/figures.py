@@ -200,12 +200,10 @@ def build(counts: Counts, min_group: int) -> Figures:
     days = _day_series(counts, min_group)
     for w in SERIES_WINDOWS:
         fig = windows[w]
-        since = fig.since
-        picked = [h for h in hours.rows if since < h.start + HOUR and h.start <= now]
-        fig.hours = picked
+        # The hours and days a window shows are the ones its totals were folded over.
+        fig.hours = hours.of(w)
         fig.print_seconds = hours.totals.get(w)
-        first = day_of(since)
-        fig.day_series = [d for d in days.rows if d.day >= first]
+        fig.day_series = days.of(w)
         fig.outcomes = days.totals.get(w)
     windows[max(WINDOWS)].print_versions = _print_versions(
         counts, windows[max(WINDOWS)], min_group
@@ -287,8 +285,15 @@ def _window(rollup: Rollup, days: int, now: float, min_group: int) -> WindowFigu
 
 @dataclass
 class _Series:
+    """A folded series: its rows, the indexes of each window's rows (``members``,
+    by window) and the windows' totals where the fold shows them."""
+
     rows: list
+    members: dict[int, list[int]]
     totals: dict[int, Any]
+
+    def of(self, window: int) -> list:
+        return [self.rows[i] for i in self.members[window]]
 
 
 def _day_list(first: int, last: int) -> list[int]:
@@ -313,10 +318,11 @@ def _hour_series(counts: Counts, min_group: int) -> _Series:
         per_hour("print_hour_instances"),
     )
     py2, py3 = per_hour("python2_hour"), per_hour("python3_hour")
-    windows = [
-        [i for i, s in enumerate(starts) if now - w * DAY < s + HOUR and s <= now]
+    members = {
+        w: [i for i, s in enumerate(starts) if now - w * DAY < s + HOUR and s <= now]
         for w in SERIES_WINDOWS
-    ]
+    }
+    windows = list(members.values())
     finishers = daily.get("print_finishers", {})
     groups = [
         (range(i * 24, i * 24 + 24), int(finishers.get(d, {}).get("", 0)))
@@ -341,7 +347,7 @@ def _hour_series(counts: Counts, min_group: int) -> _Series:
         for k, w in enumerate(SERIES_WINDOWS)
         if fold.totals[k]
     }
-    return _Series(rows, totals)
+    return _Series(rows, members, totals)
 
 
 def _major(python: Fold, counts: Mapping[str, int], key: str) -> int | None:
@@ -363,10 +369,11 @@ def _day_series(counts: Counts, min_group: int) -> _Series:
 
     printers = per_day("print_instances")
     outcomes = list(zip(*(per_day(f"print_{o}") for o in OUTCOMES)))
-    windows = [
-        [i for i, d in enumerate(days) if d >= day_of(now - w * DAY)]
+    members = {
+        w: [i for i, d in enumerate(days) if d >= day_of(now - w * DAY)]
         for w in SERIES_WINDOWS
-    ]
+    }
+    windows = list(members.values())
     fold = fold_series(outcomes, printers, min_group, windows)
     rows = [
         Day(
@@ -381,7 +388,7 @@ def _day_series(counts: Counts, min_group: int) -> _Series:
         for n, w in enumerate(SERIES_WINDOWS)
         if fold.totals[n]
     }
-    return _Series(rows, totals)
+    return _Series(rows, members, totals)
 
 
 def _print_versions(
