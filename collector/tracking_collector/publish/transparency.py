@@ -8,8 +8,10 @@ arrived), instances held out of the public numbers by reason (the day's last
 snapshot), cohorts and their instances released into them or purged, instances
 forgotten on their own request and instances expired by the retention purge. It
 reads the ledger only (``store/counts.py``), never a row per instance, and every
-figure is a count of the collector's own decisions: no group of instances is
-described, so the small-group rule has nothing to hide here.
+figure is a count of the collector's own decisions, published whatever its size
+(small ones included: "1 instance held as implausible:<rule>" is the point of the
+report). No figure says anything about what those instances run or where, so a
+count here cannot be matched with a hidden group of the other views.
 """
 
 from __future__ import annotations
