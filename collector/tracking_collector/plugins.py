@@ -9,6 +9,8 @@ rule all read entries through the functions below.
 
 from __future__ import annotations
 
+import re
+
 # OctoPrint reports only third-party plugins already; these bundled ids are
 # dropped defensively in case another client sends them.
 BUNDLED = frozenset(
@@ -36,7 +38,11 @@ BUNDLED = frozenset(
     }
 )
 UNKNOWN_VERSION = "unknown"
-ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-.")
+# A plugin id (OctoPrint's plugin key: a Python identifier or an entry point name):
+# the one rule for ids the store keeps, the plausibility check and the URLs that ask
+# about a plugin, so every plugin the collector publishes can be asked about.
+ID_PATTERN = r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}"
+_ID_RE = re.compile(ID_PATTERN)
 
 
 def split(value: str | None) -> list[str]:
@@ -52,12 +58,13 @@ def entry(text: str) -> tuple[str, str]:
 
 def entries(value: str | None) -> list[tuple[str, str]]:
     """Third-party (id, version) pairs of a list: ids in lower case, each once (the
-    first wins), a missing version as "unknown"."""
+    first wins), a missing version as "unknown"; an entry whose id is not one
+    (:func:`valid_id`) is dropped."""
     seen: dict[str, str] = {}
     for text in split(value):
         plugin_id, version = entry(text)
         plugin_id = plugin_id.strip().lower()
-        if plugin_id and plugin_id not in BUNDLED and plugin_id not in seen:
+        if valid_id(plugin_id) and plugin_id not in BUNDLED and plugin_id not in seen:
             seen[plugin_id] = version.strip() or UNKNOWN_VERSION
     return list(seen.items())
 
@@ -79,6 +86,7 @@ def key_prefix(plugin_id: str) -> str:
 
 
 def valid_id(plugin_id: str) -> bool:
-    """A plugin id a client may ask about (history, dashboard): lower case letters,
-    digits, ``_-.``, at most 64 characters."""
-    return 0 < len(plugin_id) <= 64 and set(plugin_id) <= ID_CHARS
+    """A plugin id as kept and asked about: lower case letters, digits, ``_-.``,
+    at most 64 characters, not starting with ``.`` or ``-`` (:data:`ID_PATTERN`
+    in lower case)."""
+    return plugin_id == plugin_id.lower() and bool(_ID_RE.fullmatch(plugin_id))

@@ -278,10 +278,26 @@ def test_print_history_shows_the_days_the_figures_fold():
 
 @pytest.mark.parametrize(
     ("plugin_id", "valid"),
-    [("octolapse", True), ("bed-level.vis_2", True), ("", False), ("a/b", False)],
+    [
+        ("octolapse", True),
+        ("bed-level.vis_2", True),
+        ("", False),
+        ("a/b", False),
+        ("OctoLapse", False),
+        ("-x", False),
+        ("x" * 65, False),
+    ],
 )
 def test_plugin_ids_are_checked(plugin_id, valid):
     assert plugins.valid_id(plugin_id) is valid
+
+
+def test_every_plugin_id_the_store_keeps_can_be_asked_about():
+    """One id rule (plugins.ID_PATTERN) for the kept list, the plausibility check
+    and the URLs: an id that could not have a page is not kept (review nit 16)."""
+    kept = plugins.entries("OctoLapse:1,a/b:2,-x:3, themeify :4,x y:5,é:6")
+    assert kept == [("octolapse", "1"), ("themeify", "4")]
+    assert all(plugins.valid_id(p) for p, _ in kept)
 
 
 def test_a_day_without_instances_shows_0_in_the_version_history_as_in_the_exports():

@@ -50,9 +50,7 @@ LIVE_AGE = 300.0
 # Third-party plugin identifiers as OctoPrint's plugin manager and our plugin send
 # them: the plugin key (a Python identifier or entry point name, so letters, digits,
 # "_", "-" and "."), a colon, and its version or "?".
-_PLUGIN_ENTRY_RE = re.compile(
-    r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}:[A-Za-z0-9_.+!\-?]{1,64}"
-)
+_PLUGIN_ENTRY_RE = re.compile(plugins.ID_PATTERN + r":[A-Za-z0-9_.+!\-?]{1,64}")
 
 
 def release(text: object) -> tuple[int, int] | None:
