@@ -146,17 +146,25 @@ class StoredEvent:
 
 
 @dataclass
-class InstanceRecord:
-    """Everything the store holds about one instance (for its owner, issue 12)."""
+class InstanceFold:
+    """An instance's row of the ``instances`` table (as a batch of its reports
+    leaves it)."""
 
-    instance: str
+    uuid: str
     first_seen: float
     last_seen: float
     env: dict[str, str | None]
     last_print: float | None
     held: str | None
     cohort: str | None
-    released: bool
+
+
+@dataclass
+class InstanceRecord(InstanceFold):
+    """Everything the store holds about one instance (for its owner, issue 12):
+    its row and its days, print hours and recent events."""
+
+    released: bool = False
     # (day, hours bitmask, version, started, done, failed, cancelled), oldest first
     days: list[tuple] = field(default_factory=list)
     # (day, hour, seconds of the prints that finished in it), oldest first
@@ -224,17 +232,6 @@ def elapsed_seconds(value: str | None) -> int:
     if seconds != seconds:  # NaN
         return 0
     return int(min(max(seconds, 0.0), MAX_ELAPSED))
-
-
-@dataclass
-class InstanceFold:
-    uuid: str
-    first_seen: float
-    last_seen: float
-    env: dict[str, str | None]
-    last_print: float | None
-    held: str | None
-    cohort: str | None
 
 
 @dataclass

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import NamedTuple
 
 from ..timefmt import DAY, day_of
@@ -76,12 +77,12 @@ _ENV_DAY = ", ".join(
 )
 
 
+@dataclass(eq=False)
 class Rollups:
-    def __init__(self, engine: Engine, days: Days, lifetime: Lifetime, counts: Counts):
-        self.engine = engine
-        self.days = days
-        self.lifetime = lifetime
-        self.counts = counts
+    engine: Engine
+    days: Days
+    lifetime: Lifetime
+    counts: Counts
 
     def settle_seconds(self) -> float:
         """How long after an instance's last report the lifetime rule may still
