@@ -32,7 +32,7 @@ Two workloads, each on both backends:
 Reported: reports/s over the timed load (acknowledged reports / wall time), p50/p99
 latency, and whether every acknowledged (200) report is stored: after gunicorn has
 stopped (SIGTERM, graceful: the workers finish their queued commits), the reports are
-counted by the store (``Store.reports_stored()``: per-day report counters written in
+counted by the store (``common.reports_stored``: per-day report counters written in
 the same transaction as the reports) and compared with all 200 answers,
 warm-up included.
 """
@@ -317,7 +317,7 @@ def _measure(gunicorn: str, db: str, folder: Path, networks: int) -> Dict[str, o
     # into per-instance-day activity, never stored as rows of their own).
     store = open_store(db)
     try:
-        stored = store.reports_stored()
+        stored = common.reports_stored(store)
     finally:
         store.close()
     timed = load.acked - warm_acked

@@ -3,7 +3,7 @@
 - 7s: ``/api/stats`` p50/p99 at 1k, 10k and 100k instances x 90 days. The fleet is
   SEEDED (``seed``): the tables ingest writes (instances with every environment
   column, instance_days with print seconds, events with plugin versions, ingest
-  counts) are written directly through the store's engine (``Store.bulk_insert``,
+  counts) are written directly through the store's engine (``Engine.bulk_insert``,
   COPY on PostgreSQL, and INSERT ... SELECT), shaped as ingest writes them; the
   rollups are the collector's own ``refresh`` (timed and shown). Requests go through
   the WSGI app in-process with the stats cache OFF, so every request is a full
@@ -351,7 +351,7 @@ def seed(store, instances: int, days: int, now: float, seed_value: int = 7) -> f
 
     rng = random.Random(seed_value)
     fleet = _fleet_rows(rng, instances, now)
-    store.bulk_insert(
+    store.engine.bulk_insert(
         "instances",
         ("id", "uuid", "first_seen", "last_seen", *ENV_COLUMNS, "last_print"),
         fleet,
@@ -362,7 +362,7 @@ def seed(store, instances: int, days: int, now: float, seed_value: int = 7) -> f
     with store.engine.write() as q, _seed_days(q, seeded):  # a seeding tool
         q.run(_instance_days_sql())
         q.run(_print_hours_sql())
-    store.bulk_insert(
+    store.engine.bulk_insert(
         "events",
         ("instance_id", "day", "ts", "event", "key", "version", "fields"),
         _event_rows(rng, fleet, days, now),
@@ -565,7 +565,7 @@ def size_rows() -> List[Row]:
                     reports += len(batch)
                 elapsed = time.perf_counter() - t0
                 store.refresh(start + days * DAY, force=True)
-                stored = store.reports_stored()
+                stored = common.reports_stored(store)
                 per = (_size(store, db) - empty) / (instances * days)
                 store.close()
             except Exception as exc:  # noqa: BLE001

@@ -199,6 +199,12 @@ def stop_bundled(plugin) -> None:
     plugin._executor.shutdown(wait=False, cancel_futures=True)
 
 
+def reports_stored(store: Any) -> int:
+    """Reports acknowledged into a collector store: its per-day report counters,
+    written in the same transaction as the reports."""
+    return sum(n for day in store.ingest_counts().values() for n in day.values())
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     ordered = sorted(values)
     if not ordered:

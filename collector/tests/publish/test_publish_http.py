@@ -11,7 +11,7 @@ import json
 import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
-from testkit import new_id
+from testkit import hold, new_id
 from testkit.known_fleet import (
     INSTALLED_OCTOLAPSE,
     OCTOLAPSE,
@@ -254,7 +254,7 @@ def test_public_numbers_leave_out_held_instances_but_their_owner_sees_them(make_
             f"/track/{iid}/ping/", headers={"User-Agent": "OctoPrint/1.11.8"}
         )
         assert ping.status_code == 200
-    assert get_collector(app).store.hold(ids[0], "suspect")
+    assert hold(get_collector(app).store, ids[0], "suspect")
     doc = client.get("/export/instance_stats_7d.json").get_json()
     assert doc["count"] == 2
     assert doc["versions"] == {"1.11.8": 2}

@@ -207,7 +207,7 @@ def test_schema_2_database_gains_print_hours_and_achievements(db, clock, monkeyp
     old = open_test_store(db)
     day, iid = day_of(clock.now), new_id()
     try:
-        old.bulk_insert(
+        old.engine.bulk_insert(
             "instances",
             ("uuid", "first_seen", "last_seen", "version", "plugins"),
             [(iid, clock.now - HOUR, clock.now - HOUR, "1.11.8", "octolapse:0.4")],
@@ -216,7 +216,7 @@ def test_schema_2_database_gains_print_hours_and_achievements(db, clock, monkeyp
             ((row_id,),) = q.rows("SELECT id FROM instances")
             assert "achievements" not in old.engine.columns(q, "instances")
             assert old.engine.columns(q, "print_hours") == []
-        old.bulk_insert(
+        old.engine.bulk_insert(
             "instance_days",
             ("day", "instance_id", "hours", "version", "done", "print_seconds"),
             [(day, row_id, 1, "1.11.8", 2, 300)],

@@ -14,6 +14,7 @@ from .servers import Gunicorn, Server, located_live_args
 from .stores import (
     count_rows,
     day_counts,
+    hold,
     instance_count,
     open_test_store,
     refreshed_at,
@@ -57,6 +58,7 @@ __all__ = [
     "scrub",
     "snapshot",
     "source_keys",
+    "hold",
     "stored",
     "uuids",
 ]

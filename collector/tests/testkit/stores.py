@@ -37,7 +37,16 @@ def rows(store, sql: str, args=()) -> list[tuple]:
 
 def stored(store) -> int:
     """Reports acknowledged into ``store`` (counted in the ingest transaction)."""
-    return store.reports_stored()
+    return sum(n for day in store.ingest_counts().values() for n in day.values())
+
+
+def hold(store, instance: str, reason: str) -> bool:
+    """Hold one instance out of the public numbers (test setup: the collector
+    holds new ids through admission and plausibility only), its days recomputed."""
+    with store.engine.write() as q:
+        held = q.run("UPDATE instances SET held = ? WHERE uuid = ?", (reason, instance))
+    store.recompute()
+    return bool(held)
 
 
 def count_rows(store, table: str) -> int:

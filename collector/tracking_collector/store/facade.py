@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from .archive import Archive, ArchivedFile
 from .counts import Count, Counts
@@ -91,11 +90,6 @@ class Store:
     def purge(self, older_than: float, now: float | None = None) -> int:
         return self._writes.purge(older_than, now)
 
-    def bulk_insert(
-        self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
-    ) -> None:
-        self.engine.bulk_insert(table, columns, rows)
-
     def copy_to(self, target: Store) -> dict[str, int]:
         """Copy every stored instance, day, event and counter into an empty
         ``target`` (another backend), then recompute its rollups; rows per table."""
@@ -105,14 +99,8 @@ class Store:
 
     # ---- quarantine ------------------------------------------------------------------
 
-    def hold(self, instance: str, reason: str, cohort: str | None = None) -> bool:
-        return self._quarantine.hold(instance, reason, cohort)
-
     def hold_cohort(self, cohort: str, reason: str) -> int:
         return self._quarantine.hold_cohort(cohort, reason)
-
-    def release(self, instance: str, now: float | None = None) -> bool:
-        return self._quarantine.release(instance, now)
 
     def release_cohort(self, cohort: str | None, now: float | None = None) -> int:
         return self._quarantine.release_cohort(cohort, now)
@@ -214,6 +202,3 @@ class Store:
 
     def ingest_counts(self, since_day: int = 0) -> dict[int, dict[str, int]]:
         return self._reads.ingest_counts(since_day)
-
-    def reports_stored(self) -> int:
-        return self._reads.reports_stored()

@@ -59,18 +59,6 @@ class Quarantine:
         # expects to see in the public numbers right away).
         self.refresh = refresh
 
-    def hold(self, instance: str, reason: str, cohort: str | None = None) -> bool:
-        with self.engine.write() as q:
-            found = self.days.lock_instances(q, "uuid = ?", (instance,))
-            self.days.mark_instances(q, found)
-            _update(
-                q,
-                "held = ?, cohort = COALESCE(cohort, ?), released = 0",
-                (reason, cohort),
-                found,
-            )
-        return bool(found)
-
     def hold_cohort(self, cohort: str, reason: str) -> int:
         """Hold every public instance of ``cohort`` that no operator released (a
         source over its budget); returns instances held. Their days are recomputed
@@ -81,15 +69,6 @@ class Quarantine:
             self.days.mark_instances(q, found)
             _update(q, "held = ?", (reason,), found)
         return len(found)
-
-    def release(self, instance: str, now: float | None = None) -> bool:
-        with self.engine.write() as q:
-            found = self.days.lock_instances(q, "uuid = ?", (instance,))
-            held = [i for i in found if i.held is not None]
-            self.days.mark_instances(q, held)
-            _update(q, "held = NULL, released = 1", (), found)
-            self.counts.add(q, decision(now, RELEASED, len(held)))
-        return bool(held)
 
     def release_cohort(self, cohort: str | None, now: float | None = None) -> int:
         """Put a held cohort into the public numbers; returns instances released."""

@@ -201,8 +201,3 @@ class Reads:
             ):
                 result[day][event] = int(n)
         return dict(result)
-
-    def reports_stored(self) -> int:
-        """All reports ever acknowledged within retention (acked == stored checks)."""
-        with self._reader() as q:
-            return int(q.rows("SELECT COALESCE(SUM(n), 0) FROM ingest_counts")[0][0])
