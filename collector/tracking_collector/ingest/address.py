@@ -82,10 +82,6 @@ class GeoLookup:
 
             self._reader = maxminddb.open_database(path)
 
-    @property
-    def enabled(self) -> bool:
-        return self._reader is not None
-
     def lookup(self, ip: Any) -> tuple[str, str]:
         if self._reader is None or ip is None:
             return UNKNOWN, UNKNOWN
