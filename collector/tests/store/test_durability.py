@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +21,7 @@ from testkit import (
     rows,
     stored,
     uuids,
+    writer_reruns,
 )
 
 from tracking_collector.runtime import get_collector
@@ -247,13 +249,17 @@ class _LosesDeadlocks:
 
 
 @pytest.mark.parametrize("backend", ["postgresql"])
-def test_writer_runs_a_batch_that_lost_a_deadlock_again(db):
+def test_writer_runs_a_batch_that_lost_a_deadlock_again(db, caplog):
     store = open_test_store(db)
     flaky = _LosesDeadlocks(store, losses=1)
     writer = BatchWriter(flaky)
-    assert writer.add(Report(new_id(), "ping", 1.0)).result(10)
-    writer.close()
+    with caplog.at_level(logging.WARNING, logger="tracking_collector"):
+        assert writer.add(Report(new_id(), "ping", 1.0)).result(10)
+        writer.close()
     assert flaky.calls == 2
+    # What the concurrency test looks for in a collector's log to tell that no
+    # write was lost and run again: the line this run wrote.
+    assert len(writer_reruns(caplog.text)) == 1
     assert stored(store) == 1
     store.close()
 

@@ -10,7 +10,7 @@ import what they use from here; nothing here edits ``sys.path``.
 
 from harness.wait import eventually
 
-from .servers import Gunicorn, Server, located_live_args
+from .servers import Gunicorn, Server, located_live_args, writer_reruns
 from .stores import (
     count_rows,
     day_counts,
@@ -59,4 +59,5 @@ __all__ = [
     "source_keys",
     "stored",
     "uuids",
+    "writer_reruns",
 ]
