@@ -366,3 +366,47 @@ def test_writer_lingers_for_more_reports_only_while_busy(tmp_path):
     writer.close()
     assert stored(store) == 9
     store.close()
+
+
+def test_a_batch_committed_with_an_unusable_answer_is_not_written_again(tmp_path):
+    # The transaction committed, then something after it failed (here: the store
+    # answers None instead of one result per report). Nothing may run it again,
+    # neither whole nor one by one: the reports are stored once.
+    class AnswersNothing(SQLiteStore):
+        calls = 0
+
+        def add_many(self, reports, counts=()):
+            type(self).calls += 1
+            super().add_many(reports, counts)
+
+    store = AnswersNothing(str(tmp_path / "none.sqlite"))
+    writer = BatchWriter(store)
+    with store.write_lock():  # the three queue up and form one batch
+        futures = [writer.add(Report(new_id(), "ping", 1.0)) for _ in range(3)]
+    for future in futures:
+        with pytest.raises(TypeError):
+            future.result(10)
+    writer.close()
+    assert AnswersNothing.calls == 1
+    assert stored(store) == 3
+    store.close()
+
+
+def test_a_failing_commit_timer_neither_fails_nor_repeats_a_committed_batch(
+    tmp_path, monkeypatch
+):
+    from tracking_collector.ops import metrics
+
+    class BrokenTimer:
+        def observe(self, seconds):
+            raise RuntimeError("metrics broken")
+
+    monkeypatch.setattr(metrics, "COMMIT_SECONDS", BrokenTimer())
+    store = SQLiteStore(str(tmp_path / "timed.sqlite"))
+    writer = BatchWriter(metrics.InstrumentedStore(store))
+    with store.write_lock():
+        futures = [writer.add(Report(new_id(), "ping", 1.0)) for _ in range(3)]
+    assert all(f.result(10).new for f in futures)
+    writer.close()
+    assert stored(store) == 3
+    store.close()

@@ -17,7 +17,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -213,13 +213,21 @@ class BatchWriter:
         if current:
             yield current
 
-    def _run_group(self, group: list[_Op]) -> Iterable[Any]:
+    def _run_group(self, group: list[_Op]) -> Any:
+        """The group's transaction; what the store answered."""
         kind = group[0].kind
         if kind == "add":
+            return self._commit_reports([op.args[0] for op in group if op.args])
+        return getattr(self.store, kind)(*group[0].args)
+
+    @staticmethod
+    def _answers(group: list[_Op], answer: Any) -> list[Any]:
+        """Each operation's result, from what its group's transaction answered."""
+        if group[0].kind == "add":
             # A flush (no report) rides along with the reports: True for it.
-            stored = iter(self._commit_reports([op.args[0] for op in group if op.args]))
+            stored = iter(answer)
             return [next(stored) if op.args else True for op in group]
-        return [getattr(self.store, kind)(*group[0].args)]
+        return [answer]
 
     def _commit_reports(self, reports: list[Report]) -> list[Any]:
         counts = self.tally.take()
@@ -231,8 +239,9 @@ class BatchWriter:
             self.tally.give_back(counts)
             raise
 
-    def _attempt(self, group: list[_Op]) -> Iterable[Any]:
-        """Run a group, again while the store says a failure was transient."""
+    def _attempt(self, group: list[_Op]) -> Any:
+        """Run a group's transaction, again while the store says a failure was
+        transient (nothing of it was committed)."""
         for attempt in range(1, ATTEMPTS + 1):
             try:
                 return self._run_group(group)
@@ -249,8 +258,10 @@ class BatchWriter:
             self._apply_group(group)
 
     def _apply_group(self, group: list[_Op]) -> None:
+        # Only an exception of the transaction itself decides a retry or a split:
+        # nothing of it was committed then.
         try:
-            results = self._attempt(group)
+            answer = self._attempt(group)
         except Exception as exc:  # noqa: BLE001 - reported to every waiter
             if len(group) > 1 and not self.store.unavailable(exc):
                 # One report the store cannot take (a value the database refuses)
@@ -264,6 +275,14 @@ class BatchWriter:
                 for op in group:
                     self._apply_group([op])
                 return
+            for op in group:
+                op.future.set_exception(exc)
+            return
+        # Committed: whatever fails from here on, the group is not written again.
+        try:
+            results = self._answers(group, answer)
+        except Exception as exc:  # noqa: BLE001 - reported to every waiter
+            log.exception("A commit of %d operations answered nothing usable", len(group))
             for op in group:
                 op.future.set_exception(exc)
             return
