@@ -335,34 +335,45 @@ def test_a_value_postgresql_refuses_fails_only_its_own_report(db):
 
 
 def test_writer_lingers_for_more_reports_only_while_busy(tmp_path):
-    class CountingStore(SQLiteStore):
+    class GatedStore(SQLiteStore):
+        """Counts commits; one commit can be held inside until ``gate`` opens."""
+
         commits = 0
+        gate: threading.Event | None = None
+        inside = threading.Event()
 
         def add_many(self, reports, counts=()):
             type(self).commits += 1
+            if self.gate is not None:
+                self.inside.set()
+                self.gate.wait(10)
+                self.gate = None
             return super().add_many(reports, counts)
 
     def report() -> Report:
         return Report(new_id(), "ping", 0.0)
 
-    store = CountingStore(str(tmp_path / "busy.sqlite"))
+    store = GatedStore(str(tmp_path / "busy.sqlite"))
     writer = BatchWriter(store, busy_wait=1.0)
     # Idle: a lone report is committed at once, without waiting for company.
     started = time.monotonic()
     assert writer.add(report()).result(10)
     assert time.monotonic() - started < 0.8
-    # Busy: three reports queue up behind another writer's commit (its lock) and
-    # commit together; reports then arriving 50 ms apart join one commit.
-    with store.write_lock():
-        held_up = [writer.add(report()) for _ in range(3)]
-    assert all(f.result(10) for f in held_up)
-    before = CountingStore.commits
+    # Busy: two reports queue up while a commit runs; the writer then lingers, so
+    # reports arriving 50 ms apart join theirs.
+    store.gate = threading.Event()
+    first = writer.add(report())
+    eventually(store.inside.is_set, timeout=10, what="a commit under way")
+    waiting = [writer.add(report()) for _ in range(2)]
+    before = GatedStore.commits
+    store.gate.set()
+    assert first.result(10)
     trickle = []
     for _ in range(5):
         trickle.append(writer.add(report()))
         time.sleep(0.05)  # the arrivals' spacing, not a wait for a condition
-    assert all(f.result(10) for f in trickle)
-    assert CountingStore.commits - before <= 2
+    assert all(f.result(10) for f in waiting + trickle)
+    assert GatedStore.commits - before <= 2
     writer.close()
     assert stored(store) == 9
     store.close()
@@ -409,4 +420,18 @@ def test_a_failing_commit_timer_neither_fails_nor_repeats_a_committed_batch(
     assert all(f.result(10).new for f in futures)
     writer.close()
     assert stored(store) == 3
+    store.close()
+
+
+def test_a_lone_report_after_a_busy_spell_is_committed_at_once(tmp_path):
+    store = SQLiteStore(str(tmp_path / "idle.sqlite"))
+    writer = BatchWriter(store, busy_wait=1.0)
+    with store.write_lock():  # busy: three reports commit together
+        held_up = [writer.add(Report(new_id(), "ping", 0.0)) for _ in range(3)]
+    assert all(f.result(10) for f in held_up)
+    time.sleep(0.2)  # the idle spell (part of the scenario, not a wait for a state)
+    started = time.monotonic()
+    assert writer.add(Report(new_id(), "ping", 0.0)).result(10)
+    assert time.monotonic() - started < 0.8
+    writer.close()
     store.close()

@@ -183,7 +183,13 @@ class BatchWriter:
     def _run(self) -> None:
         stop = False
         while not stop:
-            first = self._queue.get()
+            try:
+                first = self._queue.get_nowait()
+            except queue.Empty:
+                # Idle: whatever comes next did not queue up behind a commit, so
+                # it is committed at once, however busy the last batch was.
+                self._busy = False
+                first = self._queue.get()
             if first is None:
                 break
             batch = [first]
