@@ -8,7 +8,8 @@ under load the reports that arrive during one commit form the next one.
 Every write of a running collector goes through it, the admission's too (source
 keys, cohort holds; the new ids per source are noted in the transaction that
 stores their reports): one writer per process, in the order the operations were
-submitted.
+submitted. What must follow a commit in the same order (the admission's cache of
+known ids, a cohort's hold) is its after-commit hook, run by the writer thread.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 from .counts import Count
 from .facade import Store
@@ -45,6 +46,13 @@ class _Op:
 
 class WriterClosed(RuntimeError):
     pass
+
+
+# Told about each operation once its transaction committed, by the writer thread, in
+# commit order, before the operation's waiter is answered: (kind, arguments,
+# result), kind "add" (arguments: the report as submitted, with its Pending
+# decision; none for a flush) or a Store method's name.
+AfterCommit = Callable[[str, tuple, Any], None]
 
 
 class Tally(Protocol):
@@ -80,8 +88,11 @@ class BatchWriter:
         max_wait: float = 0.0,
         tally: Tally | None = None,
         busy_wait: float = 0.0,
+        after_commit: AfterCommit | None = None,
     ):
         self.store = store
+        # Settable later: what needs the writer to exist (the admission) hooks on.
+        self.after_commit: AfterCommit | None = after_commit
         self.max_batch = max_batch
         # Refused reports ride along with the next commit: no write of their own.
         self.tally: Tally = tally if tally is not None else _NoTally()
@@ -293,7 +304,17 @@ class BatchWriter:
                 op.future.set_exception(exc)
             return
         for op, result in zip(group, results):
+            self._after_commit(op, result)
             op.future.set_result(result)
+
+    def _after_commit(self, op: _Op, result: Any) -> None:
+        if self.after_commit is None:
+            return
+        try:
+            self.after_commit(op.kind, op.args, result)
+        except Exception:
+            # Committed all the same: the operation is answered whatever the hook.
+            log.exception("After-commit hook failed")
 
     def close(self, timeout: float = 30.0) -> None:
         """Stop accepting work, finish everything queued (and commit the tally),

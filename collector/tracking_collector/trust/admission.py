@@ -32,9 +32,10 @@ import logging
 import threading
 import time
 from collections.abc import Iterable
+from concurrent.futures import Future
 from typing import Any, Callable, Protocol
 
-from ..store import Pending, Stored
+from ..store import Pending, Stored, WriterClosed
 from ..timefmt import utc_day
 from . import plausibility
 from .policy import Decision, Policy
@@ -68,6 +69,11 @@ class AdmissionState(Protocol):
 
     def hold_cohort(self, cohort: str, reason: str) -> int:
         """Hold every public instance of ``cohort``; return how many changed."""
+        ...
+
+    def queue_hold(self, cohort: str, reason: str) -> Future:
+        """:meth:`hold_cohort` without waiting for it (the writer's own thread
+        asks): a Future of how many changed."""
         ...
 
     def bursting(self, budget: int) -> list[str]:
@@ -112,7 +118,7 @@ class Admission:
     ) -> Decision | Pending:
         """The decision about ``report``'s instance; a :class:`Pending` one when
         only the store can tell whether the instance is new (the writer completes
-        it in the transaction that stores the report, then :meth:`settled`)."""
+        it in the transaction that stores the report, then :meth:`committed`)."""
         now = self.clock()
         cohort = self.keys.source(client_ip)
         known = self.state.is_known(report.instance)
@@ -149,7 +155,22 @@ class Admission:
             if_burst=SOURCE_BURST,
         )
 
-    def settled(self, instance: str, pending: Pending, stored: Stored) -> None:
+    def committed(self, kind: str, args: tuple, result: Any) -> None:
+        """The writer's after-commit hook (``BatchWriter.after_commit``): run by
+        the writer thread in commit order, so the cache of known ids follows the
+        store (a report and a forget of one id in one batch leave it unknown,
+        whichever request thread wakes first), and a source past its budget has
+        its hold queued before the report is answered, without waiting for it."""
+        if kind == "add" and args and args[0].pending is not None:
+            report = args[0]
+            self._settled(report.instance, report.pending, result)
+        elif kind == "complete":
+            self._settled(*args, result)
+        elif kind == "forget":
+            # The id is new again.
+            self.state.forget_known(args[0])
+
+    def _settled(self, instance: str, pending: Pending, stored: Stored) -> None:
         """After the writer stored a report whose decision it completed: the
         instance is known now; a source past its budget has its cohort held."""
         self.state.remember(instance)
@@ -160,13 +181,12 @@ class Admission:
         the instance's row: another process forgot the id since this one learnt
         it. Completes the decision as for a new id (its source's budget, the
         rules for new instances), before the report is acknowledged; what it is
-        stored as then (None: this process did not think it known)."""
+        stored as then (None: this process did not think it known). The writer's
+        hook (:meth:`committed`) settles it once committed."""
         if not self.state.is_known(report.instance):
             return None
         pending = self._pending(report, user_agent, self.clock(), report.cohort)
-        stored = self.state.complete(report.instance, pending)
-        self.settled(report.instance, pending, stored)
-        return stored
+        return self.state.complete(report.instance, pending)
 
     def _judged(self, cohort: str | None, stored: Stored) -> None:
         if stored.held == SOURCE_BURST and cohort is not None:
@@ -203,8 +223,22 @@ class Admission:
                 self._bursting[cohort] = tick
         if not due:
             return
-        changed = self.state.hold_cohort(cohort, SOURCE_BURST)
-        if last is None or changed:
+        try:
+            held = self.state.queue_hold(cohort, SOURCE_BURST)
+        except WriterClosed:
+            return  # shutting down: the sweep of the next start holds it
+        held.add_done_callback(lambda done: self._held(cohort, last is None, done))
+
+    def _held(self, cohort: str, first: bool, done: Future) -> None:
+        if done.exception() is not None:
+            log.warning(
+                "Could not hold source cohort %s (%s): the next sweep does",
+                cohort,
+                type(done.exception()).__name__,
+            )
+            return
+        changed = done.result()
+        if first or changed:
             # The store counts a source's new ids only just past its budget (the
             # decision needs no more), so the line says "more than".
             log.warning(
@@ -215,10 +249,6 @@ class Admission:
                 SOURCE_BURST,
                 changed,
             )
-
-    def forget(self, instance: str) -> None:
-        """``instance`` was deleted: its next report is a new id again."""
-        self.state.forget_known(instance)
 
     def sweep(self) -> int:
         """Hold the cohorts of every source over its budget once more.
@@ -295,6 +325,11 @@ class MemoryState:
         for instance in changed:
             self.held[instance] = reason
         return len(changed)
+
+    def queue_hold(self, cohort: str, reason: str) -> Future:
+        done: Future = Future()
+        done.set_result(self.hold_cohort(cohort, reason))
+        return done
 
     def bursting(self, budget: int) -> list[str]:
         return sorted({s for (_, s), ids in self.created.items() if len(ids) > budget})
