@@ -10,6 +10,7 @@ import what they use from here; nothing here edits ``sys.path``.
 
 from harness.wait import eventually
 
+from .admitting import admit
 from .servers import Gunicorn, Server, located_live_args, writer_reruns
 from .stores import (
     count_rows,
@@ -36,6 +37,7 @@ from .values import (
 )
 
 __all__ = [
+    "admit",
     "CLIENT_IP",
     "REPO_ROOT",
     "TRUSTED_PROXY",
