@@ -198,6 +198,28 @@ class Engine:
             self.upsert(q, write.upsert, rows)
         return created
 
+    def count_noted(
+        self, q: Cursor, limits: Sequence[tuple[tuple[str, Any], int]]
+    ) -> dict[tuple[str, Any], int]:
+        """The new ids (``source_new``) each (day, source) of ``limits`` created,
+        counted up to its limit.
+
+        The policy only asks whether a source is past its budget, so counting
+        stops just past it: a burst of n new ids then costs O(budget) per batch,
+        not O(n) (O(n²) over the burst). A statement per pair here (SQLite: no
+        round trip); engines may count them all in one.
+        """
+        return {
+            (day, source): int(
+                q.rows(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM source_new"
+                    " WHERE day = ? AND source = ? LIMIT ?) AS noted",
+                    (day, source, limit),
+                )[0][0]
+            )
+            for (day, source), limit in limits
+        }
+
     def claim_dirty(self, q: Cursor) -> list[int]:
         """Take every dirty mark (atomically: a writer still holding one makes
         this wait for its commit); returns the days."""

@@ -256,6 +256,22 @@ class PostgresEngine(Engine):
                     conn.execute("ROLLBACK")
                 raise
 
+    def count_noted(
+        self, q: Cursor, limits: Sequence[tuple[tuple[str, Any], int]]
+    ) -> dict[tuple[str, Any], int]:
+        # Every pair in one statement (each statement is a round trip of the
+        # batch's pipeline): the pairs as arrays, each counted up to its limit.
+        if not limits:
+            return {}
+        days, sources, caps = zip(*((d, s, n) for (d, s), n in limits))
+        found = q.rows(
+            "SELECT v.day, v.source, (SELECT count(*) FROM (SELECT 1 FROM source_new s"
+            " WHERE s.day = v.day AND s.source = v.source LIMIT v.cap) AS noted)"
+            " FROM unnest(?::text[], ?::text[], ?::int[]) AS v(day, source, cap)",
+            [list(days), list(sources), list(caps)],
+        )
+        return {(day, source): int(n) for day, source, n in found}
+
     def write_batch(self, q: Cursor, writes: Sequence[Write]) -> set[str]:
         # One statement for the whole batch (see batch_sql): the server parses,
         # plans and runs one statement, the client sends one parameter per table.
