@@ -63,11 +63,14 @@ class Engine:
     for_update = ""
     """Appended to a SELECT to lock the rows it picks (engines with row locks).
 
-    Lock order: every transaction that writes instance rows and other rows locks
-    its instance rows first, in uuid order (``Days.lock_instances``; ingest's
-    instance upsert is sorted by uuid), and the rows every writer shares (dirty
-    marks, counters) last. Two transactions then never wait for each other in a
-    circle.
+    Lock order: source_new -> instances -> per-instance rows -> shared rows. A
+    transaction that notes new ids of a source (``TrustTables.count_new``, in a
+    batch with admission decisions, and ``Writes.complete``) inserts its
+    ``source_new`` rows first, sorted; every transaction that writes instance rows
+    and other rows then locks its instance rows, in uuid order
+    (``Days.lock_instances``; ingest's instance upsert is sorted by uuid), then the
+    rows of those instances, and the rows every writer shares (dirty marks,
+    counters) last. Two transactions then never wait for each other in a circle.
     """
 
     def __init__(self) -> None:
