@@ -48,31 +48,51 @@ def test_acknowledged_reports_survive_closing_and_reopening(make_app):
     assert stored(store) == 60
 
 
-def test_writer_batches_concurrent_submissions_into_few_commits(tmp_path):
-    class CountingStore(SQLiteStore):
-        commits = 0
+class CountingStore(SQLiteStore):
+    """Counts its commits of reports; one of them can be held inside until
+    ``gate`` opens (``inside`` tells when it is)."""
 
-        def add_many(self, reports, counts=()):
-            type(self).commits += 1
-            return super().add_many(reports, counts)
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.commits = 0
+        self.gate: threading.Event | None = None
+        self.inside = threading.Event()
 
-    store = CountingStore(str(tmp_path / "b.sqlite"))
-    writer = BatchWriter(store, max_wait=0.05)
-    futures = [writer.add(Report(new_id(), "ping", 0.0)) for _ in range(200)]
+    def add_many(self, reports, counts=()):
+        self.commits += 1
+        if self.gate is not None:
+            self.inside.set()
+            self.gate.wait(10)
+            self.gate = None
+        return super().add_many(reports, counts)
+
+
+@pytest.fixture
+def counting_store(tmp_path):
+    store = CountingStore(str(tmp_path / "counting.sqlite"))
+    yield store
+    store.close()
+
+
+def test_writer_batches_concurrent_submissions_into_few_commits(counting_store):
+    store = counting_store
+    writer = BatchWriter(store)
+    with store.write_lock():  # they queue up behind another writer's commit
+        futures = [writer.add(Report(new_id(), "ping", 0.0)) for _ in range(200)]
     assert all(f.result(timeout=10) for f in futures)
     writer.close()
     assert stored(store) == 200
-    assert CountingStore.commits < 20
-    store.close()
+    assert store.commits < 20
 
 
 def test_writer_applies_operations_in_order(tmp_path):
     store = SQLiteStore(str(tmp_path / "o.sqlite"))
-    writer = BatchWriter(store, max_wait=0.05)
+    writer = BatchWriter(store)
     iid = new_id()
-    first = writer.add(Report(iid, "shutdown", 1.0))
-    gone = writer.forget(iid)
-    last = writer.add(Report(iid, "startup", 2.0))
+    with store.write_lock():  # one batch
+        first = writer.add(Report(iid, "shutdown", 1.0))
+        gone = writer.forget(iid)
+        last = writer.add(Report(iid, "startup", 2.0))
     assert first.result(10) and gone.result(10) >= 1 and last.result(10)
     writer.close()
     record = store.instance(iid)
@@ -290,8 +310,9 @@ def test_a_batch_the_database_cannot_take_fails_whole_not_again_nor_one_by_one(
             raise sqlite3.OperationalError("database or disk is full")
 
     store = DiskFull(str(tmp_path / "full.sqlite"))
-    writer = BatchWriter(store, max_wait=0.3)
-    futures = [writer.add(Report(new_id(), "ping", 1.0)) for _ in range(5)]
+    writer = BatchWriter(store)
+    with store.write_lock():  # one batch
+        futures = [writer.add(Report(new_id(), "ping", 1.0)) for _ in range(5)]
     for future in futures:
         with pytest.raises(sqlite3.OperationalError):
             future.result(10)
@@ -304,11 +325,11 @@ def _only_the_bad_report_fails(db, bad: Report, error: type) -> None:
     """A batch of 21 with ``bad`` in the middle: ``bad`` fails with ``error``, the
     20 others are acknowledged and stored."""
     store = open_test_store(db)
-    # Lingers, so that all 21 reports are one batch.
-    writer = BatchWriter(store, max_wait=0.3)
-    good = [writer.add(Report(new_id(), "ping", float(i))) for i in range(10)]
-    failed = writer.add(bad)
-    good += [writer.add(Report(new_id(), "ping", float(i))) for i in range(10)]
+    writer = BatchWriter(store)
+    with store.write_lock():  # all 21 reports queue up: one batch
+        good = [writer.add(Report(new_id(), "ping", float(i))) for i in range(10)]
+        failed = writer.add(bad)
+        good += [writer.add(Report(new_id(), "ping", float(i))) for i in range(10)]
     assert all(f.result(10) for f in good)
     with pytest.raises(error):
         failed.result(10)
@@ -334,26 +355,11 @@ def test_a_value_postgresql_refuses_fails_only_its_own_report(db):
     _only_the_bad_report_fails(db, bad, psycopg.DataError)
 
 
-def test_writer_lingers_for_more_reports_only_while_busy(tmp_path):
-    class GatedStore(SQLiteStore):
-        """Counts commits; one commit can be held inside until ``gate`` opens."""
-
-        commits = 0
-        gate: threading.Event | None = None
-        inside = threading.Event()
-
-        def add_many(self, reports, counts=()):
-            type(self).commits += 1
-            if self.gate is not None:
-                self.inside.set()
-                self.gate.wait(10)
-                self.gate = None
-            return super().add_many(reports, counts)
-
+def test_writer_lingers_for_more_reports_only_while_busy(counting_store):
     def report() -> Report:
         return Report(new_id(), "ping", 0.0)
 
-    store = GatedStore(str(tmp_path / "busy.sqlite"))
+    store = counting_store
     writer = BatchWriter(store, busy_wait=1.0)
     # Idle: a lone report is committed at once, without waiting for company.
     started = time.monotonic()
@@ -365,7 +371,7 @@ def test_writer_lingers_for_more_reports_only_while_busy(tmp_path):
     first = writer.add(report())
     eventually(store.inside.is_set, timeout=10, what="a commit under way")
     waiting = [writer.add(report()) for _ in range(2)]
-    before = GatedStore.commits
+    before = store.commits
     store.gate.set()
     assert first.result(10)
     trickle = []
@@ -373,10 +379,9 @@ def test_writer_lingers_for_more_reports_only_while_busy(tmp_path):
         trickle.append(writer.add(report()))
         time.sleep(0.05)  # the arrivals' spacing, not a wait for a condition
     assert all(f.result(10) for f in waiting + trickle)
-    assert GatedStore.commits - before <= 2
+    assert store.commits - before <= 2
     writer.close()
     assert stored(store) == 9
-    store.close()
 
 
 def test_a_batch_committed_with_an_unusable_answer_is_not_written_again(tmp_path):

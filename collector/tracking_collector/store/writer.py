@@ -29,9 +29,6 @@ from .model import Pending, Report
 
 log = logging.getLogger(__name__)
 
-# Operations whose consecutive submissions share one transaction (the reports:
-# ``Store.add_many``, which answers per report).
-_BATCHED = frozenset({"add"})
 # Runs of a group whose transaction the database rolled back as a deadlock victim
 # (or a serialization failure): nothing of it was committed, so it is run again.
 ATTEMPTS = 3
@@ -85,7 +82,6 @@ class BatchWriter:
         self,
         store: Store,
         max_batch: int = 500,
-        max_wait: float = 0.0,
         tally: Tally | None = None,
         busy_wait: float = 0.0,
         after_commit: AfterCommit | None = None,
@@ -96,18 +92,15 @@ class BatchWriter:
         self.max_batch = max_batch
         # Refused reports ride along with the next commit: no write of their own.
         self.tally: Tally = tally if tally is not None else _NoTally()
-        # 0 (default): group commit. The writer takes whatever is queued, commits it
-        # at once and repeats; operations that arrive while a commit runs form the
-        # next batch, so batches grow with the load and an idle collector answers a
-        # lone report after one commit. A positive value additionally lingers that
-        # long for more operations before each commit.
-        self.max_wait = max_wait
-        # Lingers this long for more only while busy: its last batch held more
-        # than one operation, or more were already waiting as it took the first of
+        # Group commit: the writer takes whatever is queued, commits it at once and
+        # repeats; operations that arrive while a commit runs form the next batch,
+        # so batches grow with the load. It lingers busy_wait for more only while
+        # busy: operations were queued as its last commit ended and that batch
+        # held more than one, or more were already waiting as it took the first of
         # the next. Under load, a millisecond or two gathers a batch about twice as
-        # big, so fewer commits carry the same reports (less CPU per report, most on
-        # PostgreSQL, whose cost goes with its statements); an idle collector still
-        # commits a lone report at once.
+        # big, so fewer commits carry the same reports (less CPU per report, most
+        # on PostgreSQL, whose cost goes with its statements); an idle collector
+        # still commits a lone report at once.
         self.busy_wait = busy_wait
         self._busy = False
         self._queue: queue.Queue[_Op | None] = queue.Queue()
@@ -205,7 +198,7 @@ class BatchWriter:
                 break
             batch = [first]
             busy = self._busy or not self._queue.empty()
-            stop = self._collect(batch, max(self.max_wait, self.busy_wait * busy))
+            stop = self._collect(batch, self.busy_wait * busy)
             with self.store.write_lock():
                 # Whatever queued up while waiting for the lock joins this commit.
                 if not stop:
@@ -220,10 +213,11 @@ class BatchWriter:
 
     @staticmethod
     def _groups(batch: list[_Op]) -> Iterator[list[_Op]]:
-        """Runs of the same batched kind; every other operation on its own."""
+        """Runs of reports (and flushes), which share one transaction
+        (``Store.add_many`` answers per report); every other operation on its own."""
         current: list[_Op] = []
         for op in batch:
-            if current and (op.kind != current[0].kind or op.kind not in _BATCHED):
+            if current and (op.kind != "add" or current[0].kind != "add"):
                 yield current
                 current = []
             current.append(op)
