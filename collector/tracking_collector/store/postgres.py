@@ -110,11 +110,10 @@ def batch_sql(upserts: tuple[Upsert, ...]) -> str:
             source += f" JOIN w0 i ON i.uuid = r->>{ref}"
         if k:
             source += f" WHERE (SELECT count(*) FROM w{k - 1}) >= 0"
-        order = ", ".join(str(j + 1) for j in range(min(upsert.key, len(columns))))
         returning = "id, uuid, xmax = 0 AS created" if k == 0 else "1"
         steps.append(
             f"w{k} AS (INSERT INTO {upsert.table} ({', '.join(upsert.columns)})"
-            f" {source} ORDER BY {order} {upsert.tail} RETURNING {returning})"
+            f" {source} {upsert.order_by()} {upsert.tail} RETURNING {returning})"
         )
     return (
         f"WITH {', '.join(steps)} SELECT (SELECT count(*) FROM w{len(upserts) - 1}),"
@@ -222,12 +221,10 @@ class PostgresEngine(Engine):
         n = len(upsert.types)
         names = ", ".join(f"c{k}" for k in range(n))
         arrays = ", ".join(f"?::{t}[]" for t in upsert.types)
-        # Sorted by the key, so concurrent batches lock rows in the same order.
-        order = ", ".join(str(k + 1) for k in range(min(upsert.key, n)))
         return (
             f"INSERT INTO {upsert.table} ({', '.join(upsert.columns)})"
             f" SELECT * FROM unnest({arrays}) AS t({names})"
-            f" ORDER BY {order} {upsert.tail}"
+            f" {upsert.order_by()} {upsert.tail}"
         )
 
     def upsert(self, q: Cursor, stmt: Upsert, rows: Rows) -> None:
