@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -166,12 +167,19 @@ def test_kill_9_of_every_collector_process_under_load_loses_no_acknowledged_repo
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
     }
     server = Gunicorn(tmp_path, db, **env).__enter__()
-    load = _Load(server.url, clients=12)
+    killed: list[int] = []
     try:
-        eventually(lambda: load.acknowledged() >= 600, timeout=60, what="load")
-        killed = server.kill_all()
+        load = _Load(server.url, clients=12)
+        try:
+            eventually(lambda: load.acknowledged() >= 600, timeout=60, what="load")
+            killed = server.kill_all()
+        finally:
+            load.join()
     finally:
-        load.join()
+        # Failed before the kill (the load timed out): no gunicorn left running.
+        if not killed:
+            server.kill_all()
+        server.stop(signal.SIGKILL)  # closes its log
     assert len(killed) == 4
     store = open_test_store(db)
     assert set(load.new_ids) <= set(uuids(store))
