@@ -115,8 +115,9 @@ class Collector:
             )
 
     def _intake(self, admission: AdmissionHook | None) -> Intake:
-        """The intake, told what the built-in admission needs to hear (forgotten
-        ids, decisions the writer completed or must complete)."""
+        """The intake, told what the built-in admission needs to hear from it
+        (decided reports whose instance the writer created); the rest it hears
+        from the writer (``store_admission``)."""
         sources = self.sources
         return Intake(
             self.config,
@@ -124,8 +125,6 @@ class Collector:
             self.geo,
             self.writer,
             admission,
-            forgotten=sources.forget if sources is not None else None,
-            settled=sources.settled if sources is not None else None,
             refused=self.refusals.add,
             recreated=sources.recreated if sources is not None else None,
         )

@@ -104,3 +104,34 @@ def test_completing_a_recreated_instance_counts_its_budget_and_holds_it(writer):
     assert completed == Stored(BURST, True, 2)
     assert writer.store.instance(returned).held == BURST
     assert count_rows(writer.store, "source_new") == 2
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_one_batch_counts_every_sources_new_ids_in_one_statement(db, monkeypatch):
+    # Each statement inside the batch's transaction is a round trip of its
+    # pipeline: the sources' counts are one, however many sources.
+    from tracking_collector.store import postgres
+
+    store = open_test_store(db)
+    store.add_many([report(new_id(), pending("t0"))])  # cohort-a: 1 so far
+    counts = []
+    rows = postgres._PgCursor.rows
+
+    def counted(self, sql, args=()):
+        if "source_new" in sql and "count(" in sql.lower():
+            counts.append(sql)
+        return rows(self, sql, args)
+
+    monkeypatch.setattr(postgres._PgCursor, "rows", counted)
+
+    def of(source: str, token: str, day: str = "2026-11-29") -> Report:
+        decision = pending(token)._replace(source=source, day=day)
+        return Report(new_id(), "ping", 1.0, cohort=source, pending=decision)
+
+    batch = [of("cohort-a", "t1"), of("cohort-b", "t2"), of("cohort-c", "t3"),
+             of("cohort-c", "t4"), of("cohort-a", "t5", day="2026-11-30")]  # fmt: skip
+    stored = store.add_many(batch)
+    assert len(counts) == 1
+    assert [s.created for s in stored] == [2, 1, 2, 2, 1]
+    assert [s.held for s in stored] == [BURST, None, BURST, BURST, None]
+    store.close()

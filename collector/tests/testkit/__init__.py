@@ -10,7 +10,8 @@ import what they use from here; nothing here edits ``sys.path``.
 
 from harness.wait import eventually
 
-from .servers import Gunicorn, Server, located_live_args
+from .admitting import admit
+from .servers import Gunicorn, Server, located_live_args, writer_reruns
 from .stores import (
     count_rows,
     day_counts,
@@ -37,6 +38,7 @@ from .values import (
 )
 
 __all__ = [
+    "admit",
     "CLIENT_IP",
     "REPO_ROOT",
     "TRUSTED_PROXY",
@@ -61,4 +63,5 @@ __all__ = [
     "hold",
     "stored",
     "uuids",
+    "writer_reruns",
 ]

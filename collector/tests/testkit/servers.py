@@ -103,6 +103,17 @@ def _wait_idle(pid: int, polls: int = 10, interval: float = 0.05) -> None:
     eventually(idle, timeout=30, interval=interval, what=f"worker {pid} idle")
 
 
+def writer_reruns(log: str) -> list[str]:
+    """Lines of a collector's log that tell of a write the database rolled back
+    (a deadlock victim, a serialization failure), whether or not the writer then
+    won it on a later run."""
+    return [
+        line
+        for line in log.splitlines()
+        if "rolled back" in line or "deadlock" in line.lower()
+    ]
+
+
 class Gunicorn(ServerProcess):
     """gunicorn with the shipped config on a free loopback port (a context manager).
 

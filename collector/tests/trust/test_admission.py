@@ -6,9 +6,9 @@ import logging
 import uuid
 
 import pytest
-from testkit import fleet
+from testkit import admit, fleet
 
-from tracking_collector.store import Report
+from tracking_collector.store import Pending, Report, Stored
 from tracking_collector.trust import admission as a
 from tracking_collector.trust.sources import MemoryKeys, SourceKeys, network, source_hash
 
@@ -40,19 +40,23 @@ def make(budget=50, clock=None, state=None, **policy) -> a.Admission:
     )
 
 
-def admit(admission: a.Admission, rep: Report, ip: str, ua: str | None = None):
-    decision = admission(rep, ip, ua)
-    admission.state.add(rep.instance, decision)
-    return decision
-
-
 def test_a_new_real_instance_counts_at_once():
-    decision = make()(report(version="1.11.8", python="3.11.2"), "203.0.113.7")
-    assert decision.held is None
+    stored = admit(make(), report(version="1.11.8", python="3.11.2"), "203.0.113.7")
+    assert stored == Stored(None, True, 1)
 
 
-def test_decision_unpacks_as_held_and_cohort():
-    held, cohort = make()(report(), "203.0.113.7")
+def test_an_id_the_process_does_not_know_is_left_to_the_writer():
+    # Only the store can tell whether it is new: the decision for either answer.
+    pending = make(budget=3)(report(python="2.7.18", version="1.10.0"), "203.0.113.7")
+    assert isinstance(pending, Pending)
+    assert pending.source == source_hash(b"k" * 32, network("203.0.113.7"))
+    assert (pending.budget, pending.if_burst) == (3, a.SOURCE_BURST)
+    assert pending.if_new == pending.if_known == "implausible:python_version"
+
+
+def test_decision_about_a_known_instance_unpacks_as_held_and_cohort():
+    instance = str(uuid.uuid4())
+    held, cohort = make(state=a.MemoryState([instance]))(report(instance), "203.0.113.7")
     assert held is None
     assert cohort == source_hash(b"k" * 32, network("203.0.113.7"))
 
@@ -76,7 +80,7 @@ def test_new_ids_beyond_the_budget_are_held_and_so_are_the_earlier_ones_of_that_
     assert [d.held for d in decisions[:5]] == [None] * 5
     assert [d.held for d in decisions[5:]] == [a.SOURCE_BURST] * 3
     assert set(admission.state.held) == set(ids)
-    assert len({d.cohort for d in decisions}) == 1
+    assert len({admission.state.cohorts[i] for i in ids}) == 1
 
 
 def test_budget_is_per_source_network():
@@ -112,24 +116,27 @@ def test_budget_zero_switches_the_burst_rule_off():
 
 
 def test_impossible_environment_is_held_with_the_rule_as_reason():
-    decision = make()(report(version="1.10.0", python="2.7.18"), "203.0.113.7")
-    assert decision.held == "implausible:python_version"
+    stored = admit(make(), report(version="1.10.0", python="2.7.18"), "203.0.113.7")
+    assert stored.held == "implausible:python_version"
 
 
 def test_version_disagreeing_with_the_user_agent_is_held():
-    decision = make()(report(version="1.8.0"), "203.0.113.7", fleet.user_agent("1.11.8"))
-    assert decision.held == "implausible:version_mismatch"
+    ua = fleet.user_agent("1.11.8")
+    stored = admit(make(), report(version="1.8.0"), "203.0.113.7", ua)
+    assert stored.held == "implausible:version_mismatch"
 
 
 def test_a_spooled_report_is_judged_by_its_age():
     admission = make()
     old = report(ts=T0 - 3 * 3600, version="1.10.3")
-    assert admission(old, "203.0.113.7", fleet.user_agent("1.11.8")).held is None
+    assert admit(admission, old, "203.0.113.7", fleet.user_agent("1.11.8")).held is None
 
 
 def test_plausibility_can_be_switched_off():
-    decision = make(plausibility=False)(report(version="1.10", python="2.7"), "192.0.2.1")
-    assert decision.held is None
+    admission = make(plausibility=False)
+    assert (
+        admit(admission, report(version="1.10", python="2.7"), "192.0.2.1").held is None
+    )
 
 
 def test_a_known_instance_turning_implausible_is_held_too():
@@ -141,8 +148,10 @@ def test_a_known_instance_turning_implausible_is_held_too():
 
 def test_without_an_address_there_is_no_cohort_and_no_budget():
     admission = make(budget=1)
-    decisions = [admission(report(), None) for _ in range(3)]
-    assert [d for d in decisions] == [(None, None)] * 3
+    stored = [admit(admission, report(), None) for _ in range(3)]
+    assert stored == [Stored(None, True, 0)] * 3
+    assert set(admission.state.cohorts.values()) == {None}
+    assert admission.state.created == {}
 
 
 def test_rotate_destroys_old_keys_and_old_counts():
@@ -181,7 +190,7 @@ def test_sweep_holds_an_instance_of_a_bursting_source_that_landed_public():
     late = str(uuid.uuid4())
     # Admitted by another process before the hold, stored public afterwards.
     cohort = source_hash(b"k" * 32, network("198.51.100.1"))
-    admission.state.add(late, a.Decision(None, cohort))
+    admission.state.write(Report(late, "ping", T0, cohort=cohort))
     assert late not in admission.state.held
     assert admission.sweep() == 1
     assert admission.state.held[late] == a.SOURCE_BURST
@@ -214,3 +223,12 @@ def test_a_known_instance_reporting_its_old_version_after_an_update_stays_public
     admission = make(state=a.MemoryState([instance]))
     spooled = report(instance, version="1.10.3")
     assert admission(spooled, "203.0.113.7", fleet.user_agent("1.11.8")).held is None
+
+
+def test_a_forgotten_id_is_left_to_the_writer_again_once_its_forget_commits():
+    admission = make(budget=1)
+    instance = str(uuid.uuid4())
+    admit(admission, report(instance), "198.51.100.1")
+    assert not isinstance(admission(report(instance), "198.51.100.1"), Pending)
+    admission.committed("forget", (instance, T0), 1)
+    assert isinstance(admission(report(instance), "198.51.100.1"), Pending)

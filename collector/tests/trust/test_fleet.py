@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
-from testkit import fleet
+from testkit import admit, fleet
 from testkit.stores import ephemeral
 
 from tracking_collector.store import Report
@@ -96,7 +96,7 @@ def public_after(replay: fleet.Fleet, policy: a.Policy):
     for r in replay.requests:
         clock["now"] = r.ts
         rep = Report(instance=r.instance, event=r.event, ts=r.ts, fields=r.fields)
-        admission.state.add(r.instance, admission(rep, r.client, r.user_agent))
+        admit(admission, rep, r.client, r.user_agent)
         first.setdefault(r.instance, r.ts)
         last[r.instance] = r.ts
         if "plugins" in r.fields:

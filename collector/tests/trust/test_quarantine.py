@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import threading
 
 import pytest
 import requests
@@ -151,6 +152,101 @@ def test_a_forgotten_instance_reporting_again_uses_its_networks_budget(make):
     # Its id is new again: the network is over its budget, so it is held.
     send(client, forgotten, source="198.51.100.7")
     assert store.instance(forgotten).held == SOURCE_BURST
+
+
+def test_a_report_and_a_delete_of_one_id_leave_it_new_however_late_the_report_wakes(
+    make,
+):
+    # A report of a new id, then its DELETE, submitted in that order. However
+    # late the report's follow-up runs (here: until the forget was taken in, or
+    # 1 s), the cache of known ids ends as the store does: without the id, so its
+    # next report uses its network's budget again.
+    app = make(new_ids_per_source=2)
+    collector = get_collector(app)
+    state = collector.sources.state
+    # The day's source key first: the report below then needs no other write.
+    send(app.test_client(), new_id(), source="198.51.100.7")
+    instance = new_id()
+    forgotten = threading.Event()
+    remember, forget_known = state.remember, state.forget_known
+
+    def late_remember(iid):
+        forgotten.wait(1.0)
+        remember(iid)
+
+    def noted_forget(iid):
+        forget_known(iid)
+        forgotten.set()
+
+    state.remember, state.forget_known = late_remember, noted_forget
+    submitted = threading.Event()
+    add = collector.writer.add
+
+    def noted_add(report):
+        future = add(report)
+        submitted.set()
+        return future
+
+    collector.writer.add = noted_add
+    answers = {}
+
+    def request(method):
+        try:
+            with app.test_client() as client:
+                path = f"/track/{instance}/" + ("ping/" if method == "get" else "")
+                response = getattr(client, method)(
+                    path, headers={"User-Agent": UA, "X-Forwarded-For": "198.51.100.7"},
+                    environ_base=PROXY,
+                )  # fmt: skip
+                answers[method] = response.status_code
+        except Exception as exc:  # noqa: BLE001 - shown by the assertion below
+            answers[method] = repr(exc)
+
+    threads = [threading.Thread(target=request, args=("get",))]
+    threads[0].start()
+    assert submitted.wait(10)  # the report is the writer's first
+    threads.append(threading.Thread(target=request, args=("delete",)))
+    threads[1].start()
+    for thread in threads:
+        thread.join(20)
+    assert answers == {"get": 200, "delete": 200}
+    assert state.is_known(instance) is None
+
+
+def test_a_source_past_its_budget_is_answered_before_its_hold_commits(make):
+    app = make(new_ids_per_source=1)
+    collector = get_collector(app)
+    store = collector.store
+    gate = threading.Event()
+    hold_cohort = store.hold_cohort
+
+    def gated_hold(cohort, reason):
+        gate.wait(20)
+        return hold_cohort(cohort, reason)
+
+    store.hold_cohort = gated_hold
+    client = app.test_client()
+    first = new_id()
+    send(client, first, source="198.51.100.7")
+    answered = threading.Event()
+    second = new_id()
+
+    def past_budget():
+        with app.test_client() as other:
+            send(other, second, source="198.51.100.7")
+        answered.set()
+
+    thread = threading.Thread(target=past_budget)
+    thread.start()
+    try:
+        # Stored held (its own decision), answered while its cohort's hold waits.
+        assert answered.wait(10)
+        assert store.instance(second).held == SOURCE_BURST
+        assert store.instance(first).held is None
+    finally:
+        gate.set()
+        thread.join(20)
+    eventually(lambda: store.instance(first).held == SOURCE_BURST, what="cohort held")
 
 
 def test_a_forgotten_instance_uses_its_networks_budget_in_every_worker(tmp_path, db):

@@ -31,8 +31,6 @@ AdmissionHook = Callable[
     [Report, Any, Optional[str]],
     Union[Optional[tuple[Optional[str], Optional[str]]], Pending],
 ]
-# Told about each report whose Pending decision the writer completed, once stored.
-Settled = Callable[[str, Pending, Stored], None]
 # Told about each decided report whose instance row the writer created (an id its
 # process thought known, forgotten elsewhere meanwhile): completes the decision.
 Recreated = Callable[[Report, Optional[str]], Optional[Stored]]
@@ -96,8 +94,6 @@ class Intake:
         geo: GeoLookup,
         writer: Any,
         admission: AdmissionHook | None = None,
-        forgotten: Callable[[str], None] | None = None,
-        settled: Settled | None = None,
         refused: Callable[[str], None] = lambda code: None,
         recreated: Recreated | None = None,
     ):
@@ -107,12 +103,9 @@ class Intake:
         self.trusted = parse_networks(config.trusted_proxies)
         self.writer = writer
         self.admission = admission
-        # Told about each forgotten id once its deletion is committed (the
-        # admission's cache of known ids: the id is new again).
-        self.forgotten = forgotten
-        # Told about each report whose admission the writer completed, once stored
-        # (the admission's cache of known ids, the hold of a source past its budget).
-        self.settled = settled
+        # What follows a commit (the admission's cache of known ids, the hold of a
+        # source past its budget) is the writer's after-commit hook; only this
+        # waits for a second commit before the answer.
         self.recreated = recreated
         # Each refusal's code also goes to ``refused`` (the transparency ledger's
         # in-memory tally).
@@ -153,14 +146,12 @@ class Intake:
         report = self.admit(report, address, user_agent)
         del address
         stored = self._submit(self.writer.add, report)
-        try:
-            if report.pending is not None and self.settled is not None:
-                self.settled(report.instance, report.pending, stored)
-            elif report.pending is None and stored.new and self.recreated is not None:
+        if report.pending is None and stored.new and self.recreated is not None:
+            try:
                 self.recreated(report, user_agent)
-        except Exception:
-            # The report is stored: it is acknowledged whatever the follow-up.
-            log.exception("Admission follow-up failed")
+            except Exception:
+                # The report is stored: it is acknowledged whatever the follow-up.
+                log.exception("Admission follow-up failed")
 
     def admit(self, report: Report, address: Any, user_agent: str | None) -> Report:
         """Apply the admission hook (issue 13); a failing hook holds nothing."""
@@ -183,8 +174,6 @@ class Intake:
         instance = v.instance_id(instance)
         now = self.clock()
         self._submit(lambda i: self.writer.forget(i, now), instance)
-        if self.forgotten is not None:
-            self.forgotten(instance)
 
     def _submit(self, operation: Callable[[Any], Future], argument: Any) -> Any:
         """Hand work to the writer and wait until it is committed (ack == stored);

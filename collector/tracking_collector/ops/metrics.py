@@ -16,6 +16,7 @@ scraped.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import time
 from collections.abc import Iterator, Sequence
@@ -34,6 +35,8 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from ..ingest.validation import ValidationError
+
+log = logging.getLogger(__name__)
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -82,7 +85,13 @@ class InstrumentedStore:
         try:
             return self._store.add_many(reports, counts)
         finally:
-            COMMIT_SECONDS.observe(time.perf_counter() - started)
+            # Whatever the commit did, the timer must not change what the writer
+            # sees: a failure here after a commit would look like a failed commit
+            # (and the batch would be written again).
+            try:
+                COMMIT_SECONDS.observe(time.perf_counter() - started)
+            except Exception:
+                log.exception("Could not time a commit")
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)

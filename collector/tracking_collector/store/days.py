@@ -79,6 +79,17 @@ class Days:
             )
         ]
 
+    def only_lock_instances(self, q: Cursor, where: str, args: Sequence[Any]) -> None:
+        """:meth:`lock_instances` for a transaction that needs no row of them: on
+        an engine without row locks (SQLite: the write lock is the database's)
+        nothing is read, on one with them only the ids travel."""
+        if self.engine.for_update:
+            q.run(
+                f"SELECT id FROM instances WHERE {where}"
+                f" ORDER BY uuid{self.engine.for_update}",
+                args,
+            )
+
     def mark_instances(self, q: Cursor, instances: Iterable[Locked]) -> None:
         """Mark every day the (locked) ``instances`` were active."""
         days: set[int] = set()

@@ -63,11 +63,14 @@ class Engine:
     for_update = ""
     """Appended to a SELECT to lock the rows it picks (engines with row locks).
 
-    Lock order: every transaction that writes instance rows and other rows locks
-    its instance rows first, in uuid order (``Days.lock_instances``; ingest's
-    instance upsert is sorted by uuid), and the rows every writer shares (dirty
-    marks, counters) last. Two transactions then never wait for each other in a
-    circle.
+    Lock order: source_new -> instances -> per-instance rows -> shared rows. A
+    transaction that notes new ids of a source (``TrustTables.count_new``, in a
+    batch with admission decisions, and ``Writes.complete``) inserts its
+    ``source_new`` rows first, sorted; every transaction that writes instance rows
+    and other rows then locks its instance rows, in uuid order
+    (``Days.lock_instances``; ingest's instance upsert is sorted by uuid), then the
+    rows of those instances, and the rows every writer shares (dirty marks,
+    counters) last. Two transactions then never wait for each other in a circle.
     """
 
     def __init__(self) -> None:
@@ -197,6 +200,28 @@ class Engine:
                 rows = [(*r[:k], ids[r[k]], *r[k + 1 :]) for r in rows]
             self.upsert(q, write.upsert, rows)
         return created
+
+    def count_noted(
+        self, q: Cursor, limits: Sequence[tuple[tuple[str, Any], int]]
+    ) -> dict[tuple[str, Any], int]:
+        """The new ids (``source_new``) each (day, source) of ``limits`` created,
+        counted up to its limit.
+
+        The policy only asks whether a source is past its budget, so counting
+        stops just past it: a burst of n new ids then costs O(budget) per batch,
+        not O(n) (O(n²) over the burst). A statement per pair here (SQLite: no
+        round trip); engines may count them all in one.
+        """
+        return {
+            (day, source): int(
+                q.rows(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM source_new"
+                    " WHERE day = ? AND source = ? LIMIT ?) AS noted",
+                    (day, source, limit),
+                )[0][0]
+            )
+            for (day, source), limit in limits
+        }
 
     def claim_dirty(self, q: Cursor) -> list[int]:
         """Take every dirty mark (atomically: a writer still holding one makes

@@ -110,11 +110,10 @@ def batch_sql(upserts: tuple[Upsert, ...]) -> str:
             source += f" JOIN w0 i ON i.uuid = r->>{ref}"
         if k:
             source += f" WHERE (SELECT count(*) FROM w{k - 1}) >= 0"
-        order = ", ".join(str(j + 1) for j in range(min(upsert.key, len(columns))))
         returning = "id, uuid, xmax = 0 AS created" if k == 0 else "1"
         steps.append(
             f"w{k} AS (INSERT INTO {upsert.table} ({', '.join(upsert.columns)})"
-            f" {source} ORDER BY {order} {upsert.tail} RETURNING {returning})"
+            f" {source} {upsert.order_by()} {upsert.tail} RETURNING {returning})"
         )
     return (
         f"WITH {', '.join(steps)} SELECT (SELECT count(*) FROM w{len(upserts) - 1}),"
@@ -222,12 +221,10 @@ class PostgresEngine(Engine):
         n = len(upsert.types)
         names = ", ".join(f"c{k}" for k in range(n))
         arrays = ", ".join(f"?::{t}[]" for t in upsert.types)
-        # Sorted by the key, so concurrent batches lock rows in the same order.
-        order = ", ".join(str(k + 1) for k in range(min(upsert.key, n)))
         return (
             f"INSERT INTO {upsert.table} ({', '.join(upsert.columns)})"
             f" SELECT * FROM unnest({arrays}) AS t({names})"
-            f" ORDER BY {order} {upsert.tail}"
+            f" {upsert.order_by()} {upsert.tail}"
         )
 
     def upsert(self, q: Cursor, stmt: Upsert, rows: Rows) -> None:
@@ -255,6 +252,22 @@ class PostgresEngine(Engine):
                 if conn.info.transaction_status != _IDLE:
                     conn.execute("ROLLBACK")
                 raise
+
+    def count_noted(
+        self, q: Cursor, limits: Sequence[tuple[tuple[str, Any], int]]
+    ) -> dict[tuple[str, Any], int]:
+        # Every pair in one statement (each statement is a round trip of the
+        # batch's pipeline): the pairs as arrays, each counted up to its limit.
+        if not limits:
+            return {}
+        days, sources, caps = zip(*((d, s, n) for (d, s), n in limits))
+        found = q.rows(
+            "SELECT v.day, v.source, (SELECT count(*) FROM (SELECT 1 FROM source_new s"
+            " WHERE s.day = v.day AND s.source = v.source LIMIT v.cap) AS noted)"
+            " FROM unnest(?::text[], ?::text[], ?::int[]) AS v(day, source, cap)",
+            [list(days), list(sources), list(caps)],
+        )
+        return {(day, source): int(n) for day, source, n in found}
 
     def write_batch(self, q: Cursor, writes: Sequence[Write]) -> set[str]:
         # One statement for the whole batch (see batch_sql): the server parses,

@@ -213,6 +213,12 @@ class Upsert(NamedTuple):
     tail: str = ""
     key: int = 2
 
+    def order_by(self) -> str:
+        """``ORDER BY`` of the rows of a batch selected as this upsert's columns in
+        order (by position): its key, so concurrent writers lock rows in one order."""
+        key = min(self.key, len(self.columns))
+        return "ORDER BY " + ", ".join(str(k + 1) for k in range(key))
+
     def values_sql(self) -> str:
         return (
             f"INSERT INTO {self.table} ({', '.join(self.columns)})"

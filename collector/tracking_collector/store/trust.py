@@ -91,14 +91,14 @@ class TrustTables:
         store) among their source's new ids of the day, inside the transaction
         ``q`` (rows sorted, like every writer's); the new ids of each (day,
         source) so far, counted up to its budget + 1."""
-        counted = [p for p in new if p.token is not None]
-        notes = sorted({(p.day, p.source, p.token) for p in counted})
-        self.engine.upsert(q, NOTE_NEW, notes)
-        budgets = {(p.day, p.source): p.budget for p in counted}
-        return {
-            (day, source): self._created(q, day, source, budget + 1)
-            for (day, source), budget in sorted(budgets.items())
-        }
+        notes: set[tuple[str, str | None, str]] = set()
+        limits: dict[tuple[str, str | None], int] = {}
+        for p in new:
+            if p.token is not None:
+                notes.add((p.day, p.source, p.token))
+                limits[(p.day, p.source)] = p.budget + 1
+        self.engine.upsert(q, NOTE_NEW, sorted(notes))
+        return self.engine.count_noted(q, sorted(limits.items()))
 
     @staticmethod
     def _existing(q: Cursor, uuids: Sequence[str]) -> set[str]:
@@ -112,21 +112,6 @@ class TrustTables:
                 )
             )
         return found
-
-    @staticmethod
-    def _created(q: Cursor, day: str, source: str, limit: int) -> int:
-        """The new ids ``source`` created on ``day``, counted up to ``limit``.
-
-        The policy only asks whether a source is past its budget, so counting
-        stops just past it: a burst of n new ids then costs O(budget) per batch,
-        not O(n) (O(n²) over the burst).
-        """
-        rows = q.rows(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM source_new"
-            " WHERE day = ? AND source = ? LIMIT ?) AS noted",
-            (day, source, limit),
-        )
-        return int(rows[0][0])
 
     def bursting(self, budget: int) -> list[str]:
         """Sources of any stored day that created more than ``budget`` new ids."""

@@ -8,7 +8,8 @@ under load the reports that arrive during one commit form the next one.
 Every write of a running collector goes through it, the admission's too (source
 keys, cohort holds; the new ids per source are noted in the transaction that
 stores their reports): one writer per process, in the order the operations were
-submitted.
+submitted. What must follow a commit in the same order (the admission's cache of
+known ids, a cohort's hold) is its after-commit hook, run by the writer thread.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 from .counts import Count
 from .facade import Store
@@ -28,9 +29,6 @@ from .model import Pending, Report
 
 log = logging.getLogger(__name__)
 
-# Operations whose consecutive submissions share one transaction (the reports:
-# ``Store.add_many``, which answers per report).
-_BATCHED = frozenset({"add"})
 # Runs of a group whose transaction the database rolled back as a deadlock victim
 # (or a serialization failure): nothing of it was committed, so it is run again.
 ATTEMPTS = 3
@@ -45,6 +43,13 @@ class _Op:
 
 class WriterClosed(RuntimeError):
     pass
+
+
+# Told about each operation once its transaction committed, by the writer thread, in
+# commit order, before the operation's waiter is answered: (kind, arguments,
+# result), kind "add" (arguments: the report as submitted, with its Pending
+# decision; none for a flush) or a Store method's name.
+AfterCommit = Callable[[str, tuple, Any], None]
 
 
 class Tally(Protocol):
@@ -77,26 +82,25 @@ class BatchWriter:
         self,
         store: Store,
         max_batch: int = 500,
-        max_wait: float = 0.0,
         tally: Tally | None = None,
         busy_wait: float = 0.0,
+        after_commit: AfterCommit | None = None,
     ):
         self.store = store
+        # Settable later: what needs the writer to exist (the admission) hooks on.
+        self.after_commit: AfterCommit | None = after_commit
         self.max_batch = max_batch
         # Refused reports ride along with the next commit: no write of their own.
         self.tally: Tally = tally if tally is not None else _NoTally()
-        # 0 (default): group commit. The writer takes whatever is queued, commits it
-        # at once and repeats; operations that arrive while a commit runs form the
-        # next batch, so batches grow with the load and an idle collector answers a
-        # lone report after one commit. A positive value additionally lingers that
-        # long for more operations before each commit.
-        self.max_wait = max_wait
-        # Lingers this long for more only while busy: its last batch held more
-        # than one operation, or more were already waiting as it took the first of
+        # Group commit: the writer takes whatever is queued, commits it at once and
+        # repeats; operations that arrive while a commit runs form the next batch,
+        # so batches grow with the load. It lingers busy_wait for more only while
+        # busy: operations were queued as its last commit ended and that batch
+        # held more than one, or more were already waiting as it took the first of
         # the next. Under load, a millisecond or two gathers a batch about twice as
-        # big, so fewer commits carry the same reports (less CPU per report, most on
-        # PostgreSQL, whose cost goes with its statements); an idle collector still
-        # commits a lone report at once.
+        # big, so fewer commits carry the same reports (less CPU per report, most
+        # on PostgreSQL, whose cost goes with its statements); an idle collector
+        # still commits a lone report at once.
         self.busy_wait = busy_wait
         self._busy = False
         self._queue: queue.Queue[_Op | None] = queue.Queue()
@@ -183,12 +187,18 @@ class BatchWriter:
     def _run(self) -> None:
         stop = False
         while not stop:
-            first = self._queue.get()
+            try:
+                first = self._queue.get_nowait()
+            except queue.Empty:
+                # Idle: whatever comes next did not queue up behind a commit, so
+                # it is committed at once, however busy the last batch was.
+                self._busy = False
+                first = self._queue.get()
             if first is None:
                 break
             batch = [first]
             busy = self._busy or not self._queue.empty()
-            stop = self._collect(batch, max(self.max_wait, self.busy_wait * busy))
+            stop = self._collect(batch, self.busy_wait * busy)
             with self.store.write_lock():
                 # Whatever queued up while waiting for the lock joins this commit.
                 if not stop:
@@ -203,23 +213,32 @@ class BatchWriter:
 
     @staticmethod
     def _groups(batch: list[_Op]) -> Iterator[list[_Op]]:
-        """Runs of the same batched kind; every other operation on its own."""
+        """Runs of reports (and flushes), which share one transaction
+        (``Store.add_many`` answers per report); every other operation on its own."""
         current: list[_Op] = []
         for op in batch:
-            if current and (op.kind != current[0].kind or op.kind not in _BATCHED):
+            if current and (op.kind != "add" or current[0].kind != "add"):
                 yield current
                 current = []
             current.append(op)
         if current:
             yield current
 
-    def _run_group(self, group: list[_Op]) -> Iterable[Any]:
+    def _run_group(self, group: list[_Op]) -> Any:
+        """The group's transaction; what the store answered."""
         kind = group[0].kind
         if kind == "add":
+            return self._commit_reports([op.args[0] for op in group if op.args])
+        return getattr(self.store, kind)(*group[0].args)
+
+    @staticmethod
+    def _answers(group: list[_Op], answer: Any) -> list[Any]:
+        """Each operation's result, from what its group's transaction answered."""
+        if group[0].kind == "add":
             # A flush (no report) rides along with the reports: True for it.
-            stored = iter(self._commit_reports([op.args[0] for op in group if op.args]))
+            stored = iter(answer)
             return [next(stored) if op.args else True for op in group]
-        return [getattr(self.store, kind)(*group[0].args)]
+        return [answer]
 
     def _commit_reports(self, reports: list[Report]) -> list[Any]:
         counts = self.tally.take()
@@ -231,8 +250,9 @@ class BatchWriter:
             self.tally.give_back(counts)
             raise
 
-    def _attempt(self, group: list[_Op]) -> Iterable[Any]:
-        """Run a group, again while the store says a failure was transient."""
+    def _attempt(self, group: list[_Op]) -> Any:
+        """Run a group's transaction, again while the store says a failure was
+        transient (nothing of it was committed)."""
         for attempt in range(1, ATTEMPTS + 1):
             try:
                 return self._run_group(group)
@@ -249,8 +269,10 @@ class BatchWriter:
             self._apply_group(group)
 
     def _apply_group(self, group: list[_Op]) -> None:
+        # Only an exception of the transaction itself decides a retry or a split:
+        # nothing of it was committed then.
         try:
-            results = self._attempt(group)
+            answer = self._attempt(group)
         except Exception as exc:  # noqa: BLE001 - reported to every waiter
             if len(group) > 1 and not self.store.unavailable(exc):
                 # One report the store cannot take (a value the database refuses)
@@ -267,8 +289,26 @@ class BatchWriter:
             for op in group:
                 op.future.set_exception(exc)
             return
+        # Committed: whatever fails from here on, the group is not written again.
+        try:
+            results = self._answers(group, answer)
+        except Exception as exc:  # noqa: BLE001 - reported to every waiter
+            log.exception("A commit of %d operations answered nothing usable", len(group))
+            for op in group:
+                op.future.set_exception(exc)
+            return
         for op, result in zip(group, results):
+            self._after_commit(op, result)
             op.future.set_result(result)
+
+    def _after_commit(self, op: _Op, result: Any) -> None:
+        if self.after_commit is None:
+            return
+        try:
+            self.after_commit(op.kind, op.args, result)
+        except Exception:
+            # Committed all the same: the operation is answered whatever the hook.
+            log.exception("After-commit hook failed")
 
     def close(self, timeout: float = 30.0) -> None:
         """Stop accepting work, finish everything queued (and commit the tally),

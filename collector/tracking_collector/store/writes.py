@@ -150,7 +150,7 @@ class Writes:
         deleted = 0
         with self.engine.write() as q:
             # The instances it deletes first (see Engine.for_update).
-            self.days.lock_instances(q, "last_seen < ?", (older_than,))
+            self.days.only_lock_instances(q, "last_seen < ?", (older_than,))
             for table in PURGED_BY_DAY:
                 deleted += q.run(f"DELETE FROM {table} WHERE day < ?", (cutoff,))
             q.run("DELETE FROM dirty_days WHERE day < ?", (cutoff,))

@@ -32,9 +32,10 @@ import logging
 import threading
 import time
 from collections.abc import Iterable
+from concurrent.futures import Future
 from typing import Any, Callable, Protocol
 
-from ..store import Pending, Stored
+from ..store import Pending, Stored, WriterClosed
 from ..timefmt import utc_day
 from . import plausibility
 from .policy import Decision, Policy
@@ -51,15 +52,10 @@ class AdmissionState(Protocol):
     """Shared state of the policy, in the store so every process sees the same."""
 
     def is_known(self, instance: str) -> bool | None:
-        """Whether the store already has this instance; None when only the store
-        can tell, as it writes the report (the decision is then left to the
-        writer: :class:`~tracking_collector.store.model.Pending`)."""
-        ...
-
-    def note_new(self, day: str, source: str, instance: str) -> int:
-        """Record that ``source`` created ``instance`` (a keyed hash of its id) on
-        ``day``; return the number of distinct instances it created that day, this
-        one included. Asked only after :meth:`is_known` answered False."""
+        """True when the store already has this instance, as far as this process
+        knows; None otherwise: only the store can tell, as it writes the report
+        (the decision is then left to the writer:
+        :class:`~tracking_collector.store.model.Pending`)."""
         ...
 
     def remember(self, instance: str) -> None:
@@ -68,6 +64,11 @@ class AdmissionState(Protocol):
 
     def hold_cohort(self, cohort: str, reason: str) -> int:
         """Hold every public instance of ``cohort``; return how many changed."""
+        ...
+
+    def queue_hold(self, cohort: str, reason: str) -> Future:
+        """:meth:`hold_cohort` without waiting for it (the writer's own thread
+        asks): a Future of how many changed."""
         ...
 
     def bursting(self, budget: int) -> list[str]:
@@ -110,26 +111,18 @@ class Admission:
     def __call__(
         self, report: Any, client_ip: Any, user_agent: str | None = None
     ) -> Decision | Pending:
-        """The decision about ``report``'s instance; a :class:`Pending` one when
-        only the store can tell whether the instance is new (the writer completes
-        it in the transaction that stores the report, then :meth:`settled`)."""
+        """The decision about ``report``'s instance if this process knows it;
+        otherwise a :class:`Pending` one: only the store can tell whether the
+        instance is new (the writer completes it in the transaction that stores
+        the report, then :meth:`committed`)."""
         now = self.clock()
         cohort = self.keys.source(client_ip)
-        known = self.state.is_known(report.instance)
-        if known:
+        if self.state.is_known(report.instance):
             reasons = self.implausible(report, user_agent, now, new=False)
             stored = Stored(reasons[0] if reasons else None, False, 0)
             self._judged(cohort, stored)
             return Decision(stored.held, cohort)
-        pending = self._pending(report, user_agent, now, cohort)
-        if known is None:
-            return pending
-        created = 0
-        if pending.token is not None:
-            created = self.state.note_new(pending.day, cohort, pending.token)
-        stored = Stored(pending.held(True, created), True, created)
-        self._judged(cohort, stored)
-        return Decision(stored.held, cohort)
+        return self._pending(report, user_agent, now, cohort)
 
     def _pending(
         self, report: Any, user_agent: str | None, now: float, cohort: str | None
@@ -149,7 +142,22 @@ class Admission:
             if_burst=SOURCE_BURST,
         )
 
-    def settled(self, instance: str, pending: Pending, stored: Stored) -> None:
+    def committed(self, kind: str, args: tuple, result: Any) -> None:
+        """The writer's after-commit hook (``BatchWriter.after_commit``): run by
+        the writer thread in commit order, so the cache of known ids follows the
+        store (a report and a forget of one id in one batch leave it unknown,
+        whichever request thread wakes first), and a source past its budget has
+        its hold queued before the report is answered, without waiting for it."""
+        if kind == "add" and args and args[0].pending is not None:
+            report = args[0]
+            self._settled(report.instance, report.pending, result)
+        elif kind == "complete":
+            self._settled(*args, result)
+        elif kind == "forget":
+            # The id is new again.
+            self.state.forget_known(args[0])
+
+    def _settled(self, instance: str, pending: Pending, stored: Stored) -> None:
         """After the writer stored a report whose decision it completed: the
         instance is known now; a source past its budget has its cohort held."""
         self.state.remember(instance)
@@ -160,13 +168,12 @@ class Admission:
         the instance's row: another process forgot the id since this one learnt
         it. Completes the decision as for a new id (its source's budget, the
         rules for new instances), before the report is acknowledged; what it is
-        stored as then (None: this process did not think it known)."""
+        stored as then (None: this process did not think it known). The writer's
+        hook (:meth:`committed`) settles it once committed."""
         if not self.state.is_known(report.instance):
             return None
         pending = self._pending(report, user_agent, self.clock(), report.cohort)
-        stored = self.state.complete(report.instance, pending)
-        self.settled(report.instance, pending, stored)
-        return stored
+        return self.state.complete(report.instance, pending)
 
     def _judged(self, cohort: str | None, stored: Stored) -> None:
         if stored.held == SOURCE_BURST and cohort is not None:
@@ -203,8 +210,22 @@ class Admission:
                 self._bursting[cohort] = tick
         if not due:
             return
-        changed = self.state.hold_cohort(cohort, SOURCE_BURST)
-        if last is None or changed:
+        try:
+            held = self.state.queue_hold(cohort, SOURCE_BURST)
+        except WriterClosed:
+            return  # shutting down: the sweep of the next start holds it
+        held.add_done_callback(lambda done: self._held(cohort, last is None, done))
+
+    def _held(self, cohort: str, first: bool, done: Future) -> None:
+        if done.exception() is not None:
+            log.warning(
+                "Could not hold source cohort %s (%s): the next sweep does",
+                cohort,
+                type(done.exception()).__name__,
+            )
+            return
+        changed = done.result()
+        if first or changed:
             # The store counts a source's new ids only just past its budget (the
             # decision needs no more), so the line says "more than".
             log.warning(
@@ -215,10 +236,6 @@ class Admission:
                 SOURCE_BURST,
                 changed,
             )
-
-    def forget(self, instance: str) -> None:
-        """``instance`` was deleted: its next report is a new id again."""
-        self.state.forget_known(instance)
 
     def sweep(self) -> int:
         """Hold the cohorts of every source over its budget once more.
@@ -248,16 +265,20 @@ class Admission:
 
 
 class MemoryState:
-    """In-process :class:`AdmissionState` for unit tests and the replay generator."""
+    """In-process :class:`AdmissionState` for unit tests: the store's instances
+    (``cohorts``, ``held``, ``created``) and the process's cache of known ids
+    (``known``) in memory. :meth:`write` is what the store and its writer do
+    with one report."""
 
     def __init__(self, known: Iterable[str] = ()):
         self.known = set(known)
+        # Stored instances, with their cohort (None: no source).
+        self.cohorts: dict[str, str | None] = dict.fromkeys(self.known)
         self.created: dict[tuple[str, str], set[str]] = {}
-        self.cohorts: dict[str, str] = {}
         self.held: dict[str, str] = {}
 
-    def is_known(self, instance: str) -> bool:
-        return instance in self.known
+    def is_known(self, instance: str) -> bool | None:
+        return True if instance in self.known else None
 
     def remember(self, instance: str) -> None:
         self.known.add(instance)
@@ -265,28 +286,38 @@ class MemoryState:
     def forget_known(self, instance: str) -> None:
         self.known.discard(instance)
 
-    def note_new(self, day: str, source: str, instance: str) -> int:
-        ids = self.created.setdefault((day, source), set())
-        ids.add(instance)
-        return len(ids)
+    def write(self, report: Any) -> Stored:
+        """Store ``report`` (admitted: its decision, or its Pending one completed
+        as ``TrustTables.settle`` does); what it is stored as."""
+        new = report.instance not in self.cohorts
+        pending = report.pending
+        if pending is None:
+            held, created = report.held, 0
+        else:
+            created = self._count_new(pending) if new else 0
+            held = pending.held(new, created)
+        if new:
+            self.cohorts[report.instance] = report.cohort
+        self._hold(report.instance, held)
+        return Stored(held, new, created)
 
     def complete(self, instance: str, pending: Pending) -> Stored:
-        created = 0
-        if pending.token is not None and pending.source is not None:
-            created = self.note_new(pending.day, pending.source, pending.token)
+        created = self._count_new(pending)
         held = pending.held(True, created)
-        if held and instance not in self.held:
-            self.held[instance] = held
+        self._hold(instance, held)
         return Stored(held, True, created)
 
-    def add(self, instance: str, decision: Decision) -> None:
-        """What a store does with a decision for a new instance."""
-        if instance not in self.known:
-            self.known.add(instance)
-            if decision.cohort:
-                self.cohorts[instance] = decision.cohort
-        if decision.held and instance not in self.held:
-            self.held[instance] = decision.held
+    def _count_new(self, pending: Pending) -> int:
+        """Note the instance among its source's new ids of the day; how many."""
+        if pending.token is None or pending.source is None:
+            return 0
+        ids = self.created.setdefault((pending.day, pending.source), set())
+        ids.add(pending.token)
+        return len(ids)
+
+    def _hold(self, instance: str, held: str | None) -> None:
+        if held and instance not in self.held:
+            self.held[instance] = held
 
     def hold_cohort(self, cohort: str, reason: str) -> int:
         changed = [
@@ -295,6 +326,11 @@ class MemoryState:
         for instance in changed:
             self.held[instance] = reason
         return len(changed)
+
+    def queue_hold(self, cohort: str, reason: str) -> Future:
+        done: Future = Future()
+        done.set_result(self.hold_cohort(cohort, reason))
+        return done
 
     def bursting(self, budget: int) -> list[str]:
         return sorted({s for (_, s), ids in self.created.items() if len(ids) > budget})

@@ -87,6 +87,9 @@ class StoreState(_Written):
     def hold_cohort(self, cohort: str, reason: str) -> int:
         return self._wait(self.writer.hold_cohort(cohort, reason))
 
+    def queue_hold(self, cohort: str, reason: str) -> Future:
+        return self.writer.hold_cohort(cohort, reason)
+
     def bursting(self, budget: int) -> list[str]:
         return self.store.bursting(budget)
 
@@ -97,10 +100,13 @@ class StoreState(_Written):
 def store_admission(
     store: Any, writer: Any, policy: Policy, clock: Callable[[], float], timeout: float
 ) -> Admission:
-    """The admission policy of issue 13 on a collector's store and writer."""
-    return Admission(
+    """The admission policy of issue 13 on a collector's store and writer (told
+    by the writer what each commit stored or forgot)."""
+    admission = Admission(
         SourceKeys(StoreKeys(writer, timeout), clock),
         StoreState(store, writer, timeout),
         policy,
         clock,
     )
+    writer.after_commit = admission.committed
+    return admission
