@@ -10,7 +10,7 @@ import what they use from here; nothing here edits ``sys.path``.
 
 from harness.wait import eventually
 
-from .admitting import admit
+from .admitting import MemoryKeys, MemoryState, admit
 from .servers import Gunicorn, Server, located_live_args, writer_reruns
 from .stores import (
     count_rows,
@@ -38,6 +38,8 @@ from .values import (
 )
 
 __all__ = [
+    "MemoryKeys",
+    "MemoryState",
     "admit",
     "CLIENT_IP",
     "REPO_ROOT",

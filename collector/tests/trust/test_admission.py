@@ -6,11 +6,11 @@ import logging
 import uuid
 
 import pytest
-from testkit import admit, fleet
+from testkit import MemoryKeys, MemoryState, admit, fleet
 
 from tracking_collector.store import Pending, Report, Stored
 from tracking_collector.trust import admission as a
-from tracking_collector.trust.sources import MemoryKeys, SourceKeys, network, source_hash
+from tracking_collector.trust.sources import SourceKeys, source_hash
 
 DAY = 86400.0
 T0 = 1_700_000_000.0 - (1_700_000_000.0 % DAY) + 8 * 3600
@@ -34,7 +34,7 @@ def make(budget=50, clock=None, state=None, **policy) -> a.Admission:
     clock = clock or Clock()
     return a.Admission(
         SourceKeys(MemoryKeys(), clock, random=lambda n: b"k" * n),
-        state if state is not None else a.MemoryState(),
+        state if state is not None else MemoryState(),
         a.Policy(new_ids_per_source=budget, **policy),
         clock,
     )
@@ -49,16 +49,16 @@ def test_an_id_the_process_does_not_know_is_left_to_the_writer():
     # Only the store can tell whether it is new: the decision for either answer.
     pending = make(budget=3)(report(python="2.7.18", version="1.10.0"), "203.0.113.7")
     assert isinstance(pending, Pending)
-    assert pending.source == source_hash(b"k" * 32, network("203.0.113.7"))
+    assert pending.source == source_hash(b"k" * 32, "203.0.113.7")
     assert (pending.budget, pending.if_burst) == (3, a.SOURCE_BURST)
     assert pending.if_new == pending.if_known == "implausible:python_version"
 
 
 def test_decision_about_a_known_instance_unpacks_as_held_and_cohort():
     instance = str(uuid.uuid4())
-    held, cohort = make(state=a.MemoryState([instance]))(report(instance), "203.0.113.7")
+    held, cohort = make(state=MemoryState([instance]))(report(instance), "203.0.113.7")
     assert held is None
-    assert cohort == source_hash(b"k" * 32, network("203.0.113.7"))
+    assert cohort == source_hash(b"k" * 32, "203.0.113.7")
 
 
 def test_a_print_farm_of_many_long_lived_instances_behind_one_address_counts():
@@ -103,7 +103,7 @@ def test_budget_starts_again_on_the_next_utc_day():
 
 def test_known_instances_do_not_use_the_budget():
     known = [str(uuid.uuid4()) for _ in range(10)]
-    admission = make(budget=2, state=a.MemoryState(known))
+    admission = make(budget=2, state=MemoryState(known))
     for instance in known:
         assert admit(admission, report(instance), "198.51.100.1").held is None
 
@@ -141,7 +141,7 @@ def test_plausibility_can_be_switched_off():
 
 def test_a_known_instance_turning_implausible_is_held_too():
     instance = str(uuid.uuid4())
-    admission = make(state=a.MemoryState([instance]))
+    admission = make(state=MemoryState([instance]))
     decision = admission(report(instance, version="2.0.0", python="2.7.18"), "192.0.2.1")
     assert decision.held == "implausible:python_version"
 
@@ -189,7 +189,7 @@ def test_sweep_holds_an_instance_of_a_bursting_source_that_landed_public():
         admit(admission, report(), "198.51.100.1")
     late = str(uuid.uuid4())
     # Admitted by another process before the hold, stored public afterwards.
-    cohort = source_hash(b"k" * 32, network("198.51.100.1"))
+    cohort = source_hash(b"k" * 32, "198.51.100.1")
     admission.state.write(Report(late, "ping", T0, cohort=cohort))
     assert late not in admission.state.held
     assert admission.sweep() == 1
@@ -220,7 +220,7 @@ def test_knobs_come_from_the_environment():
 def test_a_known_instance_reporting_its_old_version_after_an_update_stays_public():
     # The shutdown report spooled before the update, sent by the new OctoPrint.
     instance = str(uuid.uuid4())
-    admission = make(state=a.MemoryState([instance]))
+    admission = make(state=MemoryState([instance]))
     spooled = report(instance, version="1.10.3")
     assert admission(spooled, "203.0.113.7", fleet.user_agent("1.11.8")).held is None
 

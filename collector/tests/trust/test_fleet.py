@@ -5,12 +5,12 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
-from testkit import admit, fleet
+from testkit import MemoryKeys, MemoryState, admit, fleet
 from testkit.stores import ephemeral
 
 from tracking_collector.store import Report
 from tracking_collector.trust import admission as a
-from tracking_collector.trust.sources import MemoryKeys, SourceKeys
+from tracking_collector.trust.sources import SourceKeys
 
 DAY = 86400.0
 START = 1_700_000_000.0 - (1_700_000_000.0 % DAY)
@@ -88,7 +88,7 @@ def public_after(replay: fleet.Fleet, policy: a.Policy):
     clock = {"now": START}
     admission = a.Admission(
         SourceKeys(MemoryKeys(), lambda: clock["now"]),
-        a.MemoryState(),
+        MemoryState(),
         policy,
         lambda: clock["now"],
     )

@@ -31,7 +31,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
 from concurrent.futures import Future
 from typing import Any, Callable, Protocol
 
@@ -262,81 +261,3 @@ class Admission:
         with self._lock:
             self._bursting.clear()
         return deleted
-
-
-class MemoryState:
-    """In-process :class:`AdmissionState` for unit tests: the store's instances
-    (``cohorts``, ``held``, ``created``) and the process's cache of known ids
-    (``known``) in memory. :meth:`write` is what the store and its writer do
-    with one report."""
-
-    def __init__(self, known: Iterable[str] = ()):
-        self.known = set(known)
-        # Stored instances, with their cohort (None: no source).
-        self.cohorts: dict[str, str | None] = dict.fromkeys(self.known)
-        self.created: dict[tuple[str, str], set[str]] = {}
-        self.held: dict[str, str] = {}
-
-    def is_known(self, instance: str) -> bool | None:
-        return True if instance in self.known else None
-
-    def remember(self, instance: str) -> None:
-        self.known.add(instance)
-
-    def forget_known(self, instance: str) -> None:
-        self.known.discard(instance)
-
-    def write(self, report: Any) -> Stored:
-        """Store ``report`` (admitted: its decision, or its Pending one completed
-        as ``TrustTables.settle`` does); what it is stored as."""
-        new = report.instance not in self.cohorts
-        pending = report.pending
-        if pending is None:
-            held, created = report.held, 0
-        else:
-            created = self._count_new(pending) if new else 0
-            held = pending.held(new, created)
-        if new:
-            self.cohorts[report.instance] = report.cohort
-        self._hold(report.instance, held)
-        return Stored(held, new, created)
-
-    def complete(self, instance: str, pending: Pending) -> Stored:
-        created = self._count_new(pending)
-        held = pending.held(True, created)
-        self._hold(instance, held)
-        return Stored(held, True, created)
-
-    def _count_new(self, pending: Pending) -> int:
-        """Note the instance among its source's new ids of the day; how many."""
-        if pending.token is None or pending.source is None:
-            return 0
-        ids = self.created.setdefault((pending.day, pending.source), set())
-        ids.add(pending.token)
-        return len(ids)
-
-    def _hold(self, instance: str, held: str | None) -> None:
-        if held and instance not in self.held:
-            self.held[instance] = held
-
-    def hold_cohort(self, cohort: str, reason: str) -> int:
-        changed = [
-            i for i, c in self.cohorts.items() if c == cohort and i not in self.held
-        ]
-        for instance in changed:
-            self.held[instance] = reason
-        return len(changed)
-
-    def queue_hold(self, cohort: str, reason: str) -> Future:
-        done: Future = Future()
-        done.set_result(self.hold_cohort(cohort, reason))
-        return done
-
-    def bursting(self, budget: int) -> list[str]:
-        return sorted({s for (_, s), ids in self.created.items() if len(ids) > budget})
-
-    def forget_days_before(self, day: str) -> int:
-        old = [key for key in self.created if key[0] < day]
-        for key in old:
-            del self.created[key]
-        return len(old)

@@ -32,38 +32,25 @@ IPV4_PREFIX = 24
 IPV6_PREFIX = 48
 
 
-def network(ip: Any) -> Any:
-    """The source network of an address (/24 or /48), or None without an address."""
-    if ip is None:
-        return None
-    if isinstance(ip, str):
-        try:
-            ip = ipaddress.ip_address(ip.strip())
-        except ValueError:
-            return None
-    mapped = getattr(ip, "ipv4_mapped", None)
-    if mapped is not None:
-        ip = mapped
-    prefix = IPV4_PREFIX if ip.version == 4 else IPV6_PREFIX
-    return ipaddress.ip_network((ip, prefix), strict=False)
-
-
 def _message(version: int, prefix: int, packed: bytes) -> bytes:
     # Version and prefix length are part of the message so that an IPv4 network and
     # an IPv6 network with the same leading bytes can never collide.
     return bytes([version, prefix]) + packed
 
 
-def source_hash(key: bytes, net: Any) -> str:
-    """Keyed hash of a network: 16 hex digits, the same for every address in it."""
-    message = _message(net.version, net.prefixlen, net.network_address.packed)
+def source_hash(key: bytes, ip: Any) -> str | None:
+    """Keyed hash of a client address's network (/24 or /48): 16 hex digits, the
+    same for every address in it; None without an address."""
+    message = _network_message(ip)
+    if message is None:
+        return None
     return hmac.new(key, message, hashlib.sha256).hexdigest()[:HASH_HEX]
 
 
 def _network_message(ip: Any) -> bytes | None:
-    """The message :func:`source_hash` hashes for ``network(ip)``, built from the
-    packed address directly: this runs once per report, and building an
-    ``ip_network`` costs more than the HMAC."""
+    """The message :func:`source_hash` hashes: the address's network (IPv4-mapped
+    addresses as IPv4), built from the packed address directly: this runs once per
+    report, and building an ``ip_network`` costs more than the HMAC."""
     if isinstance(ip, str):
         try:
             ip = ipaddress.ip_address(ip.strip())
@@ -94,29 +81,6 @@ class KeyBackend(Protocol):
     def delete_keys_before(self, day: str) -> int:
         """Destroy the keys of every day before ``day``; return how many."""
         ...
-
-
-class MemoryKeys:
-    """Keys kept in this process only: for tests and a single-process collector."""
-
-    def __init__(self) -> None:
-        self._keys: dict[str, bytes] = {}
-        self._lock = threading.Lock()
-
-    def key_for_day(self, day: str, candidate: bytes) -> bytes:
-        with self._lock:
-            return self._keys.setdefault(day, candidate)
-
-    def delete_keys_before(self, day: str) -> int:
-        with self._lock:
-            old = [d for d in self._keys if d < day]
-            for d in old:
-                del self._keys[d]
-            return len(old)
-
-    def days(self) -> list[str]:
-        with self._lock:
-            return sorted(self._keys)
 
 
 class SourceKeys:
@@ -174,8 +138,7 @@ class SourceKeys:
 
     def source(self, ip: Any) -> str | None:
         """The source hash of a client address under today's key; None without one."""
-        message = _network_message(ip)
-        if message is None:
+        if ip is None:
             return None
         key, _ = self._current()
-        return hmac.new(key, message, hashlib.sha256).hexdigest()[:HASH_HEX]
+        return source_hash(key, ip)
