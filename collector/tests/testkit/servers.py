@@ -215,3 +215,18 @@ class Gunicorn(ServerProcess):
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def past_fast_path(app) -> list[str]:
+    """The paths of the requests ``app``'s fast path leaves to Flask from now on
+    (its ``fallback`` wrapped): a report the fast path served is not among them."""
+    fast = app.wsgi_app
+    flask = fast.fallback
+    paths: list[str] = []
+
+    def counting(environ, start_response):
+        paths.append(environ.get("PATH_INFO", ""))
+        return flask(environ, start_response)
+
+    fast.fallback = counting
+    return paths

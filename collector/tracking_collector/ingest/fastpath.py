@@ -55,9 +55,6 @@ class FastPath:
         self._ok_status = ok.status
         self._ok_headers = ok.get_wsgi_headers(create_environ()).to_wsgi_list()
         self._ok_body = ok.get_data()
-        # Requests answered here (success or error), so tests can see that this
-        # path is the one serving. Approximate under concurrency (unlocked +=).
-        self.handled = 0
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Any:
         method = environ.get("REQUEST_METHOD")
@@ -79,7 +76,6 @@ class FastPath:
         match = _TRACK_PATH.fullmatch(path) if path.isascii() else None
         if match is None:
             return self.fallback(environ, start_response)
-        self.handled += 1
         try:
             self._record(
                 match.group(1),
