@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
@@ -85,7 +86,11 @@ def main() -> int:
             assert status == 200, status
         finally:
             server.terminate()
-            server.wait(30)
+            try:
+                server.wait(30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait(30)
     print("bare install: pip check, serve, /healthz, a ping, /api/stats, / all fine")
     return 0
 

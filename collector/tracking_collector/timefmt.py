@@ -30,15 +30,16 @@ def day_iso(day: int) -> str:
 
 
 def parse_day(text: str) -> int | None:
-    """``YYYY-MM-DD`` (as :func:`day_iso` writes it) -> day number; None for
-    anything else."""
+    """``YYYY-MM-DD`` exactly as :func:`day_iso` writes it -> day number; None for
+    anything else (so one day has one spelling, e.g. in an archive URL)."""
     if len(text) != 10 or not text.isascii():
         return None
     try:
         parsed = datetime.strptime(text, "%Y-%m-%d")
     except ValueError:
         return None
-    return day_of(parsed.replace(tzinfo=timezone.utc).timestamp())
+    day = day_of(parsed.replace(tzinfo=timezone.utc).timestamp())
+    return day if day_iso(day) == text else None
 
 
 def month_day(text: str) -> str:

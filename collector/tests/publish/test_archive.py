@@ -18,7 +18,7 @@ from testkit.schemas import check_schema
 from tracking_collector.publish import exports
 from tracking_collector.publish.archive import DAY_STATS
 from tracking_collector.runtime import get_collector
-from tracking_collector.timefmt import day_iso, day_of, iso
+from tracking_collector.timefmt import day_iso, day_of, iso, parse_day
 
 DAY = 86400
 FLEET = 12  # on 1.11.8
@@ -230,3 +230,20 @@ def test_a_closed_day_waiting_for_its_refresh_is_archived_after_it(
     assert name in archive(app, clock)
     body = json.loads(collector.store.archive_file(reported, DAY_STATS).body)
     assert body["instances"] == len(fleet) - 1
+
+
+@pytest.mark.parametrize(
+    ("text", "day"),
+    [
+        ("2024-01-05", 19727),
+        ("1970-01-01", 0),
+        ("2024-01- 5", None),  # strptime's %d takes a leading space
+        ("0001-01-01", None),  # day_iso writes that year "1"
+        ("２０２４-01-05", None),
+        ("2024-02-30", None),
+    ],
+)
+def test_an_archived_day_has_one_spelling(text, day):
+    """/export/archive/<day>/ answers only the day as day_iso writes it, so a file
+    has one immutable URL."""
+    assert parse_day(text) == day

@@ -13,9 +13,19 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from ..timefmt import parse_day
 from . import archive, badge, exports, history, plugin_page, transparency
 from .figures import Figures, read
 from .stats import compute_stats
+
+# How long a failed computation is answered with its error (see Publisher._cached).
+FAILURE_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class _Failed:
+    error: Exception
+
 
 # The /metrics gauges of active instances: label -> window (days) of the figures.
 FLEET_GAUGES = (("24h", 1), ("7d", 7))
@@ -56,29 +66,37 @@ class Publisher:
 
     def _cached(self, key: str, compute: Callable[[], Any]) -> Any:
         """``compute()``, reused for ``cache_seconds``; one computation per key at a
-        time (requests arriving meanwhile wait for it and share its result)."""
+        time (requests arriving meanwhile wait for it and share its result, or
+        its error)."""
         if self.cache_seconds <= 0:
             return compute()
         with self._lock:
             hit = self._fresh(key)
-            if hit is not None:
-                return hit[1]
             flight = self._flights.setdefault(key, threading.Lock())
-        with flight:
-            with self._lock:
-                hit = self._fresh(key)
-            if hit is not None:
-                return hit[1]
-            value = compute()
-            with self._lock:
-                self._cache[key] = (time.monotonic(), value)
-            return value
+        if hit is None:
+            with flight:
+                with self._lock:
+                    hit = self._fresh(key)
+                if hit is None:
+                    try:
+                        hit = (time.monotonic(), compute())
+                    except Exception as exc:  # noqa: BLE001 - shared with the waiters
+                        # The requests waiting for this computation get its error
+                        # rather than each trying again in turn (the store is down:
+                        # one timeout, not one per waiter); for FAILURE_SECONDS.
+                        hit = (time.monotonic(), _Failed(exc))
+                    with self._lock:
+                        self._cache[key] = hit
+        if isinstance(hit[1], _Failed):
+            raise hit[1].error
+        return hit[1]
 
     def _fresh(self, key: str) -> tuple[float, Any] | None:
         hit = self._cache.get(key)
-        if hit is not None and 0 <= time.monotonic() - hit[0] < self.cache_seconds:
-            return hit
-        return None
+        if hit is None:
+            return None
+        ttl = FAILURE_SECONDS if isinstance(hit[1], _Failed) else self.cache_seconds
+        return hit if 0 <= time.monotonic() - hit[0] < ttl else None
 
     def figures(self) -> Figures:
         """Every public figure of one snapshot of the rollups (the views' source;
@@ -129,8 +147,9 @@ class Publisher:
         self, plugin_id: str, first: int | None = None
     ) -> tuple[plugin_page.PluginDays, list[tuple[int, bool, dict[str, Any]]]]:
         days = self._plugin_days()
-        archived = self.store.archived_entries(plugin_id) if days.archived else {}
         start = days.first if first is None else first
+        # Only the archived days shown (an archive keeps years of them).
+        archived = self.store.archived_entries(plugin_id, start) if days.archived else {}
         return days, plugin_page.entries(days, plugin_id, archived, start)
 
     def plugin(self, plugin_id: str) -> dict[str, Any]:
@@ -144,9 +163,10 @@ class Publisher:
     def _archived(self, rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
         """History rows with the closed days the archive holds as it holds them."""
         days = self.store.archive_days(archive.DAY_STATS)
-        if not days:
+        if not days or not rows:
             return rows
-        return archive.overlay(rows, self.store.archived_entries(key), days)
+        first = parse_day(rows[0]["day"]) or 0
+        return archive.overlay(rows, self.store.archived_entries(key, first), days)
 
     def prints(self, shown: Figures | None = None) -> dict[str, Any]:
         shown = shown or self.figures()
@@ -171,7 +191,9 @@ class Publisher:
     def plugin_page(self, plugin_id: str) -> dict[str, Any]:
         """A plugin's page: its entry of the plugin_stats exports (this publisher's
         figures, so every view shows the same numbers) and its daily series."""
-        shown = self.figures()  # both windows from one snapshot
+        # Both windows from one snapshot of the figures; the daily series from the
+        # plugin days, cached alike (they can be up to one cache period apart).
+        shown = self.figures()
         current = {
             f"{days}d": exports.plugin_entry(shown.window(days), plugin_id)
             for days in exports.PERIODS

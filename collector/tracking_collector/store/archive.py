@@ -104,12 +104,14 @@ class Archive:
         )
 
     @staticmethod
-    def entries(q: Cursor, key: str) -> dict[int, str]:
-        """day -> the part ``key`` (JSON) of that day's aggregate file."""
+    def entries(q: Cursor, key: str, since_day: int = 0) -> dict[int, str]:
+        """day -> the part ``key`` (JSON) of that day's aggregate file, from
+        ``since_day`` on."""
         return {
             int(d): body
             for d, body in q.rows(
-                "SELECT day, body FROM archive_entries WHERE key = ? ORDER BY day",
-                (key,),
+                "SELECT day, body FROM archive_entries WHERE key = ? AND day >= ?"
+                " ORDER BY day",
+                (key, since_day),
             )
         }

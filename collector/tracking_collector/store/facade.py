@@ -162,8 +162,8 @@ class Store:
     def archive_file(self, day: int, name: str) -> ArchivedFile | None:
         return self._reads.archive_file(day, name)
 
-    def archived_entries(self, key: str) -> dict[int, str]:
-        return self._reads.archived_entries(key)
+    def archived_entries(self, key: str, since_day: int = 0) -> dict[int, str]:
+        return self._reads.archived_entries(key, since_day)
 
     # ---- reads -----------------------------------------------------------------------
 

@@ -272,7 +272,7 @@ class PostgresEngine(Engine):
         found = q.rows(
             "SELECT v.day, v.source, (SELECT count(*) FROM (SELECT 1 FROM source_new s"
             " WHERE s.day = v.day AND s.source = v.source LIMIT v.cap) AS noted)"
-            " FROM unnest(?::text[], ?::text[], ?::int[]) AS v(day, source, cap)",
+            " FROM unnest(?::text[], ?::text[], ?::bigint[]) AS v(day, source, cap)",
             [list(days), list(sources), list(caps)],
         )
         return {(day, source): int(n) for day, source, n in found}

@@ -129,9 +129,9 @@ class Reads:
         with self._reader() as q:
             return Archive.file(q, day, name)
 
-    def archived_entries(self, key: str) -> dict[int, str]:
+    def archived_entries(self, key: str, since_day: int = 0) -> dict[int, str]:
         with self._reader() as q:
-            return Archive.entries(q, key)
+            return Archive.entries(q, key, since_day)
 
     def print_days(self, since_day: int) -> list[tuple]:
         """(day, version, instances, started, done, failed, cancelled) per day and
