@@ -79,9 +79,7 @@ class Collector:
             self.sources = admission = store_admission(
                 self.store, self.writer, config.policy(), clock, config.ack_timeout
             )
-        self.intake = Intake(
-            config, clock, self.geo, self.writer, admission, refused=self.refusals.add
-        )
+        self.intake = self._intake(admission)
         self.publisher = Publisher(
             self.store,
             config.min_group,
@@ -115,6 +113,21 @@ class Collector:
                 (self.archive, "Archiving failed"),
                 (self._flush_refusals, "Writing refused reports' counts failed"),
             )
+
+    def _intake(self, admission: AdmissionHook | None) -> Intake:
+        """The intake, told what the built-in admission needs to hear from it
+        (decided reports whose instance the writer created); the rest it hears
+        from the writer (``store_admission``)."""
+        sources = self.sources
+        return Intake(
+            self.config,
+            self.clock,
+            self.geo,
+            self.writer,
+            admission,
+            refused=self.refusals.add,
+            recreated=sources.recreated if sources is not None else None,
+        )
 
     def _refresh(self) -> None:
         self.store.refresh(self.clock(), budget=REFRESH_BUDGET)

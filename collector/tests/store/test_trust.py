@@ -7,7 +7,6 @@ import pytest
 from testkit import count_rows, new_id, open_test_store, uuids
 
 from tracking_collector.store import BatchWriter, Pending, Report, Stored
-from tracking_collector.store.trust import TrustTables
 
 BURST = "source_burst"
 
@@ -96,49 +95,15 @@ def test_the_writer_tells_which_decided_reports_created_their_instance(writer):
     assert writer.add(decided).result(10) == Stored(None, True, 0)
 
 
-def test_a_known_id_whose_row_its_batch_creates_is_decided_as_new_there(writer):
-    # Its process knew the id (no read), but it was forgotten since: in the
-    # transaction that re-creates its row it is noted, counted and held as a new
-    # id of its source, the second of a budget of 1.
+def test_completing_a_recreated_instance_counts_its_budget_and_holds_it(writer):
     writer.add(report(new_id(), pending("t1"))).result(10)
     returned = new_id()
-    writer.add(report(returned, pending("t2"))).result(10)
-    known = pending("t2")._replace(known=True)
-    assert writer.add(report(returned, known)).result(10) == Stored(None, False, 0)
-    writer.forget(returned).result(10)
-    assert writer.add(report(returned, known)).result(10) == Stored(BURST, True, 2)
+    writer.add(Report(returned, "ping", 1.0, cohort="cohort-a")).result(10)
+    # Completed as a new id of its source: the second of a budget of 1.
+    completed = writer.complete(returned, pending("t2")).result(10)
+    assert completed == Stored(BURST, True, 2)
     assert writer.store.instance(returned).held == BURST
     assert count_rows(writer.store, "source_new") == 2
-
-
-@pytest.mark.parametrize("backend", ["postgresql"])
-def test_an_id_forgotten_between_the_read_and_the_write_is_decided_as_new(
-    writer, db, monkeypatch
-):
-    # Another process's forget commits after the batch read that the instance
-    # exists, before its write re-creates the row (READ COMMITTED): the id is
-    # noted, counted and held as new all the same, in that transaction.
-    writer.add(report(new_id(), pending("t1"))).result(10)
-    returned = new_id()
-    writer.add(report(returned, pending("t2"))).result(10)
-    other = open_test_store(db)
-    existing = TrustTables._existing
-    forgets = []
-
-    def forgotten_after_the_read(q, instances):
-        found = existing(q, instances)
-        if returned in found and not forgets:
-            forgets.append(other.forget(returned))
-        return found
-
-    monkeypatch.setattr(TrustTables, "_existing", staticmethod(forgotten_after_the_read))
-    try:
-        stored = writer.add(report(returned, pending("t2"))).result(10)
-    finally:
-        other.close()
-    assert forgets and forgets[0] > 0
-    assert stored == Stored(BURST, True, 2)
-    assert writer.store.instance(returned).held == BURST
 
 
 @pytest.mark.parametrize("backend", ["postgresql"])

@@ -1,8 +1,8 @@
 """The admission on in-memory state, for unit tests (``MemoryState``,
 ``MemoryKeys``), and a report through it as a collector runs it:
-the decision (Pending: known to the process or not), the store's completion of
-it (``MemoryState.write``, as ``TrustTables.settle``), then the writer's
-after-commit step (``Admission.committed``)."""
+the decision (a Pending one for an id the process does not know), the store's
+completion of it (``MemoryState.write``, as ``TrustTables.settle``), then the
+writer's after-commit step (``Admission.committed``)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,10 @@ def admit(
     """What ``report`` from ``address`` is stored as (``held``, ``new``, ``created``);
     ``admission.state`` is a ``MemoryState``."""
     verdict = admission(report, address, user_agent)
-    report = replace(report, cohort=verdict.source, pending=verdict)
+    if isinstance(verdict, Pending):
+        report = replace(report, cohort=verdict.source, pending=verdict)
+    else:
+        report = replace(report, held=verdict.held, cohort=verdict.cohort)
     stored = admission.state.write(report)
     admission.committed("add", (report,), stored)
     return stored
@@ -64,6 +67,12 @@ class MemoryState:
             self.cohorts[report.instance] = report.cohort
         self._hold(report.instance, held)
         return Stored(held, new, created)
+
+    def complete(self, instance: str, pending: Pending) -> Stored:
+        created = self._count_new(pending)
+        held = pending.held(True, created)
+        self._hold(instance, held)
+        return Stored(held, True, created)
 
     def _count_new(self, pending: Pending) -> int:
         """Note the instance among its source's new ids of the day; how many."""

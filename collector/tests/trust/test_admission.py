@@ -54,18 +54,11 @@ def test_an_id_the_process_does_not_know_is_left_to_the_writer():
     assert pending.if_new == pending.if_known == "implausible:python_version"
 
 
-def test_an_id_the_process_knows_is_decided_as_known_with_what_makes_it_new_again():
-    # Taken as known without a read, unless the store no longer has it: then it
-    # is a new id again (its token, the rules for a new instance).
+def test_decision_about_a_known_instance_unpacks_as_held_and_cohort():
     instance = str(uuid.uuid4())
-    admission = make(budget=3, state=MemoryState([instance]))
-    ua = fleet.user_agent("1.11.8")
-    pending = admission(report(instance, version="1.8.0"), "203.0.113.7", ua)
-    assert pending.known
-    assert pending.source == source_hash(b"k" * 32, "203.0.113.7")
-    assert pending.token == admission.keys.token(instance)
-    assert pending.if_known is None
-    assert pending.if_new == "implausible:version_mismatch"
+    held, cohort = make(state=MemoryState([instance]))(report(instance), "203.0.113.7")
+    assert held is None
+    assert cohort == source_hash(b"k" * 32, "203.0.113.7")
 
 
 def test_a_print_farm_of_many_long_lived_instances_behind_one_address_counts():
@@ -149,10 +142,8 @@ def test_plausibility_can_be_switched_off():
 def test_a_known_instance_turning_implausible_is_held_too():
     instance = str(uuid.uuid4())
     admission = make(state=MemoryState([instance]))
-    stored = admit(
-        admission, report(instance, version="2.0.0", python="2.7.18"), "192.0.2.1"
-    )
-    assert stored.held == "implausible:python_version"
+    decision = admission(report(instance, version="2.0.0", python="2.7.18"), "192.0.2.1")
+    assert decision.held == "implausible:python_version"
 
 
 def test_without_an_address_there_is_no_cohort_and_no_budget():
@@ -231,15 +222,13 @@ def test_a_known_instance_reporting_its_old_version_after_an_update_stays_public
     instance = str(uuid.uuid4())
     admission = make(state=MemoryState([instance]))
     spooled = report(instance, version="1.10.3")
-    assert (
-        admit(admission, spooled, "203.0.113.7", fleet.user_agent("1.11.8")).held is None
-    )
+    assert admission(spooled, "203.0.113.7", fleet.user_agent("1.11.8")).held is None
 
 
 def test_a_forgotten_id_is_left_to_the_writer_again_once_its_forget_commits():
     admission = make(budget=1)
     instance = str(uuid.uuid4())
     admit(admission, report(instance), "198.51.100.1")
-    assert admission(report(instance), "198.51.100.1").known
+    assert not isinstance(admission(report(instance), "198.51.100.1"), Pending)
     admission.committed("forget", (instance, T0), 1)
-    assert not admission(report(instance), "198.51.100.1").known
+    assert isinstance(admission(report(instance), "198.51.100.1"), Pending)

@@ -18,7 +18,7 @@ from typing import Any, Callable, Optional, Union
 
 from ..ops import metrics
 from ..settings import Config
-from ..store import Pending, Report, WriterClosed
+from ..store import Pending, Report, Stored, WriterClosed
 from . import validation as v
 from .address import GeoLookup, client_ip, parse_networks
 
@@ -31,6 +31,9 @@ AdmissionHook = Callable[
     [Report, Any, Optional[str]],
     Union[Optional[tuple[Optional[str], Optional[str]]], Pending],
 ]
+# Told about each decided report whose instance row the writer created (an id its
+# process thought known, forgotten elsewhere meanwhile): completes the decision.
+Recreated = Callable[[Report, Optional[str]], Optional[Stored]]
 
 
 def read_body(stream: Any, limit: int) -> bytes:
@@ -92,6 +95,7 @@ class Intake:
         writer: Any,
         admission: AdmissionHook | None = None,
         refused: Callable[[str], None] = lambda code: None,
+        recreated: Recreated | None = None,
     ):
         self.config = config
         self.clock = clock
@@ -100,7 +104,9 @@ class Intake:
         self.writer = writer
         self.admission = admission
         # What follows a commit (the admission's cache of known ids, the hold of a
-        # source past its budget) is the writer's after-commit hook.
+        # source past its budget) is the writer's after-commit hook; only this
+        # waits for a second commit before the answer.
+        self.recreated = recreated
         # Each refusal's code also goes to ``refused`` (the transparency ledger's
         # in-memory tally).
         self.record = metrics.counted(self._record, refused)
@@ -139,7 +145,13 @@ class Intake:
         )
         report = self.admit(report, address, user_agent)
         del address
-        self._submit(self.writer.add, report)
+        stored = self._submit(self.writer.add, report)
+        if report.pending is None and stored.new and self.recreated is not None:
+            try:
+                self.recreated(report, user_agent)
+            except Exception:
+                # The report is stored: it is acknowledged whatever the follow-up.
+                log.exception("Admission follow-up failed")
 
     def admit(self, report: Report, address: Any, user_agent: str | None) -> Report:
         """Apply the admission hook (issue 13); a failing hook holds nothing."""

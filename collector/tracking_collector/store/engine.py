@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -25,12 +25,6 @@ if TYPE_CHECKING:
 IN_CHUNK = 500
 # Rows of parameters of one statement.
 Rows = Sequence[Sequence[Any]]
-
-
-class InstanceRecreated(Exception):
-    """A batch would have created the row of an instance its decision took as
-    existing (``write_batch``'s ``existing``): the id was forgotten meanwhile.
-    Raised inside the batch's transaction, so nothing of it is committed."""
 
 
 class Cursor:
@@ -71,10 +65,8 @@ class Engine:
 
     Lock order: source_new -> instances -> per-instance rows -> shared rows. A
     transaction that notes new ids of a source (``TrustTables.count_new``, in a
-    batch with admission decisions) inserts its ``source_new`` rows first,
-    sorted. (A batch that finds an instance row missing only as it writes it,
-    past that point, notes nothing then: it is rolled back and run again, the id
-    noted first: ``InstanceRecreated``.) Every transaction that writes instance rows
+    batch with admission decisions, and ``Writes.complete``) inserts its
+    ``source_new`` rows first, sorted; every transaction that writes instance rows
     and other rows then locks its instance rows, in uuid order
     (``Days.lock_instances``; ingest's instance upsert is sorted by uuid), then the
     rows of those instances, and the rows every writer shares (dirty marks,
@@ -194,21 +186,13 @@ class Engine:
         one statement that is its own transaction."""
         return self.write()
 
-    def write_batch(
-        self, q: Cursor, writes: Sequence[Write], existing: Collection[str] = ()
-    ) -> set[str]:
+    def write_batch(self, q: Cursor, writes: Sequence[Write]) -> set[str]:
         """Write the rows of a batch of reports (``schema.batch_writes``: the
         instances first, then rows keyed by the instance's uuid, then the shared
         rows), table by table; the uuids of the instance rows it created. Engines
-        may do it in fewer statements; the rows written are the same.
-
-        ``existing``: instances decided as existing; if it creates the row of one,
-        it raises :class:`InstanceRecreated` instead (in the transaction ``q``,
-        which must then be rolled back)."""
+        may do it in fewer statements; the rows written are the same."""
         instances, *rest = writes
         ids, created = self.upsert_instances(q, instances.upsert, instances.rows)
-        if not created.isdisjoint(existing):
-            raise InstanceRecreated
         for write in rest:
             rows = write.rows
             if "instance_id" in write.upsert.columns:

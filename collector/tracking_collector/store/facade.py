@@ -22,6 +22,7 @@ from .model import (
     RECENT_EVENTS,
     CohortSummary,
     InstanceRecord,
+    Pending,
     Report,
     Stored,
 )
@@ -79,6 +80,9 @@ class Store:
         self, reports: Sequence[Report], counts: Sequence[Count] = ()
     ) -> list[Stored]:
         return self._writes.add_many(reports, counts)
+
+    def complete(self, instance: str, pending: Pending) -> Stored:
+        return self._writes.complete(instance, pending)
 
     def forget(self, instance: str, now: float | None = None) -> int:
         return self._writes.forget(instance, now)

@@ -90,12 +90,6 @@ class Pending(NamedTuple):
     if_burst: str
     """...and if it is new past the budget."""
 
-    known: bool = False
-    """Its process knows the instance (its cache of known ids): the writer takes
-    it as existing without a read, unless the batch would create the instance's
-    row (the id was forgotten meanwhile, by any process): then it is decided as
-    for a new id, in the same transaction (``Writes.add_many``)."""
-
     def held(self, new: bool, created: int) -> str | None:
         """The hold reason: ``new`` whether the instance is new to the store,
         ``created`` the new ids its source created on ``day`` (this one included)."""

@@ -14,10 +14,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from .engine import Cursor, Engine, InstanceRecreated, Rows
+from .engine import Cursor, Engine, Rows
 from .facade import Store
 from .rollups import Lifetime
 from .schema import Upsert, Write
@@ -27,9 +27,6 @@ _IDLE = 0  # psycopg.pq.TransactionStatus.IDLE (psycopg is imported when used)
 _MIGRATION_LOCK = 0x7EAC_0010
 _REFRESH_LOCK = 0x7EAC_0011
 DEFAULT_POOL_SIZE = 10
-# In the error of a batch statement that would have created the row of an
-# instance decided as existing (see batch_sql); no id in it.
-RECREATED = "instances re-created"
 
 
 def is_postgres_url(db: str) -> bool:
@@ -99,10 +96,7 @@ def batch_sql(upserts: tuple[Upsert, ...]) -> str:
 
     Its one row: the last step's count, and the uuids of the instance rows it
     created (``xmax = 0``: a row the upsert inserted, not one it updated, which
-    it locked). Its last parameter: the uuids of instances decided as existing;
-    if it created the row of one, the statement fails (a cast that cannot
-    succeed, with ``RECREATED`` in its message), so nothing of it is committed,
-    not even as a statement of its own (autocommit: see ``batch``).
+    it locked).
     """
     steps = []
     for k, upsert in enumerate(upserts):
@@ -123,9 +117,7 @@ def batch_sql(upserts: tuple[Upsert, ...]) -> str:
         )
     return (
         f"WITH {', '.join(steps)} SELECT (SELECT count(*) FROM w{len(upserts) - 1}),"
-        " ARRAY(SELECT uuid FROM w0 WHERE created),"
-        f" (SELECT ('{RECREATED}: ' || count(*))::int FROM w0"
-        " WHERE created AND uuid = ANY(?::text[]) HAVING count(*) > 0)"
+        " ARRAY(SELECT uuid FROM w0 WHERE created)"
     )
 
 
@@ -277,26 +269,13 @@ class PostgresEngine(Engine):
         )
         return {(day, source): int(n) for day, source, n in found}
 
-    def write_batch(
-        self, q: Cursor, writes: Sequence[Write], existing: Collection[str] = ()
-    ) -> set[str]:
+    def write_batch(self, q: Cursor, writes: Sequence[Write]) -> set[str]:
         # One statement for the whole batch (see batch_sql): the server parses,
-        # plans and runs one statement, the client sends one parameter per table
-        # (and the instances decided as existing).
-        try:
-            ((_, created, _),) = q.rows(
-                batch_sql(tuple(w.upsert for w in writes)),
-                [json.dumps(w.rows, ensure_ascii=False) for w in writes]
-                + [sorted(existing)],
-            )
-        except Exception as exc:
-            import psycopg.errors
-
-            if isinstance(exc, psycopg.errors.InvalidTextRepresentation) and (
-                RECREATED in str(exc)
-            ):
-                raise InstanceRecreated from None
-            raise
+        # plans and runs one statement, the client sends one parameter per table.
+        ((_, created),) = q.rows(
+            batch_sql(tuple(w.upsert for w in writes)),
+            [json.dumps(w.rows, ensure_ascii=False) for w in writes],
+        )
         return set(created)
 
     def bulk_insert(

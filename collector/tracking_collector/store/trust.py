@@ -56,24 +56,20 @@ class TrustTables:
 
     def settle(
         self, q: Cursor, reports: Sequence[Report]
-    ) -> tuple[list[Report], list[Stored], set[str]]:
+    ) -> tuple[list[Report], list[Stored]]:
         """Complete the admission decisions ``reports`` left pending, inside the
         transaction ``q`` that stores them: which of their instances the store
-        has (one read per batch, of those their process did not know), the new
-        ones noted among their source's new ids of the day (rows sorted, like
-        every writer's), and the count of each source. Returns the reports with
-        ``held`` set, what each is stored as, and the instances decided as
-        existing: the batch must not create their rows (``Engine.write_batch``;
-        a forget may commit after the read, or after the process learnt the id).
+        has (one read per batch), the new ones noted among their source's new ids
+        of the day (rows sorted, like every writer's), and the count of each
+        source. Returns the reports with ``held`` set, and what each is stored as.
         """
         waiting = [r for r in reports if r.pending is not None]
         if not waiting:
-            return list(reports), [Stored(r.held, None, 0) for r in reports], set()
-        unknown = sorted({r.instance for r in waiting if not r.pending.known})
-        found = self._existing(q, unknown) if unknown else set()
-        existing = {r.instance for r in waiting if r.pending.known} | found
-        new = [r.pending for r in waiting if r.instance not in existing]
-        created = self.count_new(q, new) if new else {}
+            return list(reports), [Stored(r.held, None, 0) for r in reports]
+        existing = self._existing(q, sorted({r.instance for r in waiting}))
+        created = self.count_new(
+            q, [r.pending for r in waiting if r.instance not in existing]
+        )
         settled, stored = [], []
         for report in reports:
             p = report.pending
@@ -81,12 +77,12 @@ class TrustTables:
                 settled.append(report)
                 stored.append(Stored(report.held, None, 0))
                 continue
-            is_new = report.instance not in existing
-            count = created.get((p.day, p.source), 0) if is_new else 0
-            held = p.held(is_new, count)
+            new = report.instance not in existing
+            count = created.get((p.day, p.source), 0) if new else 0
+            held = p.held(new, count)
             settled.append(replace(report, held=held, pending=None))
-            stored.append(Stored(held, is_new, count))
-        return settled, stored, existing
+            stored.append(Stored(held, new, count))
+        return settled, stored
 
     def count_new(
         self, q: Cursor, new: Sequence[Pending]

@@ -25,7 +25,7 @@ from typing import Any, Callable, Protocol
 
 from .counts import Count
 from .facade import Store
-from .model import Report
+from .model import Pending, Report
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +126,11 @@ class BatchWriter:
     def add(self, report: Report) -> Future:
         """Future: what the report was stored as (``Stored``)."""
         return self._submit("add", report)
+
+    def complete(self, instance: str, pending: Pending) -> Future:
+        """Future: what the report of ``instance`` is stored as once its admission
+        is completed (``Store.complete``)."""
+        return self._submit("complete", instance, pending)
 
     def forget(self, instance: str, now: float | None = None) -> Future:
         """Future: rows deleted."""

@@ -6,14 +6,13 @@ in a running collector; the CLI calls ``purge`` and ``copy_to`` directly.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-from dataclasses import replace
+from collections.abc import Sequence
 
 from ..timefmt import day_of
 from .counts import ADD_COUNT, EXPIRED, FORGOTTEN, Count, Counts, decision
 from .days import Days
-from .engine import Cursor, Engine, InstanceRecreated
-from .model import Report, Stored, fold
+from .engine import Cursor, Engine
+from .model import Pending, Report, Stored, fold
 from .schema import MARK_DIRTY, UPSERT_COUNT, Write, batch_writes, counter_rows
 from .trust import TrustTables
 
@@ -34,19 +33,6 @@ _DAY_TABLES = ("instance_days", "print_hours")
 # Tables whose rows belong to a day and go with it at the retention cutoff (the
 # ledger too: its figures sit beside the reports accepted, which go with their day).
 PURGED_BY_DAY = (*_DAY_TABLES, "events", "rollups", "ingest_counts", "daily_counts")
-# Runs of a batch at most while it finds instances forgotten under it (each run
-# after the first reads which of its instances exist: a forget must commit
-# between that read and the write, again, to need another).
-RECREATED_RUNS = 3
-
-
-def _reopened(report: Report) -> Report:
-    """``report`` with a decision that took its instance as known left to the
-    store's read instead."""
-    p = report.pending
-    if p is None or not p.known:
-        return report
-    return replace(report, pending=p._replace(known=False))
 
 
 class Writes:
@@ -61,35 +47,15 @@ class Writes:
     ) -> list[Stored]:
         """Durably fold ``reports`` into the store, their pending admission
         decisions completed, and add ``counts`` to the transparency ledger, in one
-        transaction (all or nothing); what each report was stored as, in order.
-
-        A decision that took an instance as existing (its process knew the id, or
-        the read found its row) while the batch creates its row (the id was
-        forgotten meanwhile, by any process, in whichever order) leaves nothing
-        committed (``InstanceRecreated``): the batch runs again with every such
-        decision left to the read, which notes the new ids first, as for any new
-        id. So the id is noted, counted and held in the transaction that
-        re-creates its row, and only a forgotten id pays for the second run."""
+        transaction (all or nothing); what each report was stored as, in order."""
         if not reports and not counts:
             return []
-        for run in range(1, RECREATED_RUNS + 1):
-            try:
-                return self._add_many(reports, counts)
-            except InstanceRecreated:
-                if run == RECREATED_RUNS:
-                    raise
-                reports = [_reopened(r) for r in reports]
-        raise AssertionError("unreachable")
-
-    def _add_many(
-        self, reports: Sequence[Report], counts: Sequence[Count]
-    ) -> list[Stored]:
-        reads = any(r.pending is not None and not r.pending.known for r in reports)
+        pending = any(r.pending is not None for r in reports)
         created: set[str] = set()
-        with self.engine.batch(reads=reads) as q:
-            settled, stored, existing = self.trust.settle(q, reports)
+        with self.engine.batch(reads=pending) as q:
+            settled, stored = self.trust.settle(q, reports)
             if settled:
-                created = self.ingest(q, settled, counts, existing)
+                created = self.ingest(q, settled, counts)
             else:
                 self.counts.add(q, counts)
         # A decided report (no Pending) is new if this batch created its row.
@@ -98,16 +64,34 @@ class Writes:
             for r, s in zip(reports, stored)
         ]
 
+    def complete(self, instance: str, pending: Pending) -> Stored:
+        """Complete the admission of a report decided as from a known instance
+        whose row the writer nevertheless created: the process that admitted it
+        knew the id, but it was forgotten (in another process) meanwhile. As
+        :meth:`add_many` does for a Pending decision, in one transaction: the id
+        noted among its source's new ids of the day, and the instance held if the
+        decision for a new instance holds it. Locks in the order of
+        ``TrustTables.settle``: its source's row, its instance row, then its days'
+        dirty marks."""
+        with self.engine.write() as q:
+            created = self.trust.count_new(q, [pending])
+            count = created.get((pending.day, pending.source), 0)
+            held = pending.held(True, count)
+            found = self.days.lock_instances(q, "uuid = ?", (instance,))
+            public = [i for i in found if i.held is None]
+            if held is not None and public:
+                self.days.mark_instances(q, public)
+                q.run(
+                    "UPDATE instances SET held = ? WHERE id = ? AND released = 0",
+                    (held, public[0].id),
+                )
+        return Stored(held, True, count)
+
     def ingest(
-        self,
-        q: Cursor,
-        reports: Sequence[Report],
-        ledger: Sequence[Count] = (),
-        existing: Collection[str] = (),
+        self, q: Cursor, reports: Sequence[Report], ledger: Sequence[Count] = ()
     ) -> set[str]:
         """Fold ``reports`` in, and add ``ledger`` to the transparency ledger,
-        inside the transaction ``q``; the uuids of the instance rows it created
-        (``InstanceRecreated`` if one is in ``existing``)."""
+        inside the transaction ``q``; the uuids of the instance rows it created."""
         batch = fold(reports)
         # Last: the rows every concurrent writer updates (its own shard of them),
         # so their row locks (PostgreSQL) are held for the shortest time.
@@ -116,7 +100,7 @@ class Writes:
             Write(UPSERT_COUNT, counter_rows(batch, self.days.shard)),
             Write(ADD_COUNT, self.counts.rows(ledger)),
         ]
-        return self.engine.write_batch(q, batch_writes(batch, shared), existing)
+        return self.engine.write_batch(q, batch_writes(batch, shared))
 
     def forget(self, instance: str, now: float | None = None) -> int:
         """Remove every trace of ``instance`` on its request; rows deleted (0 if

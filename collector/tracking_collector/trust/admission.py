@@ -37,7 +37,7 @@ from typing import Any, Callable, Protocol
 from ..store import Pending, Stored, WriterClosed
 from ..timefmt import utc_day
 from . import plausibility
-from .policy import Policy
+from .policy import Decision, Policy
 from .sources import SourceKeys
 
 log = logging.getLogger(__name__)
@@ -82,6 +82,11 @@ class AdmissionState(Protocol):
         """The store no longer has ``instance`` (it was forgotten)."""
         ...
 
+    def complete(self, instance: str, pending: Pending) -> Stored:
+        """Complete ``pending`` for an instance whose row was just created
+        although it was thought known (``Store.complete``)."""
+        ...
+
 
 class Admission:
     """The callable the collector runs per report while it still knows the address."""
@@ -104,20 +109,28 @@ class Admission:
 
     def __call__(
         self, report: Any, client_ip: Any, user_agent: str | None = None
-    ) -> Pending:
-        """The decision about ``report``'s instance for both answers to "is the
-        instance new?"; the writer completes it in the transaction that stores
-        the report (then :meth:`committed`). Only the store can tell: an id this
-        process knows (``Pending.known``: no read) may have been forgotten
-        meanwhile, by any process, and is then a new id again, with the token
-        and the rules of one."""
+    ) -> Decision | Pending:
+        """The decision about ``report``'s instance if this process knows it;
+        otherwise a :class:`Pending` one: only the store can tell whether the
+        instance is new (the writer completes it in the transaction that stores
+        the report, then :meth:`committed`)."""
         now = self.clock()
         cohort = self.keys.source(client_ip)
+        if self.state.is_known(report.instance):
+            reasons = self.implausible(report, user_agent, now, new=False)
+            stored = Stored(reasons[0] if reasons else None, False, 0)
+            self._judged(cohort, stored)
+            return Decision(stored.held, cohort)
+        return self._pending(report, user_agent, now, cohort)
+
+    def _pending(
+        self, report: Any, user_agent: str | None, now: float, cohort: str | None
+    ) -> Pending:
+        """The decision for both answers to "is the instance new?"."""
         budget = self.policy.new_ids_per_source
         counted = cohort is not None and budget > 0
         as_new = self.implausible(report, user_agent, now, new=True)
-        # The rules for a known instance are some of those for a new one.
-        as_known = as_new and self.implausible(report, user_agent, now, new=False)
+        as_known = self.implausible(report, user_agent, now, new=False)
         return Pending(
             day=utc_day(now),
             source=cohort,
@@ -126,7 +139,6 @@ class Admission:
             if_known=as_known[0] if as_known else None,
             if_new=as_new[0] if as_new else None,
             if_burst=SOURCE_BURST,
-            known=bool(self.state.is_known(report.instance)),
         )
 
     def committed(self, kind: str, args: tuple, result: Any) -> None:
@@ -138,6 +150,8 @@ class Admission:
         if kind == "add" and args and args[0].pending is not None:
             report = args[0]
             self._settled(report.instance, report.pending, result)
+        elif kind == "complete":
+            self._settled(*args, result)
         elif kind == "forget":
             # The id is new again.
             self.state.forget_known(args[0])
@@ -145,9 +159,20 @@ class Admission:
     def _settled(self, instance: str, pending: Pending, stored: Stored) -> None:
         """After the writer stored a report whose decision it completed: the
         instance is known now; a source past its budget has its cohort held."""
-        if stored.new or not pending.known:
-            self.state.remember(instance)
+        self.state.remember(instance)
         self._judged(pending.source, stored)
+
+    def recreated(self, report: Any, user_agent: str | None) -> Stored | None:
+        """``report`` was decided as from a known instance, but the writer created
+        the instance's row: another process forgot the id since this one learnt
+        it. Completes the decision as for a new id (its source's budget, the
+        rules for new instances), before the report is acknowledged; what it is
+        stored as then (None: this process did not think it known). The writer's
+        hook (:meth:`committed`) settles it once committed."""
+        if not self.state.is_known(report.instance):
+            return None
+        pending = self._pending(report, user_agent, self.clock(), report.cohort)
+        return self.state.complete(report.instance, pending)
 
     def _judged(self, cohort: str | None, stored: Stored) -> None:
         if stored.held == SOURCE_BURST and cohort is not None:

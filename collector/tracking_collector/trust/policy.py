@@ -1,8 +1,9 @@
-"""The admission policy's knobs."""
+"""The admission policy's knobs and what it decides about a report's instance."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..store import Lifetime
 
@@ -35,3 +36,14 @@ class Policy:
     def lifetime(self) -> Lifetime:
         """The lifetime rule, as the store's rollups apply it."""
         return Lifetime(self.min_lifetime, self.gone_after)
+
+
+class Decision(NamedTuple):
+    """What the admission says about one report's instance; unpacks as the
+    ``(held, cohort)`` pair the collector's ingest hook expects."""
+
+    held: str | None
+    """None: counts in public numbers; else the reason it is held."""
+
+    cohort: str | None
+    """Source hash of this report's network under today's key (None without one)."""

@@ -8,9 +8,9 @@ write through its single writer (``BatchWriter``): a request that needs a write
 Whether an id this process does not know is new, and its source's count of new
 ids, are decided by the writer in the transaction that stores the report
 (``Pending``): no request waits for a store read or a write of its own for them.
-An id this process knows is decided as known, without a read, unless the writer
-finds, as it writes, that it was forgotten meanwhile (by any process): then the
-writer decides it as a new id, in the same transaction (``Pending.known``).
+An id this process knows may have been forgotten by another process meanwhile:
+the writer then reports that it created the instance's row, and the decision is
+completed as for a new id (:meth:`Admission.recreated`).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from collections import OrderedDict
 from concurrent.futures import Future
 from typing import Any, Callable
 
+from ..store import Pending, Stored
 from .admission import Admission
 from .policy import Policy
 from .sources import SourceKeys
@@ -79,6 +80,9 @@ class StoreState(_Written):
         """After a forget the id is new again."""
         with self._lock:
             self._known.pop(instance, None)
+
+    def complete(self, instance: str, pending: Pending) -> Stored:
+        return self._wait(self.writer.complete(instance, pending))
 
     def hold_cohort(self, cohort: str, reason: str) -> int:
         return self._wait(self.writer.hold_cohort(cohort, reason))
