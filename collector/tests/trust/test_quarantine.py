@@ -15,6 +15,7 @@ from testkit import (
     TRUSTED_PROXY,
     UA,
     Gunicorn,
+    count_rows,
     day_counts,
     eventually,
     new_id,
@@ -152,6 +153,47 @@ def test_a_forgotten_instance_reporting_again_uses_its_networks_budget(make):
     # Its id is new again: the network is over its budget, so it is held.
     send(client, forgotten, source="198.51.100.7")
     assert store.instance(forgotten).held == SOURCE_BURST
+
+
+def test_a_known_id_reporting_just_after_its_delete_was_queued_is_a_new_id(make):
+    # One process: the DELETE of an id it knows is the writer's, its report is
+    # decided (as known) and queued before the forget commits. Written after it,
+    # the report re-creates the id: a new id of its network (budget 1, which
+    # another id already used), held, and noted among the network's new ids.
+    app = make(new_ids_per_source=1)
+    collector = get_collector(app)
+    store, writer = collector.store, collector.writer
+    client = app.test_client()
+    returning = new_id()
+    send(client, returning, source="198.51.100.7")
+    send(client, new_id(), source="203.0.113.50")  # its network's budget used
+    forgetting, report_queued = threading.Event(), threading.Event()
+    forget, add = writer.store.forget, writer.add
+
+    def forget_once_the_report_is_queued(*args):
+        forgetting.set()
+        assert report_queued.wait(10)
+        return forget(*args)
+
+    def noted_add(report):
+        future = add(report)
+        report_queued.set()
+        return future
+
+    writer.store.forget, writer.add = forget_once_the_report_is_queued, noted_add
+    deleted = []
+    delete = threading.Thread(
+        target=lambda: deleted.append(client.delete(f"/track/{returning}/").status_code)
+    )
+    delete.start()
+    assert forgetting.wait(10)
+    with app.test_client() as other:
+        send(other, returning, source="203.0.113.50")
+    delete.join(20)
+    assert deleted == [200]
+    assert store.instance(returning).held == SOURCE_BURST
+    assert count_rows(store, "source_new") == 3
+    assert collector.sources.state.is_known(returning)
 
 
 def test_a_report_and_a_delete_of_one_id_leave_it_new_however_late_the_report_wakes(

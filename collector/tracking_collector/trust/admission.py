@@ -165,12 +165,11 @@ class Admission:
     def recreated(self, report: Any, user_agent: str | None) -> Stored | None:
         """``report`` was decided as from a known instance, but the writer created
         the instance's row: another process forgot the id since this one learnt
-        it. Completes the decision as for a new id (its source's budget, the
-        rules for new instances), before the report is acknowledged; what it is
-        stored as then (None: this process did not think it known). The writer's
-        hook (:meth:`committed`) settles it once committed."""
-        if not self.state.is_known(report.instance):
-            return None
+        it (or this one did, its DELETE queued before the report: the cache
+        no longer has the id by now, so it is not asked). Completes the decision
+        as for a new id (its source's budget, the rules for new instances),
+        before the report is acknowledged; what it is stored as then. The
+        writer's hook (:meth:`committed`) settles it once committed."""
         pending = self._pending(report, user_agent, self.clock(), report.cohort)
         return self.state.complete(report.instance, pending)
 
