@@ -118,8 +118,8 @@ def main() -> int:
               (the first-run wizard asks about anonymous usage tracking;
                connect to the printer "VIRTUAL" to see printer reports)
   Collector   http://{HOST}:{COLLECTOR_PORT}/   dashboard of what arrives
-              (shows groups of any size here; a real collector hides
-               groups under 10 instances as "<10")
+              (shows groups of any size here; a real collector folds
+               groups under 10 instances into an "other" count)
 
   Data and logs in {DATA}. Press Ctrl-C to stop both.
 """,
