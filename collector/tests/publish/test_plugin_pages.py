@@ -242,3 +242,21 @@ def test_pages_of_many_plugin_ids_cost_one_read_of_the_rollups(make_app, clock):
     assert len(answers) == 24 and set(answers) <= {200, 404}
     plugin_reads = [a for a in reads if "plugin" in a[0]]
     assert len(plugin_reads) == 1, reads
+
+
+def test_without_a_cache_a_plugin_request_reads_the_rollups_once(make_app, clock):
+    app = make_app(min_group=MIN_GROUP, stats_cache=0)
+    store = get_collector(app).store
+    reads = []
+    real_daily = store.daily
+
+    def counting_daily(*args, **kwargs):
+        reads.append(args)
+        return real_daily(*args, **kwargs)
+
+    store.daily = counting_daily
+    client = app.test_client()
+    for path in ("/api/history/plugins/octolapse", "/api/plugins/octolapse"):
+        reads.clear()
+        assert client.get(path).status_code == 200
+        assert len([a for a in reads if "plugin" in a[0]]) == 1, (path, reads)

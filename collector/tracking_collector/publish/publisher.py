@@ -144,20 +144,20 @@ class Publisher:
         return self._cached("plugin_days", compute)
 
     def _plugin_entries(
-        self, plugin_id: str, first: int | None = None
-    ) -> tuple[plugin_page.PluginDays, list[tuple[int, bool, dict[str, Any]]]]:
-        days = self._plugin_days()
-        start = days.first if first is None else first
+        self, days: plugin_page.PluginDays, plugin_id: str, first: int
+    ) -> list[tuple[int, bool, dict[str, Any]]]:
+        """``plugin_id``'s entry of each day from ``first`` on (``days`` read once
+        by the caller: without a cache, each read folds every plugin's days)."""
         # Only the archived days shown (an archive keeps years of them).
-        archived = self.store.archived_entries(plugin_id, start) if days.archived else {}
-        return days, plugin_page.entries(days, plugin_id, archived, start)
+        archived = self.store.archived_entries(plugin_id, first) if days.archived else {}
+        return plugin_page.entries(days, plugin_id, archived, first)
 
     def plugin(self, plugin_id: str) -> dict[str, Any]:
         """A plugin's history: its instances and installing instances per day of
         the rollups' history."""
         days = self._plugin_days()
-        first, _ = history.day_range(days.now, self.history_days)
-        _, merged = self._plugin_entries(plugin_id, first)
+        first = days.first_rollup  # the history's first day
+        merged = self._plugin_entries(days, plugin_id, first)
         return history.plugin(merged, plugin_id, first, days.now)
 
     def _archived(self, rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
@@ -198,7 +198,8 @@ class Publisher:
             f"{days}d": exports.plugin_entry(shown.window(days), plugin_id)
             for days in exports.PERIODS
         }
-        days, merged = self._plugin_entries(plugin_id)
+        days = self._plugin_days()
+        merged = self._plugin_entries(days, plugin_id, days.first)
         return plugin_page.document(
             plugin_id,
             current,
