@@ -11,7 +11,7 @@ import sqlite3
 import time
 
 import pytest
-from testkit import day_counts, new_id, open_test_store, uuids
+from testkit import day_counts, new_id, open_test_store, store_of_schema, uuids
 
 from tracking_collector.runtime import get_collector
 from tracking_collector.store import SCHEMA_VERSION, Report, SQLiteStore
@@ -196,17 +196,65 @@ def test_a_newer_schema_is_refused(db_path):
         SQLiteStore(str(db_path))
 
 
+def test_schema_1_database_gains_print_seconds_and_new_env_columns(
+    db, clock, monkeypatch
+):
+    # A database as schema 1 left it...
+    day = day_of(clock.now)
+    with store_of_schema(db, 1, monkeypatch) as old:
+        old.engine.bulk_insert(
+            "instances",
+            ("uuid", "first_seen", "last_seen", "version"),
+            [("a" * 32, clock.now, clock.now, "1.11.8")],
+        )
+        with old.engine.read() as q:
+            ((iid,),) = q.rows("SELECT id FROM instances")
+        old.engine.bulk_insert(
+            "instance_days",
+            ("day", "instance_id", "hours", "version", "done"),
+            [(day, iid, 1, "1.11.8", 2)],
+        )
+        with old.engine.read() as q:
+            assert "print_seconds" not in old.engine.columns(q, "instance_days")
+
+    # ...is migrated on start: old rows keep their figures, with 0 print seconds.
+    store = open_test_store(db)
+    try:
+        with store.engine.read() as q:
+            assert q.rows("SELECT version FROM schema_version") == [(SCHEMA_VERSION,)]
+            assert q.rows("SELECT done, print_seconds FROM instance_days") == [(2, 0)]
+            columns = store.engine.columns(q, "instances")
+        assert {"octopiuptodate_build", "browser_version", "client_os"} <= set(columns)
+        client = {
+            "browser_name": "firefox",
+            "browser_version": "121.0",
+            "os_name": "macos",
+        }
+        store.add_many(
+            [
+                Report("a" * 32, "print_done", clock.now, fields={"elapsed": "90.6"}),
+                Report("a" * 32, "webui_load", clock.now, fields=client),
+            ]
+        )
+        store.recompute([day])
+        counts = day_counts(store, day)
+        assert counts[("print_done", "1.11.8")] == 3
+        assert counts[("print_seconds", "1.11.8")] == 90
+        assert counts[("browser_version", "firefox/121")] == 1
+        assert counts[("client_os", "macos")] == 1
+    finally:
+        store.close()
+    # Opening again migrates nothing twice.
+    open_test_store(db).close()
+
+
 def test_schema_2_database_gains_print_hours_and_achievements(db, clock, monkeypatch):
     """Schema 3 (ADD COLUMN and CREATE TABLE only), on SQLite and PostgreSQL."""
-    from testkit import count_rows, day_counts, open_test_store
+    from testkit import count_rows
 
-    from tracking_collector.store import Report, schema
-
-    # A database as schema 2 left it (this code stops before migration 3)...
-    monkeypatch.setattr(schema, "SCHEMA_VERSION", 2)
-    old = open_test_store(db)
+    # A database as schema 2 left it...
     day, iid = day_of(clock.now), new_id()
-    try:
+    with store_of_schema(db, 2, monkeypatch) as old:
         old.engine.bulk_insert(
             "instances",
             ("uuid", "first_seen", "last_seen", "version", "plugins"),
@@ -221,9 +269,6 @@ def test_schema_2_database_gains_print_hours_and_achievements(db, clock, monkeyp
             ("day", "instance_id", "hours", "version", "done", "print_seconds"),
             [(day, row_id, 1, "1.11.8", 2, 300)],
         )
-    finally:
-        old.close()
-    monkeypatch.undo()
 
     # ...is migrated on start; its rows keep their figures, and new reports fill
     # the new table and column.
@@ -255,20 +300,13 @@ def test_schema_2_database_gains_print_hours_and_achievements(db, clock, monkeyp
 
 
 def test_schema_3_database_gains_the_archive_and_the_ledger(db, clock, monkeypatch):
-    from tracking_collector.store import schema
-
-    # A database as schema 3 left it (this code stops before migration 4)...
-    monkeypatch.setattr(schema, "SCHEMA_VERSION", 3)
-    old = open_test_store(db)
+    # A database as schema 3 left it...
     iid = new_id()
-    try:
+    with store_of_schema(db, 3, monkeypatch) as old:
         old.add_many([Report(iid, "ping", clock.now, "1.11.8")])
         with old.engine.read() as q:
             for table in ("archive", "archive_entries", "daily_counts"):
                 assert old.engine.columns(q, table) == []
-    finally:
-        old.close()
-    monkeypatch.undo()
 
     # ...is migrated on start, its data kept, and the new tables work on it.
     store = open_test_store(db)

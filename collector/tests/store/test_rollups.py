@@ -21,7 +21,7 @@ from testkit import (
 )
 
 from tracking_collector.runtime import get_collector
-from tracking_collector.store import SCHEMA_VERSION, Report
+from tracking_collector.store import Report
 from tracking_collector.timefmt import day_of
 
 DAY = 86400
@@ -178,65 +178,6 @@ def test_a_dated_back_report_never_overrides_a_newer_environment(store, clock):
     env = store.instance(iid).env
     # Newer values stay; the older report only fills what was unknown.
     assert (env["version"], env["python"], env["os"]) == ("1.11.8", "3.11", "linux")
-
-
-def test_schema_1_database_gains_print_seconds_and_new_env_columns(
-    db, clock, monkeypatch
-):
-    from tracking_collector.store import schema
-
-    # A database as schema 1 left it (this code stops before migration 2)...
-    monkeypatch.setattr(schema, "SCHEMA_VERSION", 1)
-    old = open_test_store(db)
-    day = day_of(clock.now)
-    try:
-        old.engine.bulk_insert(
-            "instances",
-            ("uuid", "first_seen", "last_seen", "version"),
-            [("a" * 32, clock.now, clock.now, "1.11.8")],
-        )
-        with old.engine.read() as q:
-            ((iid,),) = q.rows("SELECT id FROM instances")
-        old.engine.bulk_insert(
-            "instance_days",
-            ("day", "instance_id", "hours", "version", "done"),
-            [(day, iid, 1, "1.11.8", 2)],
-        )
-        with old.engine.read() as q:
-            assert "print_seconds" not in old.engine.columns(q, "instance_days")
-    finally:
-        old.close()
-    monkeypatch.undo()
-
-    # ...is migrated on start: old rows keep their figures, with 0 print seconds.
-    store = open_test_store(db)
-    try:
-        with store.engine.read() as q:
-            assert q.rows("SELECT version FROM schema_version") == [(SCHEMA_VERSION,)]
-            assert q.rows("SELECT done, print_seconds FROM instance_days") == [(2, 0)]
-            columns = store.engine.columns(q, "instances")
-        assert {"octopiuptodate_build", "browser_version", "client_os"} <= set(columns)
-        client = {
-            "browser_name": "firefox",
-            "browser_version": "121.0",
-            "os_name": "macos",
-        }
-        store.add_many(
-            [
-                Report("a" * 32, "print_done", clock.now, fields={"elapsed": "90.6"}),
-                Report("a" * 32, "webui_load", clock.now, fields=client),
-            ]
-        )
-        store.recompute([day])
-        counts = day_counts(store, day)
-        assert counts[("print_done", "1.11.8")] == 3
-        assert counts[("print_seconds", "1.11.8")] == 90
-        assert counts[("browser_version", "firefox/121")] == 1
-        assert counts[("client_os", "macos")] == 1
-    finally:
-        store.close()
-    # Opening again migrates nothing twice.
-    open_test_store(db).close()
 
 
 def test_print_seconds_browser_keys_and_install_versions_are_folded_safely():

@@ -23,6 +23,7 @@ from .stores import (
     scrub,
     snapshot,
     source_keys,
+    store_of_schema,
     stored,
     uuids,
 )
@@ -63,6 +64,7 @@ __all__ = [
     "snapshot",
     "source_keys",
     "hold",
+    "store_of_schema",
     "stored",
     "uuids",
     "writer_reruns",

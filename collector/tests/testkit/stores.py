@@ -30,6 +30,21 @@ def open_test_store(db: str):
     return open_store(db, pool_size=4)
 
 
+@contextlib.contextmanager
+def store_of_schema(db: str, version: int, monkeypatch):
+    """A store opened by code that stops before migration ``version`` + 1: the
+    database as schema ``version`` left it, to fill with old rows; closed after."""
+    from tracking_collector.store import schema
+
+    with monkeypatch.context() as patch:
+        patch.setattr(schema, "SCHEMA_VERSION", version)
+        old = open_test_store(db)
+        try:
+            yield old
+        finally:
+            old.close()
+
+
 def rows(store, sql: str, args=()) -> list[tuple]:
     with store.engine.read() as q:
         return q.rows(sql, args)
