@@ -202,6 +202,19 @@ def test_an_invalid_plugin_id_is_refused(client):
         assert response.get_json()["error"] == "invalid_plugin_id"
 
 
+def count_daily_reads(store) -> list:
+    """The arguments of every ``store.daily`` read from now on."""
+    reads = []
+    real_daily = store.daily
+
+    def counting_daily(*args, **kwargs):
+        reads.append(args)
+        return real_daily(*args, **kwargs)
+
+    store.daily = counting_daily
+    return reads
+
+
 def test_pages_of_many_plugin_ids_cost_one_read_of_the_rollups(make_app, clock):
     """Any id can be asked for, anonymously: every plugin's daily figures are read
     and folded once per cache period, and concurrent askers share that one
@@ -214,14 +227,7 @@ def test_pages_of_many_plugin_ids_cost_one_read_of_the_rollups(make_app, clock):
     for _ in range(4):
         pong(client, new_id(), plugins="octolapse:0.4.5")
     store = get_collector(app).store
-    reads = []
-    real_daily = store.daily
-
-    def counting_daily(*args, **kwargs):
-        reads.append(args)
-        return real_daily(*args, **kwargs)
-
-    store.daily = counting_daily
+    reads = count_daily_reads(store)
     answers = []
 
     def ask(n: int) -> None:
@@ -247,14 +253,7 @@ def test_pages_of_many_plugin_ids_cost_one_read_of_the_rollups(make_app, clock):
 def test_without_a_cache_a_plugin_request_reads_the_rollups_once(make_app, clock):
     app = make_app(min_group=MIN_GROUP, stats_cache=0)
     store = get_collector(app).store
-    reads = []
-    real_daily = store.daily
-
-    def counting_daily(*args, **kwargs):
-        reads.append(args)
-        return real_daily(*args, **kwargs)
-
-    store.daily = counting_daily
+    reads = count_daily_reads(store)
     client = app.test_client()
     for path in ("/api/history/plugins/octolapse", "/api/plugins/octolapse"):
         reads.clear()
