@@ -132,26 +132,35 @@ class Receiver:
         answer = {"GET": self.instance_answer, "DELETE": self.delete_answer}.get(
             handler.command
         )
+        # Each hit is recorded before its answer goes out: a client that has its
+        # answer finds the hit already there.
         if answer and not event:
             status, headers, body = answer
-            self._answer(handler, status, headers, body)
             hit = Hit(
                 now, handler.command, instance, "", {}, dict(handler.headers), status
             )
             self._record(hit)
+            self._answer(handler, status, headers, body)
             return
         status = {"ok": 200, "error": 500, "throttle": 429, "bad": 400}[mode]
         body = b'{"ok": true}' if status == 200 else b'{"ok": false}'
         headers = {"Retry-After": str(self.retry_after)} if status == 429 else {}
+        if status == 200 or handler.command == "DELETE":
+            fields = dict(parse_qsl(query, keep_blank_values=True))
+            self._record(
+                Hit(
+                    now,
+                    handler.command,
+                    instance,
+                    event,
+                    fields,
+                    dict(handler.headers),
+                    status,
+                )
+            )
         self._answer(
             handler, status, {"Content-Type": "application/json", **headers}, body
         )
-        if status == 200 or handler.command == "DELETE":
-            fields = dict(parse_qsl(query, keep_blank_values=True))
-            headers = dict(handler.headers)
-            self._record(
-                Hit(now, handler.command, instance, event, fields, headers, status)
-            )
 
     def _record(self, hit: Hit) -> None:
         with self._cond:
